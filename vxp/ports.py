@@ -1,0 +1,46 @@
+"""Port selection: a configured port must be free (clear error otherwise); a default one may move."""
+
+from __future__ import annotations
+
+import socket
+
+from vxp.errors import VxpError
+
+
+def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel considers free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def choose(component: str, preferred: int | None, configured: int | None, taken: set[int]) -> int:
+    """Pick the port for ``component``.
+
+    ``configured`` came from the user (flag or environment) and must be free; ``preferred`` is the
+    component's usual port, used when free, else any free port. ``taken`` holds ports already
+    handed to other components of this stack.
+    """
+    if configured is not None:
+        if configured in taken or not is_free(configured):
+            raise VxpError(
+                f"port {configured} configured for {component} is already in use",
+                hint=f"stop whatever listens on {configured}, or configure another port "
+                f"(VXP_{component.upper()}_PORT)",
+            )
+        return configured
+    if preferred is not None and preferred not in taken and is_free(preferred):
+        return preferred
+    while True:
+        port = free_port()
+        if port not in taken:
+            return port

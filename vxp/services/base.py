@@ -1,0 +1,97 @@
+"""The interface every component implements, and the context it is given."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from rich.console import Console
+
+from vxp.home import Home
+
+
+@dataclass
+class Context:
+    """Everything a component needs to configure itself for one installation and stack."""
+
+    home: Home
+    stack: str
+    secrets: dict[str, str]
+    ports: dict[str, int]
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+
+    def data_dir(self, component: str) -> Path:
+        path = self.home.data / component
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def run_dir(self, component: str) -> Path:
+        path = self.home.run / component
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_file(self, component: str) -> Path:
+        return self.home.logs / f"{component}.log"
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How to start a component's process."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    # run as this OS user (PostgreSQL refuses to run as root)
+    user: str | None = None
+
+
+class Component(ABC):
+    """One server (or in-process engine) of the platform.
+
+    ``install`` is idempotent and cached by version; ``prepare`` writes configuration and
+    initialises data; ``launch`` describes the process; ``healthy`` probes it once.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    # the port names this component needs, each with its preferred number (None: any free port)
+    ports: ClassVar[dict[str, int | None]] = {}
+    # seconds a start may take before it counts as failed
+    startup_timeout: ClassVar[float] = 60.0
+    # False for engines that run inside the client process (DuckDB): nothing to start or stop
+    is_process: ClassVar[bool] = True
+
+    @abstractmethod
+    def installed(self, ctx: Context) -> bool:
+        """True when the cached install exists (it is verified by :meth:`verify`)."""
+
+    @abstractmethod
+    def install(self, ctx: Context, force: bool = False) -> None:
+        """Install into the cache, showing progress; never rebuild a cached version unless forced."""
+
+    def verify(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`~vxp.errors.VxpError` if the cached install is corrupt."""
+
+    def prepare(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+        """Write configuration files and initialise data directories (idempotent)."""
+
+    @abstractmethod
+    def launch(self, ctx: Context) -> LaunchSpec:
+        """The command that runs the component in the foreground."""
+
+    @abstractmethod
+    def healthy(self, ctx: Context) -> bool:
+        """One health probe: True when the component answers correctly."""
+
+    def after_start(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+        """Work that needs the running server (create a bucket, a database, …)."""
+
+    @abstractmethod
+    def url(self, ctx: Context) -> str:
+        """Where clients reach it."""
+
+    @abstractmethod
+    def settings(self, ctx: Context) -> dict[str, str]:
+        """Connection settings for ``vxp env``, as environment variable names and values."""

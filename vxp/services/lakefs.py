@@ -1,0 +1,127 @@
+"""lakeFS: built from its Go module, local KV + local blockstore (embedded) or PostgreSQL + S3 (full)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import yaml
+
+from vxp.services import cache, toolchain
+from vxp.services.base import Component, Context, LaunchSpec
+
+MODULE = "github.com/treeverse/lakefs"
+VERSION = "1.86.0"
+# the MinIO bucket that holds every repository's storage namespace in the full stack
+BUCKET = "vxp-lakefs"
+
+
+class LakeFS(Component):
+    name = "lakefs"
+    version = VERSION
+    ports = {"lakefs": 8000}
+    startup_timeout = 120.0
+
+    def _slot(self, ctx: Context) -> Path:
+        return cache.slot(ctx.home.cache, self.name, self.version)
+
+    def binary(self, ctx: Context) -> Path:
+        return self._slot(ctx) / "lakefs"
+
+    def installed(self, ctx: Context) -> bool:
+        return cache.is_complete(self._slot(ctx))
+
+    def install(self, ctx: Context, force: bool = False) -> None:
+        slot = self._slot(ctx)
+        if self.installed(ctx) and not force:
+            return
+        cache.clear(slot)
+        slot.mkdir(parents=True)
+        toolchain.go_build_module(
+            MODULE, f"v{self.version}", "./cmd/lakefs", self.binary(ctx), ctx.console, work=slot
+        )
+        cache.seal(slot, ["lakefs"])
+
+    def verify(self, ctx: Context) -> None:
+        cache.verify(self._slot(ctx), self.name)
+
+    def storage_namespace(self, ctx: Context, repository: str) -> str:
+        if ctx.stack == "full":
+            return f"s3://{BUCKET}/{repository}"
+        return f"local://{repository}"
+
+    def config(self, ctx: Context) -> dict[str, object]:
+        data = ctx.data_dir(self.name)
+        cfg: dict[str, object] = {
+            "listen_address": f"127.0.0.1:{ctx.ports['lakefs']}",
+            "logging": {"format": "text", "level": "INFO"},
+            "auth": {"encrypt": {"secret_key": ctx.secrets["lakefs_encrypt_secret"]}},
+            # first start creates the admin user with this installation's generated keys
+            "installation": {
+                "user_name": "admin",
+                "access_key_id": ctx.secrets["lakefs_access_key_id"],
+                "secret_access_key": ctx.secrets["lakefs_secret_access_key"],
+            },
+            # a research platform must not phone home
+            "stats": {"enabled": False},
+            "email_subscription": {"enabled": False},
+            "security": {"check_latest_version": False},
+        }
+        if ctx.stack == "full":
+            cfg["database"] = {
+                "type": "postgres",
+                "postgres": {
+                    "connection_string": (
+                        f"postgres://vxp:{ctx.secrets['postgres_password']}"
+                        f"@127.0.0.1:{ctx.ports['postgres']}/lakefs?sslmode=disable"
+                    )
+                },
+            }
+            cfg["blockstore"] = {
+                "type": "s3",
+                "s3": {
+                    "endpoint": f"http://127.0.0.1:{ctx.ports['minio']}",
+                    "force_path_style": True,
+                    "region": "us-east-1",
+                    "discover_bucket_region": False,
+                    "credentials": {
+                        "access_key_id": ctx.secrets["minio_root_user"],
+                        "secret_access_key": ctx.secrets["minio_root_password"],
+                    },
+                },
+            }
+        else:
+            cfg["database"] = {"type": "local", "local": {"path": str(data / "kv")}}
+            cfg["blockstore"] = {
+                "type": "local",
+                "local": {"path": str(data / "blocks"), "import_enabled": True},
+            }
+        return cfg
+
+    def prepare(self, ctx: Context) -> None:
+        path = ctx.run_dir(self.name) / "lakefs.yaml"
+        path.write_text(yaml.safe_dump(self.config(ctx), sort_keys=False))
+        path.chmod(0o600)
+
+    def launch(self, ctx: Context) -> LaunchSpec:
+        config = ctx.run_dir(self.name) / "lakefs.yaml"
+        return LaunchSpec(argv=[str(self.binary(ctx)), "run", "--config", str(config)])
+
+    def url(self, ctx: Context) -> str:
+        return f"http://127.0.0.1:{ctx.ports['lakefs']}"
+
+    def healthy(self, ctx: Context) -> bool:
+        try:
+            # /setup_lakefs answers only once the KV store is reachable and setup ran
+            response = httpx.get(f"{self.url(ctx)}/api/v1/setup_lakefs", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and bool(response.json().get("state") == "initialized")
+
+    def settings(self, ctx: Context) -> dict[str, str]:
+        return {
+            "LAKEFS_ENDPOINT": self.url(ctx),
+            "LAKEFS_ACCESS_KEY_ID": ctx.secrets["lakefs_access_key_id"],
+            "LAKEFS_SECRET_ACCESS_KEY": ctx.secrets["lakefs_secret_access_key"],
+            "VXP_STORAGE_NAMESPACE_PREFIX": self.storage_namespace(ctx, "").rstrip("/"),
+        }

@@ -1,0 +1,168 @@
+"""Builds and downloads through the ecosystems' own channels: Go modules and Maven artifacts.
+
+Registry locations are never hard-coded: ``go`` uses its configured module proxy (GOPROXY) and
+``mvn`` its configured repositories (Maven Central unless the user's settings say otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from rich.console import Console
+
+from vxp.errors import VxpError
+
+
+def require_tool(tool: str, purpose: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise VxpError(f"`{tool}` was not found on PATH; it is needed to {purpose}", hint=hint)
+    return path
+
+
+def run_with_progress(
+    argv: list[str],
+    label: str,
+    console: Console,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run a long command, showing a spinner with elapsed time and its latest output line.
+
+    On failure, raise with the command's last lines so the cause is visible without a log hunt.
+    """
+    tail: deque[str] = deque(maxlen=25)
+    start = time.monotonic()
+    full_env = {**os.environ, **(env or {})}
+    with console.status(f"{label} …") as status:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            if line:
+                tail.append(line)
+                elapsed = time.monotonic() - start
+                status.update(f"{label} … {elapsed:4.0f}s  [dim]{line[-90:]}[/dim]")
+        code = proc.wait()
+    elapsed = time.monotonic() - start
+    if code != 0:
+        raise VxpError(
+            f"{label} failed (exit {code}) after {elapsed:.0f}s:\n" + "\n".join(tail),
+        )
+    console.print(f"[green]✓[/green] {label} ({elapsed:.0f}s)")
+
+
+def go_build_module(
+    module: str,
+    version: str,
+    package: str,
+    output: Path,
+    console: Console,
+    work: Path,
+) -> None:
+    """Download a Go module at ``version`` and build ``package`` inside it into ``output``.
+
+    Building inside the downloaded module (rather than ``go install module@version``) honours the
+    module's own ``replace`` directives, which ``go install`` refuses.
+    """
+    go = require_tool(
+        "go", f"build {module}", "install Go 1.24 or newer (Debian: apt install golang-go)"
+    )
+    env = {"GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
+    listing = subprocess.run(
+        [go, "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=work,
+    )
+    if listing.returncode != 0:
+        raise VxpError(
+            f"could not download Go module {module}@{version}:\n{listing.stdout}{listing.stderr}",
+            hint="check network access to your Go module proxy (GOPROXY)",
+        )
+    source_dir = Path(json.loads(listing.stdout)["Dir"])
+    src = work / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    # the module cache is read-only; build in a writable copy
+    shutil.copytree(source_dir, src)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    run_with_progress(
+        [go, "build", "-trimpath", "-o", str(output), package],
+        f"building {module.rsplit('/', 1)[-1]} {version} from its Go module",
+        console,
+        cwd=src,
+        env=env,
+    )
+    shutil.rmtree(src)
+
+
+def go_install(module_at_version: str, package: str, output: Path, console: Console) -> None:
+    """``go install`` a module without replace directives, then move the binary to ``output``."""
+    go = require_tool(
+        "go", f"build {module_at_version}", "install Go 1.24 or newer (apt install golang-go)"
+    )
+    gobin = output.parent / ".gobin"
+    run_with_progress(
+        [go, "install", "-trimpath", f"{package}@{module_at_version.split('@', 1)[1]}"],
+        f"building {package.rsplit('/', 1)[-1]} from its Go module",
+        console,
+        env={"GOBIN": str(gobin), "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"},
+    )
+    built = next(gobin.iterdir())
+    output.parent.mkdir(parents=True, exist_ok=True)
+    built.replace(output)
+    shutil.rmtree(gobin)
+
+
+def maven_fetch(artifact: str, dest: Path, console: Console) -> Path:
+    """Fetch ``group:artifact:version:packaging[:classifier]`` from Maven's configured repositories.
+
+    Returns the path of the downloaded file inside ``dest``.
+    """
+    mvn = require_tool(
+        "mvn",
+        f"download {artifact} from Maven Central",
+        "install Maven and a Java runtime (Debian: apt install maven)",
+    )
+    dest.mkdir(parents=True, exist_ok=True)
+    run_with_progress(
+        [
+            mvn,
+            "--batch-mode",
+            "--no-transfer-progress",
+            "dependency:copy",
+            f"-Dartifact={artifact}",
+            f"-DoutputDirectory={dest}",
+            "-Dmdep.useBaseVersion=true",
+            # a private local repository, removed afterwards: the archive lives only in our cache
+            f"-Dmaven.repo.local={dest / '.m2'}",
+        ],
+        f"downloading {artifact}",
+        console,
+        cwd=dest,
+    )
+    parts = artifact.split(":")
+    name = f"{parts[1]}-{parts[2]}" + (f"-{parts[4]}" if len(parts) > 4 else "") + f".{parts[3]}"
+    path = dest / name
+    shutil.rmtree(dest / ".m2", ignore_errors=True)
+    if not path.is_file():
+        raise VxpError(f"Maven reported success but {path} is missing")
+    return path
