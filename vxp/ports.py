@@ -1,4 +1,4 @@
-"""Port selection: a configured port must be free (clear error otherwise); a default one may move."""
+"""Port selection: a configured port must be free (else a clear error); a default one may move."""
 
 from __future__ import annotations
 

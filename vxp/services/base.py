@@ -69,7 +69,7 @@ class Component(ABC):
 
     @abstractmethod
     def install(self, ctx: Context, force: bool = False) -> None:
-        """Install into the cache, showing progress; never rebuild a cached version unless forced."""
+        """Install into the cache with progress; never rebuild a cached version unless forced."""
 
     def verify(self, ctx: Context) -> None:  # noqa: B027 - optional hook
         """Raise :class:`~vxp.errors.VxpError` if the cached install is corrupt."""

@@ -33,7 +33,7 @@ def is_complete(directory: Path) -> bool:
 
 
 def seal(directory: Path, checked: list[str]) -> None:
-    """Record checksums of ``checked`` (paths relative to ``directory``); marks the slot complete."""
+    """Record checksums of ``checked`` (relative paths); this marks the slot complete."""
     sums = {rel: sha256(directory / rel) for rel in checked}
     tmp = directory / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps({"sha256": sums}, indent=2))

@@ -1,8 +1,9 @@
-"""lakeFS: built from its Go module, local KV + local blockstore (embedded) or PostgreSQL + S3 (full)."""
+"""lakeFS from its Go module: local KV and blockstore (embedded) or PostgreSQL + S3 (full)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import yaml
@@ -19,7 +20,7 @@ BUCKET = "vxp-lakefs"
 class LakeFS(Component):
     name = "lakefs"
     version = VERSION
-    ports = {"lakefs": 8000}
+    ports: ClassVar[dict[str, int | None]] = {"lakefs": 8000}
     startup_timeout = 120.0
 
     def _slot(self, ctx: Context) -> Path:
@@ -38,7 +39,14 @@ class LakeFS(Component):
         cache.clear(slot)
         slot.mkdir(parents=True)
         toolchain.go_build_module(
-            MODULE, f"v{self.version}", "./cmd/lakefs", self.binary(ctx), ctx.console, work=slot
+            MODULE,
+            f"v{self.version}",
+            "./cmd/lakefs",
+            self.binary(ctx),
+            ctx.console,
+            work=slot,
+            # stamp the version the way lakeFS's own release build does
+            ldflags=f"-X {MODULE}/pkg/version.Version={self.version}",
         )
         cache.seal(slot, ["lakefs"])
 
@@ -123,5 +131,5 @@ class LakeFS(Component):
             "LAKEFS_ENDPOINT": self.url(ctx),
             "LAKEFS_ACCESS_KEY_ID": ctx.secrets["lakefs_access_key_id"],
             "LAKEFS_SECRET_ACCESS_KEY": ctx.secrets["lakefs_secret_access_key"],
-            "VXP_STORAGE_NAMESPACE_PREFIX": self.storage_namespace(ctx, "").rstrip("/"),
+            "VXP_STORAGE_NAMESPACE_PREFIX": self.storage_namespace(ctx, ""),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -44,19 +45,20 @@ def alive(handle: Handle) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def spawn(spec: LaunchSpec, log_file: Path) -> Handle:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **spec.env}
     user = group = None
+    groups: list[int] | None = None
     if spec.user is not None:
         entry = pwd.getpwnam(spec.user)
         user, group = entry.pw_uid, entry.pw_gid
+        # without this the child keeps the caller's supplementary groups (root's, when root)
+        groups = os.getgrouplist(entry.pw_name, entry.pw_gid)
         env["HOME"] = entry.pw_dir
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
@@ -69,6 +71,7 @@ def spawn(spec: LaunchSpec, log_file: Path) -> Handle:
             start_new_session=True,
             user=user,
             group=group,
+            extra_groups=groups,
         )
     ticks = start_ticks(proc.pid)
     return Handle(pid=proc.pid, start_ticks=ticks if ticks is not None else -1)

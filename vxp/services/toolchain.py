@@ -73,6 +73,7 @@ def go_build_module(
     output: Path,
     console: Console,
     work: Path,
+    ldflags: str = "",
 ) -> None:
     """Download a Go module at ``version`` and build ``package`` inside it into ``output``.
 
@@ -105,7 +106,7 @@ def go_build_module(
         path.chmod(path.stat().st_mode | 0o200)
     output.parent.mkdir(parents=True, exist_ok=True)
     run_with_progress(
-        [go, "build", "-trimpath", "-o", str(output), package],
+        [go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(output), package],
         f"building {module.rsplit('/', 1)[-1]} {version} from its Go module",
         console,
         cwd=src,

@@ -1,0 +1,113 @@
+"""``vxp up | down | status | env | install``: the local platform's lifecycle."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vxp.services.manager import ServiceManager, Status
+
+
+class StackName(StrEnum):
+    embedded = "embedded"
+    full = "full"
+
+
+class EnvFormat(StrEnum):
+    sh = "sh"
+    json = "json"
+
+
+_HEALTH_STYLE = {"healthy": "green", "ready": "green", "dead": "red", "unhealthy": "yellow"}
+
+
+def _print_status(rows: list[Status]) -> None:
+    console = Console()
+    if not rows:
+        console.print("no vxp stack is running here; start one with `vxp up`")
+        return
+    table = Table("component", "version", "url", "health", "pid")
+    for row in rows:
+        style = _HEALTH_STYLE.get(row.health, "dim")
+        table.add_row(
+            row.component,
+            row.version,
+            row.url,
+            f"[{style}]{row.health}[/{style}]",
+            str(row.pid or "-"),
+        )
+    console.print(table)
+
+
+def up(
+    stack: Annotated[
+        StackName | None,
+        typer.Option(
+            help="embedded: lakeFS on local disk + DuckDB. full: adds MinIO, "
+            "PostgreSQL and Trino. Default: the stack already running here, else embedded."
+        ),
+    ] = None,
+) -> None:
+    """Install (first time only, cached) and start the platform; idempotent.
+
+    A component that died is restarted; healthy ones are left alone. Ports: the usual ones when
+    free, else any free port; pin one with VXP_<COMPONENT>_PORT (e.g. VXP_LAKEFS_PORT=8000).
+    """
+    rows = ServiceManager().up(stack.value if stack else None)
+    _print_status(rows)
+
+
+def down() -> None:
+    """Stop every component of the running stack (data is kept)."""
+    stopped = ServiceManager().down()
+    Console().print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def status() -> None:
+    """Show each component: version, URL, health and pid."""
+    rows = ServiceManager().status()
+    _print_status(rows)
+    if any(row.health in ("dead", "unhealthy") for row in rows):
+        raise typer.Exit(1)
+
+
+def env(
+    format: Annotated[EnvFormat, typer.Option("--format", "-f")] = EnvFormat.sh,
+) -> None:
+    """Print every connection setting a client needs.
+
+    `eval "$(vxp env)"` exports them into a shell; `--format json` suits programs.
+    """
+    settings = ServiceManager().env()
+    if format is EnvFormat.json:
+        typer.echo(json.dumps(settings, indent=2))
+    else:
+        for key, value in settings.items():
+            typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+def install(
+    components: Annotated[
+        list[str] | None, typer.Argument(help="components to install (default: all of the stack)")
+    ] = None,
+    stack: Annotated[StackName, typer.Option(help="which stack's components")] = StackName.full,
+    force: Annotated[bool, typer.Option(help="reinstall even if cached")] = False,
+) -> None:
+    """Install components into the cache ($VXP_CACHE, default ~/.cache/vxp) without starting them.
+
+    Builds lakeFS and MinIO from their Go modules, downloads Trino from Maven Central; cached by
+    version, so a second run does nothing unless --force.
+    """
+    ServiceManager().install(stack.value, components, force=force)
+    Console().print("[green]✓[/green] installed and verified")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (up, down, status, env, install):
+        app.command()(command)

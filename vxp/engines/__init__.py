@@ -1,0 +1,1 @@
+"""SQL engines as clients see them: DuckDB in-process, Trino over its HTTP protocol."""

