@@ -1,0 +1,126 @@
+"""``vxp`` as a user runs it: a subprocess with its own VXP_HOME, real lakeFS underneath."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import Stack
+
+pytestmark = pytest.mark.integration
+
+VXP = [sys.executable, "-m", "vxp"]
+
+
+def vxp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VXP, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert text in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_up_status_kill_restart_down(cli_env: dict[str, str]) -> None:
+    started = vxp(cli_env, "up")
+    assert started.returncode == 0, started.stderr
+    assert "healthy" in started.stdout
+
+    again = vxp(cli_env, "up")  # idempotent: nothing restarted
+    assert again.returncode == 0 and "restarting" not in again.stderr
+
+    state = json.loads((Path(cli_env["VXP_HOME"]) / "run" / "stack.json").read_text())
+    pid = state["processes"]["lakefs"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+
+    status = vxp(cli_env, "status")
+    assert status.returncode == 1
+    assert "dead" in status.stdout
+
+    revived = vxp(cli_env, "up")
+    assert revived.returncode == 0, revived.stderr
+    assert "had died; restarting" in revived.stderr
+    new_pid = json.loads((Path(cli_env["VXP_HOME"]) / "run" / "stack.json").read_text())[
+        "processes"
+    ]["lakefs"]["pid"]
+    assert new_pid != pid
+    assert vxp(cli_env, "status").returncode == 0
+
+    env_json = json.loads(vxp(cli_env, "env", "--format", "json").stdout)
+    assert env_json["LAKEFS_ENDPOINT"].startswith("http://127.0.0.1:")
+    assert env_json["LAKEFS_ACCESS_KEY_ID"].startswith("AKIA")
+    sh = vxp(cli_env, "env").stdout
+    assert "export LAKEFS_ENDPOINT=" in sh
+
+    down = vxp(cli_env, "down")
+    assert down.returncode == 0 and "lakefs" in down.stdout
+    assert vxp(cli_env, "status").returncode == 0  # stopped, not failed
+
+
+def test_unknown_stack(cli_env: dict[str, str]) -> None:
+    assert_clean_failure(vxp(cli_env, "up", "--stack", "tiny"), 2, "'tiny' is not one of")
+
+
+def test_port_in_use(cli_env: dict[str, str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = vxp({**cli_env, "VXP_LAKEFS_PORT": str(port)}, "up")
+    assert_clean_failure(result, 1, f"port {port} configured for lakefs is already in use")
+
+
+def test_corrupt_cached_binary(cli_env: dict[str, str], tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    slot = cache / "lakefs" / "1.86.0"
+    slot.mkdir(parents=True)
+    real = Path(os.environ.get("VXP_CACHE", Path.home() / ".cache" / "vxp"))
+    # a sealed install whose binary was damaged afterwards
+    (slot / "lakefs").write_bytes(b"\x7fELF")
+    (slot / "vxp-manifest.json").write_text(json.dumps({"sha256": {"lakefs": "0" * 64}}))
+    result = vxp({**cli_env, "VXP_CACHE": str(cache)}, "up")
+    assert_clean_failure(result, 1, "is corrupt")
+    assert "vxp install lakefs --force" in result.stderr
+    assert real.exists()
+
+
+def test_missing_go(cli_env: dict[str, str], tmp_path: Path) -> None:
+    bare_path = os.pathsep.join(
+        p for p in cli_env["PATH"].split(os.pathsep) if not (Path(p) / "go").exists()
+    )
+    result = vxp(
+        {**cli_env, "VXP_CACHE": str(tmp_path / "empty"), "PATH": bare_path},
+        "install",
+        "lakefs",
+        "--stack",
+        "embedded",
+    )
+    assert_clean_failure(result, 1, "`go` was not found on PATH")
+
+
+def test_missing_java(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = vxp({**cli_env, "VXP_JAVA_HOME": str(tmp_path / "no-jdk")}, "up", "--stack", "full")
+    assert_clean_failure(result, 1, "java")
+
+
+def test_repo_create_and_demo_on_the_session_stack(embedded: Stack, repo_name: str) -> None:
+    env = {**os.environ, "VXP_HOME": str(embedded.home.root), "COLUMNS": "200"}
+    created = vxp(env, "repo", "create", repo_name)
+    assert created.returncode == 0, created.stderr
+    assert f"repository {repo_name}" in created.stdout
+    duplicate = vxp(env, "repo", "create", repo_name)
+    assert_clean_failure(duplicate, 1, "could not create repository")
+
+    demo = vxp(env, "demo", "--repository", repo_name)
+    assert demo.returncode == 0, demo.stderr
+    commit = demo.stdout.strip().splitlines()[-1].split()[-1]
+    assert len(commit) == 64
+    assert "basel" in demo.stdout and "zurich" in demo.stdout

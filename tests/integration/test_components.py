@@ -1,0 +1,92 @@
+"""Each component of the full stack answers on its real protocol."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support import Stack
+from vxp.engines import duckdb as duck
+
+pytestmark = pytest.mark.integration
+
+
+def test_minio_put_get(full: Stack) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=full.env["VXP_S3_ENDPOINT"],
+        aws_access_key_id=full.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=full.env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    key = f"tests/{uuid.uuid4().hex}.txt"
+    s3.put_object(Bucket="vxp-warehouse", Key=key, Body=b"hello minio")
+    assert s3.get_object(Bucket="vxp-warehouse", Key=key)["Body"].read() == b"hello minio"
+
+
+def test_trino_answers_a_query(full: Stack) -> None:
+    import trino
+
+    conn = trino.dbapi.connect(
+        host=full.env["TRINO_HOST"], port=int(full.env["TRINO_PORT"]), user="vxp-tests"
+    )
+    cur = conn.cursor()
+    cur.execute("SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'")
+    assert cur.fetchall() == [[1]]
+    cur.execute("SELECT 6 * 7")
+    assert cur.fetchall() == [[42]]
+
+
+def test_postgres_answers(full: Stack) -> None:
+    import psycopg
+
+    with psycopg.connect(full.env["VXP_POSTGRES_DSN"]) as conn:
+        row = conn.execute("SELECT current_database(), version()").fetchone()
+    assert row is not None and row[0] == "lakefs" and "PostgreSQL" in row[1]
+
+
+def test_duckdb_loads_extensions_offline(embedded: Stack) -> None:
+    conn = duck.connect(embedded.home.cache)
+    loaded = dict(
+        conn.execute(
+            "SELECT extension_name, install_path FROM duckdb_extensions() WHERE loaded"
+        ).fetchall()
+    )
+    for name in duck.EXTENSIONS:
+        assert loaded[name].startswith(str(embedded.home.cache)), loaded[name]
+    assert conn.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone() == (
+        False,
+    )
+
+
+def test_duckdb_reads_minio_with_the_env_secret(full: Stack) -> None:
+    import boto3
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"x": list(range(10))})
+    path = f"/tmp/{uuid.uuid4().hex}.parquet"
+    pq.write_table(table, path)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=full.env["VXP_S3_ENDPOINT"],
+        aws_access_key_id=full.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=full.env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    key = f"tests/{uuid.uuid4().hex}.parquet"
+    s3.upload_file(path, "vxp-warehouse", key)
+    conn = duck.connect(full.home.cache)
+    conn.execute(
+        duck.s3_secret_sql(
+            "minio",
+            key_id=full.env["AWS_ACCESS_KEY_ID"],
+            secret=full.env["AWS_SECRET_ACCESS_KEY"],
+            endpoint=full.env["VXP_S3_ENDPOINT"],
+        )
+    )
+    total = conn.execute("SELECT sum(x) FROM read_parquet($p)", {"p": f"s3://vxp-warehouse/{key}"})
+    assert total.fetchone() == (45,)

@@ -1,0 +1,5 @@
+"""``python -m vxp`` runs the CLI."""
+
+from vxp.cli.app import main
+
+main()
