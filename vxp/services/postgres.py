@@ -14,10 +14,10 @@ directory, never the system service. PostgreSQL refuses to run as root, so when 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import pwd
-import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -35,6 +35,8 @@ SUPERUSER = "vxp"
 DATABASE = "lakefs"
 # the OS user the Debian package creates; used only when vxp itself runs as root
 OS_USER = "postgres"
+# as root, the server's files live here (see Postgres.server_dir)
+ROOT_RUNTIME = Path("/var/lib/vxp")
 # included from postgresql.conf and rewritten by every prepare, so changed defaults take effect
 CONFIG = """\
 # written by vxp on every start; edit postgresql.conf (after the include) to override
@@ -67,36 +69,6 @@ def _find_bindir() -> Path | None:
 _BINDIR = _find_bindir()
 
 
-def _searchable(info: os.stat_result, uid: int, gids: set[int]) -> bool:
-    if info.st_uid == uid:
-        return bool(info.st_mode & stat.S_IXUSR)
-    if info.st_gid in gids:
-        return bool(info.st_mode & stat.S_IXGRP)
-    return bool(info.st_mode & stat.S_IXOTH)
-
-
-def _open_path(path: Path, user: pwd.struct_passwd, home_root: Path) -> None:
-    """Make every directory above ``path`` searchable by ``user``.
-
-    The installation's home is kept 0700, so it gets the user's group and ``g+x``; a directory
-    outside the home is the administrator's to change, so refuse with a clear error instead.
-    """
-    gids = set(os.getgrouplist(user.pw_name, user.pw_gid))
-    for parent in reversed(path.resolve().parents):
-        info = parent.stat()
-        if _searchable(info, user.pw_uid, gids):
-            continue
-        if parent != home_root and home_root not in parent.parents:
-            raise VxpError(
-                f"PostgreSQL runs as the OS user `{user.pw_name}` (it refuses to run as root), "
-                f"and that user cannot enter {parent}",
-                hint="run vxp as a non-root user, or point VXP_HOME to a directory that "
-                f"`{user.pw_name}` can reach (e.g. under /var/lib or /srv)",
-            )
-        os.chown(parent, -1, user.pw_gid)
-        parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXGRP)
-
-
 class Postgres(Component):
     name = "postgres"
     # the OS packages' major version, e.g. "15"
@@ -123,8 +95,34 @@ class Postgres(Component):
                 hint="apt install postgresql (it creates that user), or run vxp as a non-root user",
             ) from error
 
+    def server_dir(self, ctx: Context) -> Path:
+        """The directory holding the cluster (``data/``) and its sockets (``sockets/``).
+
+        Normally ``$VXP_HOME/data/postgres``. As root, the server runs as ``postgres``, which
+        cannot enter a private (0700) home such as /root/.vxp; rather than loosen the home's
+        permissions, the files live under /var/lib/vxp/<installation id>, owned by ``postgres``,
+        and ``$VXP_HOME/data/postgres`` is a symlink to them.
+        """
+        link = ctx.home.data / self.name
+        user = self._os_user()
+        if user is None:
+            link.mkdir(parents=True, exist_ok=True)
+            return link
+        target = ROOT_RUNTIME / hashlib.sha256(str(ctx.home.root).encode()).hexdigest()[:16]
+        target.mkdir(parents=True, exist_ok=True)
+        ROOT_RUNTIME.chmod(0o755)
+        os.chown(target, user.pw_uid, user.pw_gid)
+        target.chmod(0o700)
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target)
+        return target
+
+    def _data_dir(self, ctx: Context) -> Path:
+        return self.server_dir(ctx) / "data"
+
     def _socket_dir(self, ctx: Context) -> Path:
-        return ctx.run_dir(self.name) / "sockets"
+        return self.server_dir(ctx) / "sockets"
 
     def installed(self, ctx: Context) -> bool:
         return _BINDIR is not None and importlib.util.find_spec("psycopg") is not None
@@ -140,28 +138,37 @@ class Postgres(Component):
 
     def prepare(self, ctx: Context) -> None:
         bindir = self.bindir()
-        data = ctx.data_dir(self.name)
+        data = self._data_dir(ctx)
         sockets = self._socket_dir(ctx)
-        sockets.mkdir(exist_ok=True)
         user = self._os_user()
         for directory in (data, sockets):
+            directory.mkdir(exist_ok=True)
             if user is not None:
-                _open_path(directory, user, ctx.home.root)
                 os.chown(directory, user.pw_uid, user.pw_gid)
             # PostgreSQL refuses a data directory that others can read
             directory.chmod(0o700)
-        if not (data / "PG_VERSION").exists():
+        marker = data / "PG_VERSION"
+        if not marker.exists():
             self._initdb(ctx, bindir, data, user)
+        elif (found := marker.read_text().strip()) != self.version:
+            # an OS upgrade replaced the major version the cluster was created with
+            raise VxpError(
+                f"the PostgreSQL data in {data} is from version {found}, but the installed "
+                f"server is version {self.version}",
+                hint=f"upgrade the data with pg_upgrade (it needs postgresql-{found} installed "
+                "alongside), or remove that directory to start empty, losing lakeFS' metadata",
+            )
         self._write(data / "vxp.conf", CONFIG.format(sockets=sockets), user)
         main = data / "postgresql.conf"
-        if INCLUDE not in main.read_text():
-            self._write(main, main.read_text() + "\n" + INCLUDE, user)
+        text = main.read_text()
+        if INCLUDE not in text:
+            self._write(main, text + "\n" + INCLUDE, user)
 
     def _initdb(
         self, ctx: Context, bindir: Path, data: Path, user: pwd.struct_passwd | None
     ) -> None:
         # the password goes through a file, never the command line (visible in `ps`)
-        fd, name = tempfile.mkstemp(dir=ctx.run_dir(self.name), prefix="pwfile-")
+        fd, name = tempfile.mkstemp(dir=self.server_dir(ctx), prefix="pwfile-")
         pwfile = Path(name)
         try:
             with os.fdopen(fd, "w") as handle:
@@ -203,7 +210,7 @@ class Postgres(Component):
 
     def launch(self, ctx: Context) -> LaunchSpec:
         user = self._os_user()
-        data = ctx.data_dir(self.name)
+        data = self._data_dir(ctx)
         return LaunchSpec(
             argv=[
                 str(self.bindir() / "postgres"),
