@@ -1,1 +1,4 @@
-"""catalog."""
+"""The Iceberg REST catalog server whose state is versioned by lakeFS.
+
+Entry points: :func:`catalog.app.create_app` (ASGI app) and :func:`catalog.server.serve`.
+"""

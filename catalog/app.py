@@ -1,0 +1,78 @@
+"""The ASGI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import unquote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from catalog import errors
+from catalog.auth import TokenService
+from catalog.context import Runtime
+from catalog.lakefs_api import LakeFS
+from catalog.metadata import MetadataFiles
+from catalog.routes import config, namespaces, oauth, tables
+from catalog.settings import Settings
+from catalog.tables import TableService
+
+log = logging.getLogger(__name__)
+
+
+class RawPathRouting:
+    """Route on the raw request path so an encoded ``/`` stays inside its path parameter.
+
+    ASGI servers decode ``%2F`` in ``scope["path"]``, which would split a table named ``a/b``
+    (sent as ``a%2Fb``) into two segments and miss every route. This middleware rebuilds the path
+    from ``raw_path`` with only ``%`` and ``/`` kept encoded inside each segment;
+    :func:`catalog.context.path_value` decodes parameters once more.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") if scope["type"] == "http" else None
+        if raw:
+            segments = raw.decode("latin-1").split("/")
+            scope = dict(scope)
+            scope["path"] = "/".join(
+                unquote(seg).replace("%", "%25").replace("/", "%2F") for seg in segments
+            )
+        await self.app(scope, receive, send)
+
+
+def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    body = errors.error_body(500, "InternalServerError", f"internal error: {exc}")
+    return JSONResponse(body, status_code=500)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    lakefs = LakeFS(settings.lakefs_endpoint)
+    files = MetadataFiles(settings)
+    runtime = Runtime(
+        settings=settings,
+        lakefs=lakefs,
+        tokens=TokenService(settings.token_secret, settings.token_ttl_seconds),
+        files=files,
+        tables=TableService(settings, files),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        lakefs.close()
+
+    app = FastAPI(title="vxp Iceberg REST catalog", lifespan=lifespan)
+    app.state.runtime = runtime
+    errors.install(app)
+    app.add_exception_handler(Exception, _internal_error)
+    for module in (oauth, config, namespaces, tables):
+        app.include_router(module.router)
+    app.add_middleware(RawPathRouting)
+    return app

@@ -1,0 +1,76 @@
+"""Per-request context for route handlers: the server runtime, the caller, their warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Header, Request
+
+from catalog.auth import Caller, TokenService, session_for
+from catalog.errors import NotAuthorized
+from catalog.lakefs_api import LakeFS, Session
+from catalog.metadata import MetadataFiles
+from catalog.refs import Warehouse, parse_warehouse
+from catalog.settings import Settings
+from catalog.tables import TableService
+
+# the spec's default namespace separator in path parameters (unit separator, %1F)
+NAMESPACE_SEPARATOR = "\x1f"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    lakefs: LakeFS
+    tokens: TokenService
+    files: MetadataFiles
+    tables: TableService
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def caller(
+    rt: Annotated[Runtime, Depends(runtime)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Caller:
+    if not authorization:
+        raise NotAuthorized(
+            "this catalog requires a bearer token: get one from POST /v1/oauth/tokens with your "
+            "lakeFS access key ID and secret as client credentials"
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorized("the Authorization header must be 'Bearer <token>'")
+    return rt.tokens.verify(token.strip())
+
+
+@dataclass
+class Ctx:
+    """What every catalog route needs: who calls, their lakeFS session, which warehouse."""
+
+    rt: Runtime
+    caller: Caller
+    session: Session
+    warehouse: Warehouse
+
+
+def ctx(
+    prefix: str,
+    rt: Annotated[Runtime, Depends(runtime)],
+    who: Annotated[Caller, Depends(caller)],
+) -> Ctx:
+    return Ctx(rt, who, session_for(rt.lakefs, who), parse_warehouse(path_value(prefix)))
+
+
+def path_value(raw: str) -> str:
+    """A path parameter as the client meant it (see :class:`catalog.app.RawPathRouting`)."""
+    return unquote(raw)
+
+
+def namespace_param(raw: str) -> tuple[str, ...]:
+    return tuple(unquote(raw).split(NAMESPACE_SEPARATOR))

@@ -1,0 +1,124 @@
+"""Catalog errors and their rendering as the REST spec's ``IcebergErrorResponse``.
+
+Every error a client can see is a :class:`CatalogError` with an HTTP status, the Iceberg
+exception type name clients map to their own exceptions, and a message written for a human.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class CatalogError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "InternalServerError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(CatalogError):
+    status, type = 400, "BadRequestException"
+
+
+class NotAuthorized(CatalogError):
+    status, type = 401, "NotAuthorizedException"
+
+
+class Forbidden(CatalogError):
+    status, type = 403, "ForbiddenException"
+
+
+class ReadOnlyRef(Forbidden):
+    """A write addressed a tag or a commit: they are immutable snapshots."""
+
+
+class NoSuchWarehouse(CatalogError):
+    status, type = 404, "NoSuchWarehouseException"
+
+
+class NoSuchNamespace(CatalogError):
+    status, type = 404, "NoSuchNamespaceException"
+
+
+class NoSuchTable(CatalogError):
+    status, type = 404, "NoSuchTableException"
+
+
+class NotFound(CatalogError):
+    status, type = 404, "NotFoundException"
+
+
+class UnsupportedOperation(CatalogError):
+    status, type = 406, "UnsupportedOperationException"
+
+
+class AlreadyExists(CatalogError):
+    status, type = 409, "AlreadyExistsException"
+
+
+class NamespaceNotEmpty(CatalogError):
+    status, type = 409, "NamespaceNotEmptyException"
+
+
+class CommitFailed(CatalogError):
+    status, type = 409, "CommitFailedException"
+
+
+class UnprocessableEntity(CatalogError):
+    status, type = 422, "UnprocessableEntityException"
+
+
+class CommitStateUnknown(CatalogError):
+    """The commit request reached lakeFS but its answer was lost: it may or may not have landed."""
+
+    status, type = 500, "CommitStateUnknownException"
+
+
+class ServiceUnavailable(CatalogError):
+    status, type = 503, "ServiceUnavailableException"
+
+
+def error_body(status: int, type_: str, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "code": status}}
+
+
+def _catalog_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CatalogError)
+    return JSONResponse(error_body(exc.status, exc.type, exc.message), status_code=exc.status)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # the spec answers malformed requests (including unknown update/requirement types) with 400
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
+    message = "malformed request: " + "; ".join(problems)
+    return JSONResponse(error_body(400, "BadRequestException", message), status_code=400)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    type_ = {404: "NotFoundException", 405: "MethodNotAllowedException"}.get(
+        exc.status_code, "BadRequestException"
+    )
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse(
+        error_body(exc.status_code, type_, message),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(CatalogError, _catalog_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

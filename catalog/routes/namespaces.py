@@ -1,0 +1,224 @@
+"""Namespace routes. In a repository-scoped warehouse the first level is a lakeFS ref: it exists
+when the ref does, and refs are created and deleted with lakeFS (``vxp branch``), not here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from catalog import commits, refs
+from catalog.commits import Change, Write
+from catalog.context import Ctx, ctx, namespace_param
+from catalog.errors import (
+    AlreadyExists,
+    BadRequest,
+    CommitFailed,
+    NamespaceNotEmpty,
+    NoSuchNamespace,
+    UnprocessableEntity,
+    UnsupportedOperation,
+)
+from catalog.models import CreateNamespaceRequest, UpdateNamespacePropertiesRequest
+from catalog.refs import Location
+from catalog.routes.paging import after, page
+from catalog.state import (
+    RefState,
+    decode_level,
+    namespace_document,
+    namespace_marker,
+    validate_namespace,
+)
+
+router = APIRouter()
+T = TypeVar("T")
+C = Annotated[Ctx, Depends(ctx)]
+
+
+def _locate(c: Ctx, namespace: tuple[str, ...]) -> Location:
+    validate_namespace(namespace)
+    return c.warehouse.locate(namespace)
+
+
+def _dotted(namespace: tuple[str, ...]) -> str:
+    return ".".join(namespace)
+
+
+def _ref_properties(c: Ctx, ref: str) -> dict[str, str]:
+    resolved = refs.resolve(c.session, c.warehouse.repo, ref)
+    return {"lakefs.ref-type": resolved.kind.value, "lakefs.commit-id": resolved.commit_id}
+
+
+def _properties(c: Ctx, namespace: tuple[str, ...]) -> dict[str, str]:
+    loc = _locate(c, namespace)
+    if not loc.namespace:
+        return _ref_properties(c, loc.ref)
+    props = RefState(c.session, loc.repo, loc.ref).namespace_properties(loc.namespace)
+    if props is None:
+        refs.resolve(c.session, loc.repo, loc.ref)  # a missing ref gets its own message
+        raise NoSuchNamespace(f"namespace {_dotted(namespace)!r} does not exist")
+    return props
+
+
+def _write(c: Ctx, loc: Location, plan: Callable[[RefState], Change[T]], what: str) -> T:
+    return commits.run(
+        c.session,
+        loc.repo,
+        loc.ref,
+        plan,
+        caller=c.caller,
+        attempts=c.rt.settings.commit_attempts,
+        exhausted=lambda: CommitFailed(f"{what} kept changing concurrently; retry"),
+    )
+
+
+@router.get("/v1/{prefix}/namespaces")
+def list_namespaces(
+    c: C,
+    parent: str | None = None,
+    page_token: Annotated[str | None, Query(alias="pageToken")] = None,
+    page_size: Annotated[int | None, Query(alias="pageSize")] = None,
+) -> dict[str, object]:
+    parent_ns = namespace_param(parent) if parent else ()
+    if not parent_ns and c.warehouse.ref is None:
+        names = sorted(
+            {*c.session.list_branches(c.warehouse.repo), *c.session.list_tags(c.warehouse.repo)}
+        )
+        items, token = page(after(names, page_token), page_token, page_size)
+        return {"namespaces": [[name] for name in items], "next-page-token": token}
+    loc = _locate(c, parent_ns) if parent_ns else c.warehouse.locate(())
+    state = RefState(c.session, loc.repo, loc.ref)
+    if loc.namespace and not state.namespace_exists(loc.namespace):
+        refs.resolve(c.session, loc.repo, loc.ref)
+        raise NoSuchNamespace(f"namespace {_dotted(parent_ns)!r} does not exist")
+    encoded, token = page(
+        state.child_namespaces(loc.namespace, page_token or ""), page_token, page_size
+    )
+    return {
+        "namespaces": [[*parent_ns, decode_level(name)] for name in encoded],
+        "next-page-token": token,
+    }
+
+
+@router.post("/v1/{prefix}/namespaces")
+def create_namespace(c: C, body: CreateNamespaceRequest) -> dict[str, object]:
+    namespace = tuple(body.namespace)
+    if not namespace:
+        raise BadRequest("cannot create the empty namespace")
+    loc = _locate(c, namespace)
+    if not loc.namespace:
+        refs.resolve(c.session, loc.repo, loc.ref, missing=_NoSuchRefToCreate)
+        raise AlreadyExists(f"namespace {loc.ref!r} is a lakeFS ref and already exists")
+
+    def plan(state: RefState) -> Change[None]:
+        if state.namespace_exists(loc.namespace):
+            raise AlreadyExists(f"namespace {_dotted(namespace)!r} already exists")
+        parent = loc.namespace[:-1]
+        if not state.namespace_exists(parent):
+            raise NoSuchNamespace(
+                f"parent namespace {_dotted(namespace[:-1])!r} does not exist; create it first"
+            )
+        return Change(
+            result=None,
+            writes=[Write(namespace_marker(loc.namespace), namespace_document(body.properties))],
+            message=f"catalog: create namespace {_dotted(loc.namespace)}",
+            metadata={
+                "vxp.catalog.action": "create-namespace",
+                "vxp.catalog.namespace": _dotted(loc.namespace),
+            },
+        )
+
+    _write(c, loc, plan, f"namespace {_dotted(namespace)!r}")
+    return {"namespace": list(namespace), "properties": body.properties}
+
+
+class _NoSuchRefToCreate(NoSuchNamespace):
+    """Creating a one-level namespace in a repository-scoped warehouse would create a ref."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}; the first namespace level is a lakeFS ref, create branches with lakeFS "
+            "(vxp branch create), not through the catalog"
+        )
+
+
+@router.get("/v1/{prefix}/namespaces/{namespace}")
+def load_namespace(c: C, namespace: str) -> dict[str, object]:
+    ns = namespace_param(namespace)
+    return {"namespace": list(ns), "properties": _properties(c, ns)}
+
+
+@router.head("/v1/{prefix}/namespaces/{namespace}", status_code=204)
+def namespace_exists(c: C, namespace: str) -> Response:
+    _properties(c, namespace_param(namespace))
+    return Response(status_code=204)
+
+
+@router.delete("/v1/{prefix}/namespaces/{namespace}", status_code=204)
+def drop_namespace(c: C, namespace: str) -> Response:
+    ns = namespace_param(namespace)
+    loc = _locate(c, ns)
+    if not loc.namespace:
+        raise UnsupportedOperation(
+            f"namespace {loc.ref!r} is a lakeFS ref; delete branches with lakeFS, not the catalog"
+        )
+
+    def plan(state: RefState) -> Change[None]:
+        if not state.namespace_exists(loc.namespace):
+            raise NoSuchNamespace(f"namespace {_dotted(ns)!r} does not exist")
+        if not state.is_empty(loc.namespace):
+            raise NamespaceNotEmpty(
+                f"namespace {_dotted(ns)!r} is not empty; drop its tables and namespaces first"
+            )
+        return Change(
+            result=None,
+            writes=[Write(namespace_marker(loc.namespace), None)],
+            message=f"catalog: drop namespace {_dotted(loc.namespace)}",
+            metadata={
+                "vxp.catalog.action": "drop-namespace",
+                "vxp.catalog.namespace": _dotted(loc.namespace),
+            },
+        )
+
+    _write(c, loc, plan, f"namespace {_dotted(ns)!r}")
+    return Response(status_code=204)
+
+
+@router.post("/v1/{prefix}/namespaces/{namespace}/properties")
+def update_properties(
+    c: C, namespace: str, body: UpdateNamespacePropertiesRequest
+) -> dict[str, object]:
+    ns = namespace_param(namespace)
+    both = sorted(set(body.removals) & set(body.updates))
+    if both:
+        raise UnprocessableEntity(f"properties {both} are both updated and removed")
+    loc = _locate(c, ns)
+    if not loc.namespace:
+        raise UnsupportedOperation(f"namespace {loc.ref!r} is a lakeFS ref; it has no properties")
+
+    def plan(state: RefState) -> Change[dict[str, object]]:
+        props = state.namespace_properties(loc.namespace)
+        if props is None:
+            raise NoSuchNamespace(f"namespace {_dotted(ns)!r} does not exist")
+        removed = [key for key in body.removals if key in props]
+        missing = [key for key in body.removals if key not in props]
+        new = {k: v for k, v in props.items() if k not in body.removals} | body.updates
+        result: dict[str, object] = {
+            "updated": sorted(body.updates),
+            "removed": removed,
+            "missing": missing,
+        }
+        if new == props:
+            return Change(result=result)
+        return Change(
+            result=result,
+            writes=[Write(namespace_marker(loc.namespace), namespace_document(new))],
+            message=f"catalog: update properties of namespace {_dotted(loc.namespace)}",
+            metadata={
+                "vxp.catalog.action": "update-namespace-properties",
+                "vxp.catalog.namespace": _dotted(loc.namespace),
+            },
+        )
+
+    return _write(c, loc, plan, f"namespace {_dotted(ns)!r}")

@@ -1,0 +1,33 @@
+"""Spec pagination over sorted listings: the page token is the last name already returned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from catalog.errors import BadRequest
+
+DEFAULT_PAGE_SIZE = 100
+
+
+def page(names: Iterable[str], token: str | None, size: int | None) -> tuple[list[str], str | None]:
+    """One page of ``names`` (already positioned after ``token``), and the next page's token.
+
+    Without a token the spec wants every result in one response.
+    """
+    if size is not None and size < 1:
+        raise BadRequest("pageSize must be at least 1")
+    if token is None:
+        return list(names), None
+    limit = size or DEFAULT_PAGE_SIZE
+    items = list(islice(names, limit + 1))
+    if len(items) > limit:
+        return items[:limit], items[limit - 1]
+    return items, None
+
+
+def after(names: Iterable[str], token: str | None) -> Iterator[str]:
+    """Skip names up to and including ``token``, for listings that cannot start mid-way."""
+    for name in names:
+        if not token or name > token:
+            yield name

@@ -1,0 +1,13 @@
+"""Run the catalog with uvicorn: ``catalog.server.serve(settings, host, port)``."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from catalog.app import create_app
+from catalog.settings import Settings
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8181) -> None:
+    """Serve in the foreground until interrupted."""
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -1,0 +1,106 @@
+"""Server settings: one frozen dataclass, built by the CLI or from ``VXP_CATALOG_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(ValueError):
+    """A required setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """How engines reach the warehouse bucket; handed to them in loadTable/createTable ``config``.
+
+    Every engine gets these settings from the catalog, so a client needs nothing but the catalog
+    URI, its lakeFS key pair and a warehouse name.
+    """
+
+    endpoint: str
+    access_key_id: str
+    secret_access_key: str
+    region: str = "us-east-1"
+    path_style_access: bool = True
+
+    def file_io_properties(self) -> dict[str, str]:
+        """The pyiceberg/Iceberg FileIO property names understood by pyiceberg, Trino and DuckDB."""
+        return {
+            "s3.endpoint": self.endpoint,
+            "s3.access-key-id": self.access_key_id,
+            "s3.secret-access-key": self.secret_access_key,
+            "s3.path-style-access": "true" if self.path_style_access else "false",
+            "s3.region": self.region,
+            "client.region": self.region,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the catalog server needs; no field is read from anywhere else."""
+
+    # base URL of lakeFS, without /api/v1
+    lakefs_endpoint: str
+    # where table metadata and data files are written: file:///… (embedded) or s3://bucket/… (full)
+    warehouse_root: str
+    # encrypts the bearer tokens; issued tokens survive a restart with the same secret
+    token_secret: str
+    # warehouse served to clients that send none: "<repo>" or "<repo>.<ref>"
+    default_warehouse: str | None = None
+    s3: S3Settings | None = None
+    token_ttl_seconds: int = 3600
+    # a write whose lakeFS merge conflicts is re-planned against the new head this many times
+    commit_attempts: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.token_secret:
+            raise SettingsError("the catalog needs a token secret (VXP_CATALOG_TOKEN_SECRET)")
+        if not self.warehouse_root.startswith(("file:///", "s3://")):
+            raise SettingsError(
+                f"warehouse root {self.warehouse_root!r} must be a file:/// or s3:// URI"
+            )
+        if self.warehouse_root.startswith("s3://") and self.s3 is None:
+            raise SettingsError(
+                "an s3:// warehouse root needs S3 settings (VXP_CATALOG_S3_ENDPOINT, "
+                "VXP_CATALOG_S3_ACCESS_KEY_ID, VXP_CATALOG_S3_SECRET_ACCESS_KEY)"
+            )
+
+    @property
+    def root(self) -> str:
+        return self.warehouse_root.rstrip("/")
+
+    def file_io_properties(self) -> dict[str, str]:
+        """Properties for the server's own FileIO and for the ``config`` handed to engines."""
+        return self.s3.file_io_properties() if self.s3 is not None else {}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``VXP_CATALOG_*`` variables (S3 settings only when an endpoint is given)."""
+        values = os.environ if env is None else env
+
+        def required(name: str) -> str:
+            value = values.get(name)
+            if not value:
+                raise SettingsError(f"{name} is not set")
+            return value
+
+        s3 = None
+        if values.get("VXP_CATALOG_S3_ENDPOINT"):
+            s3 = S3Settings(
+                endpoint=values["VXP_CATALOG_S3_ENDPOINT"],
+                access_key_id=required("VXP_CATALOG_S3_ACCESS_KEY_ID"),
+                secret_access_key=required("VXP_CATALOG_S3_SECRET_ACCESS_KEY"),
+                region=values.get("VXP_CATALOG_S3_REGION") or "us-east-1",
+                path_style_access=values.get("VXP_CATALOG_S3_PATH_STYLE_ACCESS", "true").lower()
+                != "false",
+            )
+        return cls(
+            lakefs_endpoint=required("VXP_CATALOG_LAKEFS_ENDPOINT"),
+            warehouse_root=required("VXP_CATALOG_WAREHOUSE_ROOT"),
+            token_secret=required("VXP_CATALOG_TOKEN_SECRET"),
+            default_warehouse=values.get("VXP_CATALOG_DEFAULT_WAREHOUSE") or None,
+            s3=s3,
+            token_ttl_seconds=int(values.get("VXP_CATALOG_TOKEN_TTL_SECONDS") or 3600),
+        )

@@ -1,0 +1,200 @@
+"""Fixtures for catalog tests: one real lakeFS and one in-process catalog server per session.
+
+Every test gets its own lakeFS repository, so tests never see each other's tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from pyiceberg.catalog import Catalog, load_catalog
+
+from catalog.app import create_app
+from catalog.settings import Settings
+from vxp.home import Home
+from vxp.ports import free_port
+from vxp.secrets import load_or_create
+from vxp.services import process
+from vxp.services.base import Context
+from vxp.services.lakefs import LakeFS
+
+_repo_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class LakeFSServer:
+    url: str
+    access_key_id: str
+    secret_access_key: str
+    home: Home
+
+    def client(self) -> httpx.Client:
+        """An admin client for what tests do behind the catalog's back (branches, merges, tags)."""
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            auth=(self.access_key_id, self.secret_access_key),
+            timeout=30,
+        )
+
+
+@dataclass(frozen=True)
+class CatalogServer:
+    url: str
+    settings: Settings
+    lakefs: LakeFSServer
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return Path(self.settings.warehouse_root.removeprefix("file://"))
+
+    def token(self) -> str:
+        response = httpx.post(
+            f"{self.url}/v1/oauth/tokens",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.lakefs.access_key_id,
+                "client_secret": self.lakefs.secret_access_key,
+            },
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def http(self) -> httpx.Client:
+        """A raw REST client with a valid bearer token."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token()}"}, timeout=30
+        )
+
+    def pyiceberg(self, warehouse: str) -> Catalog:
+        return load_catalog(
+            "vxp",
+            type="rest",
+            uri=self.url,
+            credential=f"{self.lakefs.access_key_id}:{self.lakefs.secret_access_key}",
+            warehouse=warehouse,
+        )
+
+
+@pytest.fixture(scope="session")
+def lakefs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSServer]:
+    home = Home(root=tmp_path_factory.mktemp("vxp-home"), cache=Path.home() / ".cache" / "vxp")
+    home.ensure()
+    ctx = Context(
+        home=home,
+        stack="embedded",
+        secrets=load_or_create(home.secrets_file),
+        ports={"lakefs": free_port()},
+    )
+    component = LakeFS()
+    if not component.installed(ctx):
+        pytest.skip("lakeFS is not installed in the vxp cache (vxp install lakefs)")
+    component.prepare(ctx)
+    handle = process.spawn(component.launch(ctx), ctx.log_file("lakefs"))
+    try:
+        deadline = time.monotonic() + component.startup_timeout
+        while not component.healthy(ctx):
+            if not process.alive(handle) or time.monotonic() > deadline:
+                pytest.fail("lakeFS did not start:\n" + process.tail(ctx.log_file("lakefs")))
+            time.sleep(0.05)
+        yield LakeFSServer(
+            url=component.url(ctx),
+            access_key_id=ctx.secrets["lakefs_access_key_id"],
+            secret_access_key=ctx.secrets["lakefs_secret_access_key"],
+            home=home,
+        )
+    finally:
+        process.stop(handle)
+
+
+@pytest.fixture(scope="session")
+def catalog_server(lakefs_server: LakeFSServer) -> Iterator[CatalogServer]:
+    warehouse = lakefs_server.home.data / "warehouse"
+    warehouse.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        lakefs_endpoint=lakefs_server.url,
+        warehouse_root=f"file://{warehouse}",
+        token_secret="catalog-test-secret",  # noqa: S106 - a throwaway test key
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="catalog-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the catalog server did not start")
+        time.sleep(0.01)
+    yield CatalogServer(url=f"http://127.0.0.1:{port}", settings=settings, lakefs=lakefs_server)
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def repo(lakefs_server: LakeFSServer) -> str:
+    """A fresh lakeFS repository with an initial commit on ``main``."""
+    name = f"cat{next(_repo_numbers):04d}"
+    with lakefs_server.client() as client:
+        response = client.post(
+            "/repositories",
+            json={"name": name, "storage_namespace": f"local://{name}", "default_branch": "main"},
+        )
+        response.raise_for_status()
+    return name
+
+
+class Admin:
+    """lakeFS operations tests perform directly, as a user would with ``vxp branch`` / ``merge``."""
+
+    def __init__(self, server: LakeFSServer, repo: str) -> None:
+        self.repo = repo
+        self.client = server.client()
+
+    def branch(self, name: str, source: str = "main") -> None:
+        self.client.post(
+            f"/repositories/{self.repo}/branches", json={"name": name, "source": source}
+        ).raise_for_status()
+
+    def head(self, branch: str = "main") -> str:
+        response = self.client.get(f"/repositories/{self.repo}/branches/{branch}")
+        response.raise_for_status()
+        return str(response.json()["commit_id"])
+
+    def tag(self, name: str, ref: str) -> None:
+        self.client.post(
+            f"/repositories/{self.repo}/tags", json={"id": name, "ref": ref}
+        ).raise_for_status()
+
+    def merge(self, source: str, destination: str) -> httpx.Response:
+        return self.client.post(
+            f"/repositories/{self.repo}/refs/{source}/merge/{destination}",
+            json={"message": f"merge {source} into {destination}"},
+        )
+
+    def log(self, branch: str = "main", amount: int = 50) -> list[dict[str, object]]:
+        response = self.client.get(
+            f"/repositories/{self.repo}/refs/{branch}/commits", params={"amount": amount}
+        )
+        response.raise_for_status()
+        return list(response.json()["results"])
+
+    def branches(self) -> list[str]:
+        response = self.client.get(f"/repositories/{self.repo}/branches", params={"amount": 1000})
+        response.raise_for_status()
+        return [str(b["id"]) for b in response.json()["results"]]
+
+
+@pytest.fixture
+def admin(lakefs_server: LakeFSServer, repo: str) -> Iterator[Admin]:
+    helper = Admin(lakefs_server, repo)
+    yield helper
+    helper.client.close()
