@@ -74,5 +74,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(Exception, _internal_error)
     for module in (oauth, config, namespaces, tables):
         app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """Liveness for the service manager and load balancers: no auth, no lakeFS call."""
+        return JSONResponse({"status": "ok"})
+
     app.add_middleware(RawPathRouting)
     return app

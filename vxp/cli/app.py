@@ -8,7 +8,7 @@ import typer
 from lakefs_sdk.exceptions import ApiException
 from rich.console import Console
 
-from vxp.cli import demo, repo, stack
+from vxp.cli import catalog, demo, repo, stack
 from vxp.errors import VxpError
 from vxp.versioning import api_error
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 stack.register(app)
 app.add_typer(repo.app, name="repo")
+app.add_typer(catalog.app, name="catalog")
 app.command("demo")(demo.demo)
 
 

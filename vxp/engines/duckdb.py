@@ -81,3 +81,16 @@ def s3_secret_sql(name: str, key_id: str, secret: str, endpoint: str) -> str:
         f"SECRET {quote(secret)}, ENDPOINT {quote(host)}, URL_STYLE 'path', "
         f"USE_SSL {'true' if scheme == 'https' else 'false'}, REGION 'us-east-1')"
     )
+
+
+def attach_sql(
+    catalog_uri: str, client_id: str, client_secret: str, warehouse: str, alias: str = "lake"
+) -> str:
+    """Statements that attach warehouse ``<repo>.<ref>`` (or ``<repo>``) of the vxp catalog."""
+    return (
+        f"CREATE OR REPLACE SECRET vxp_catalog (TYPE iceberg, CLIENT_ID {quote(client_id)}, "
+        f"CLIENT_SECRET {quote(client_secret)}, "
+        f"OAUTH2_SERVER_URI {quote(catalog_uri + '/v1/oauth/tokens')}); "
+        f"ATTACH {quote(warehouse)} AS {alias} (TYPE iceberg, SECRET vxp_catalog, "
+        f"ENDPOINT {quote(catalog_uri)})"
+    )

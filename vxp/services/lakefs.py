@@ -8,6 +8,7 @@ from typing import ClassVar
 import httpx
 import yaml
 
+from vxp.errors import VxpError
 from vxp.services import cache, toolchain
 from vxp.services.base import Component, Context, LaunchSpec
 
@@ -74,6 +75,8 @@ class LakeFS(Component):
             "stats": {"enabled": False},
             "email_subscription": {"enabled": False},
             "security": {"check_latest_version": False},
+            # lakeFS defaults these under ~/lakefs: keep every instance's files in its own home
+            "committed": {"local_cache": {"dir": str(data / "cache")}},
         }
         if ctx.stack == "full":
             cfg["database"] = {
@@ -120,11 +123,32 @@ class LakeFS(Component):
 
     def healthy(self, ctx: Context) -> bool:
         try:
-            # /setup_lakefs answers only once the KV store is reachable and setup ran
-            response = httpx.get(f"{self.url(ctx)}/api/v1/setup_lakefs", timeout=2.0)
+            return httpx.get(f"{self.url(ctx)}/_health", timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
-        return response.status_code == 200 and bool(response.json().get("state") == "initialized")
+
+    def after_start(self, ctx: Context) -> None:
+        """Create the admin user with this installation's keys, once.
+
+        lakeFS does this itself from ``installation.*`` only with a local KV store; with
+        PostgreSQL it waits for a setup call, which we make with the generated keys.
+        """
+        url = f"{self.url(ctx)}/api/v1/setup_lakefs"
+        if httpx.get(url, timeout=10.0).json().get("state") == "initialized":
+            return
+        response = httpx.post(
+            url,
+            json={
+                "username": "admin",
+                "key": {
+                    "access_key_id": ctx.secrets["lakefs_access_key_id"],
+                    "secret_access_key": ctx.secrets["lakefs_secret_access_key"],
+                },
+            },
+            timeout=30.0,
+        )
+        if response.status_code not in (200, 409):
+            raise VxpError(f"lakeFS setup failed ({response.status_code}): {response.text}")
 
     def settings(self, ctx: Context) -> dict[str, str]:
         return {

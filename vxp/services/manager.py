@@ -23,6 +23,7 @@ from vxp.errors import VxpError
 from vxp.home import Home
 from vxp.services import process
 from vxp.services.base import Component, Context
+from vxp.services.catalog import Catalog
 from vxp.services.duckdb import DuckDB
 from vxp.services.lakefs import LakeFS
 
@@ -33,11 +34,11 @@ def _full_stack() -> list[Component]:
     from vxp.services.postgres import Postgres
     from vxp.services.trino import Trino
 
-    return [Postgres(), MinIO(), LakeFS(), Trino(), DuckDB()]
+    return [Postgres(), MinIO(), LakeFS(), Catalog(), Trino(), DuckDB()]
 
 
 STACKS: dict[str, Callable[[], list[Component]]] = {
-    "embedded": lambda: [LakeFS(), DuckDB()],
+    "embedded": lambda: [LakeFS(), Catalog(), DuckDB()],
     "full": _full_stack,
 }
 
