@@ -195,6 +195,8 @@ class Trino(Component):
 
     def verify(self, ctx: Context) -> None:
         cache.verify(self._slot(ctx), self.name)
+        # checked before anything starts, so a missing JDK stops `vxp up` with nothing half-up
+        java_home()
 
     def _etc(self, ctx: Context) -> Path:
         return ctx.run_dir(self.name) / "etc"
