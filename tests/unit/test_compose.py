@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ import yaml
 from rich.console import Console
 
 from vxp import secrets as secretlib
+from vxp.engines import trino as trino_engine
 from vxp.home import Home
+from vxp.services import catalog as catalog_service
 from vxp.services import lakefs, minio, postgres, trino
 from vxp.services.base import Context
 
@@ -30,21 +33,25 @@ COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 TRINO_ETC = COMPOSE_DIR / "trino"
+CATALOG_DOCKERFILE = COMPOSE_DIR / "catalog.Dockerfile"
 
 DOCKER_COMPOSE = shutil.which("docker-compose")
 NO_COMPOSE = "the docker-compose binary is absent (Debian: apt-get install -y docker-compose)"
 needs_compose = pytest.mark.skipif(DOCKER_COMPOSE is None, reason=NO_COMPOSE)
 
-SERVICES = {"postgres", "minio", "minio-init", "lakefs", "trino"}
+SERVICES = {"postgres", "minio", "minio-init", "lakefs", "lakefs-setup", "catalog", "trino"}
 # services that run once and exit: waited for with service_completed_successfully, no healthcheck
-ONE_SHOT = {"minio-init"}
+ONE_SHOT = {"minio-init", "lakefs-setup"}
+# required variables that are not secrets: MinIO's URL as containers and clients both reach it
+# (the catalog uses it itself and hands it to engines; see .env.example)
+REQUIRED_SETTINGS = {"VXP_S3_PUBLIC_ENDPOINT"}
 # Debian 12 (bookworm) packages PostgreSQL 15, which the service manager runs
 POSTGRES_MAJOR = "15"
 # MinIO publishes images tagged RELEASE.<date>; the service manager builds a later commit (see the
 # comment on the minio service)
 MINIO_RELEASE = "RELEASE.2025-09-07T16-13-09Z"
 # environment variable names whose values are secrets (or carry one)
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|CONNECTION_STRING|DSN")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|CREDENTIAL|CONNECTION_STRING|DSN")
 REQUIRED_REF = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]*\}")
 ANY_REF = re.compile(r"\$\{([A-Z][A-Z0-9_]*)[^}]*\}")
 PORT_MAPPING = re.compile(
@@ -69,6 +76,7 @@ def _strings(value: object) -> list[str]:
 
 RAW = _raw()
 REQUIRED_VARS = sorted({v for s in _strings(RAW) for v in REQUIRED_REF.findall(s)})
+SECRET_VARS = sorted(set(REQUIRED_VARS) - REQUIRED_SETTINGS)
 REFERENCED_VARS = {v for s in _strings(RAW) for v in ANY_REF.findall(s)}
 
 
@@ -125,6 +133,7 @@ def _context(tmp_path: Path) -> Context:
             "postgres": 5432,
             "minio": 9000,
             "minio-console": 9001,
+            "catalog": 8181,
             "trino": 8080,
         },
         console=Console(stderr=True, force_terminal=False),
@@ -138,6 +147,13 @@ def _flatten(prefix: str, value: object) -> dict[str, object]:
             flat.update(_flatten(f"{prefix}_{str(key).upper()}", item))
         return flat
     return {prefix: value}
+
+
+def _assert_same_secrets(key: str, wanted: object, actual: str, secrets: dict[str, str]) -> None:
+    """``actual`` refers (as required ``${VAR:?…}``) to exactly the secrets ``wanted`` holds."""
+    holds = {name.upper() for name, secret in secrets.items() if secret in str(wanted)}
+    used = set(REQUIRED_REF.findall(actual)) - REQUIRED_SETTINGS
+    assert used == holds, f"{key}: {actual!r} should use {holds}"
 
 
 def _properties(path: Path) -> dict[str, str]:
@@ -161,6 +177,7 @@ def test_compose_renders_with_the_example_env(rendered: dict[str, Any]) -> None:
     assert ANY_REF.search(text) is None
     # defaults: published on this host only, on the service manager's ports
     assert rendered["services"]["lakefs"]["ports"] == ["127.0.0.1:8000:8000/tcp"]
+    assert rendered["services"]["catalog"]["ports"] == ["127.0.0.1:8181:8181/tcp"]
     assert rendered["services"]["trino"]["ports"] == ["127.0.0.1:8080:8080/tcp"]
 
 
@@ -182,7 +199,8 @@ def test_compose_refuses_to_render_without_a_secret(variable: str, tmp_path: Pat
 def test_required_variables_are_exactly_the_service_managers_secrets(tmp_path: Path) -> None:
     # the same per-installation secrets `vxp up` generates (vxp/secrets.py), upper-cased
     generated = secretlib.load_or_create(tmp_path / "secrets.json")
-    assert sorted(key.upper() for key in generated) == REQUIRED_VARS
+    assert sorted(key.upper() for key in generated) == SECRET_VARS
+    assert set(REQUIRED_VARS) >= REQUIRED_SETTINGS
 
 
 # -- pinned versions match the service manager -------------------------------------------------
@@ -246,6 +264,9 @@ def test_dependencies_wait_for_health() -> None:
     # lakeFS starts only once its KV store, its object store and the buckets are there
     assert set(RAW["services"]["lakefs"]["depends_on"]) == {"postgres", "minio", "minio-init"}
     assert set(RAW["services"]["minio-init"]["depends_on"]) == {"minio"}
+    # the admin user is created once lakeFS answers; the catalog checks clients' keys against it
+    assert set(RAW["services"]["lakefs-setup"]["depends_on"]) == {"lakefs"}
+    assert set(RAW["services"]["catalog"]["depends_on"]) == {"lakefs", "lakefs-setup"}
 
 
 def test_data_lives_in_named_volumes() -> None:
@@ -273,6 +294,7 @@ def test_published_ports_are_configurable_with_the_service_managers_defaults() -
     preferred = {
         **lakefs.LakeFS.ports,
         **minio.MinIO.ports,
+        **catalog_service.Catalog.ports,
         **trino.Trino.ports,
     }
     seen: set[str] = set()
@@ -290,7 +312,7 @@ def test_published_ports_are_configurable_with_the_service_managers_defaults() -
             assert default == container, mapping
             assert env_example[variable] == default
             seen.add(port_name)
-    assert seen == {"lakefs", "minio", "minio-console", "trino"}
+    assert seen == {"lakefs", "minio", "minio-console", "catalog", "trino"}
     # PostgreSQL is reachable only on the compose network
     assert "ports" not in RAW["services"]["postgres"]
 
@@ -303,12 +325,17 @@ def test_no_literal_secrets() -> None:
         for key, value in _environment(name).items():
             if SECRET_NAME.search(key):
                 assert REQUIRED_REF.search(value), f"{name}.{key} must come from .env: {value!r}"
-                # nothing but references where a secret goes (the URL around it is fine)
-                assert "://" in value or REQUIRED_REF.fullmatch(value), f"{name}.{key}"
+                # nothing but references where a secret goes (the URL around it is fine, and
+                # the `:` of an <id>:<secret> credential)
+                rest = REQUIRED_REF.sub("", value)
+                assert "://" in value or rest in ("", ":"), f"{name}.{key}"
     # the bucket script passes the credentials through the container's environment
     command = " ".join(RAW["services"]["minio-init"]["command"])
     assert "$$MINIO_ROOT_USER" in command
     assert "$$MINIO_ROOT_PASSWORD" in command
+    # lakeFS's setup call passes the admin keys through the container's environment too
+    setup = RAW["services"]["lakefs-setup"]["command"][0]
+    assert '"$$LAKEFS_ACCESS_KEY_ID" "$$LAKEFS_SECRET_ACCESS_KEY"' in setup
     # the example's placeholder values appear nowhere in the compose file
     text = COMPOSE_FILE.read_text()
     for variable in REQUIRED_VARS:
@@ -322,6 +349,10 @@ def test_env_example_lists_every_variable_with_placeholder_secrets() -> None:
     for variable in REQUIRED_VARS:
         value = example[variable]
         assert "changeme" in value.lower().replace("-", ""), f"{variable}={value!r}"
+    # a URL, with the service manager's MinIO port as the example's
+    assert re.fullmatch(
+        rf"https?://[a-z0-9.-]+:{minio.MinIO.ports['minio']}", example["VXP_S3_PUBLIC_ENDPOINT"]
+    )
     # the placeholder key id still has the shape lakeFS expects (20 chars, AKIA…)
     assert re.fullmatch(r"AKIA[A-Z0-9]{16}", example["LAKEFS_ACCESS_KEY_ID"])
     # and the file tells how to generate real ones
@@ -333,27 +364,65 @@ def test_env_example_lists_every_variable_with_placeholder_secrets() -> None:
 
 def test_lakefs_settings_match_the_service_manager(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
-    expected = _flatten("LAKEFS", lakefs.LakeFS().config(ctx))
+    config = lakefs.LakeFS().config(ctx)
+    expected = _flatten("LAKEFS", config)
+    # installation.*: lakeFS creates the admin user from these only with a local KV store
+    # (embedded stack); with PostgreSQL it ignores them and the service manager makes the setup
+    # call in LakeFS.after_start. Compose makes the same call in the lakefs-setup service
+    # (checked below) and leaves the inert variables out.
+    installation = {key for key in expected if key.startswith("LAKEFS_INSTALLATION_")}
+    assert installation
     actual = _environment("lakefs")
-    assert set(actual) == set(expected)
-    secrets = set(ctx.secrets.values())
-    # addresses differ by design (container network instead of loopback)
+    assert set(actual) == set(expected) - installation
+    # addresses differ by design (container network instead of loopback), paths are the
+    # container's
     addresses = {
         "LAKEFS_LISTEN_ADDRESS",
         "LAKEFS_DATABASE_POSTGRES_CONNECTION_STRING",
         "LAKEFS_BLOCKSTORE_S3_ENDPOINT",
     }
+    paths = {"LAKEFS_COMMITTED_LOCAL_CACHE_DIR"}
     for key, value in expected.items():
-        carries_secret = any(secret in str(value) for secret in secrets)
-        if carries_secret:
-            assert REQUIRED_REF.search(actual[key]), key
-        elif key not in addresses:
+        if key in installation:
+            continue
+        _assert_same_secrets(key, value, actual[key], ctx.secrets)
+        if key not in addresses | paths and not REQUIRED_REF.search(actual[key]):
             wanted = str(value).lower() if isinstance(value, bool) else str(value)
             assert actual[key] == wanted, key
     assert actual["LAKEFS_BLOCKSTORE_S3_REGION"] == minio.REGION
     assert actual["LAKEFS_DATABASE_POSTGRES_CONNECTION_STRING"].endswith(
         f"@postgres:5432/{postgres.DATABASE}?sslmode=disable"
     )
+    # the metadata cache lives in a named volume, as the service manager keeps it in its data dir
+    cache = actual["LAKEFS_COMMITTED_LOCAL_CACHE_DIR"]
+    mounts = dict(reversed(mount.split(":")[:2]) for mount in RAW["services"]["lakefs"]["volumes"])
+    assert any(cache.startswith(f"{target}/") for target in mounts), cache
+    assert set(mounts.values()) <= set(RAW["volumes"])
+
+
+def test_lakefs_setup_makes_the_service_managers_setup_call(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    installation = lakefs.LakeFS().config(ctx)["installation"]
+    assert isinstance(installation, dict)
+    service = RAW["services"]["lakefs-setup"]
+    # the lakeFS image itself: no other image to pin
+    assert service["image"] == RAW["services"]["lakefs"]["image"]
+    env = service["environment"]
+    for key, secret in (
+        ("LAKEFS_ACCESS_KEY_ID", "lakefs_access_key_id"),
+        ("LAKEFS_SECRET_ACCESS_KEY", "lakefs_secret_access_key"),
+    ):
+        _assert_same_secrets(key, ctx.secrets[secret], env[key], ctx.secrets)
+    script = service["command"][0]
+    # LakeFS.after_start: POST /api/v1/setup_lakefs {"username": "admin", "key": {…}} unless
+    # GET reports "initialized"; the user is the one `installation` names for a local KV
+    assert "http://lakefs:8000/api/v1/setup_lakefs" in script
+    assert f'{{"username":"{installation["user_name"]}","key":{{"access_key_id":' in script
+    assert '"secret_access_key":' in script
+    assert "--post-file" in script
+    assert '"initialized"' in script
+    # lakeFS's own health check is the service manager's probe, not the setup state
+    assert "http://127.0.0.1:8000/_health" in RAW["services"]["lakefs"]["healthcheck"]["test"]
 
 
 def test_postgres_settings_match_the_service_manager() -> None:
@@ -385,11 +454,74 @@ def test_minio_settings_and_buckets_match_the_service_manager(tmp_path: Path) ->
     for key, value in launch_env.items():
         if value in ctx.secrets.values():
             assert REQUIRED_REF.fullmatch(env[key]), key
+            _assert_same_secrets(key, value, env[key], ctx.secrets)
         else:
             assert env[key] == value, key
     command = " ".join(RAW["services"]["minio-init"]["command"])
     for bucket in (lakefs.BUCKET, minio.WAREHOUSE_BUCKET):
         assert f"mc mb --ignore-existing vxp/{bucket}" in command
+
+
+def test_catalog_is_built_from_this_repository() -> None:
+    build = RAW["services"]["catalog"]["build"]
+    assert "image" not in RAW["services"]["catalog"]
+    assert (COMPOSE_DIR / build["context"]).resolve() == ROOT
+    assert (ROOT / build["dockerfile"]).resolve() == CATALOG_DOCKERFILE
+    lines = [
+        line.strip()
+        for line in CATALOG_DOCKERFILE.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    # the Python the project requires (its minimum) on Debian 12, like the service manager's host
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11"
+    assert [line for line in lines if line.startswith("FROM ")] == [
+        "FROM python:3.11-slim-bookworm"
+    ]
+    assert "RUN pip install . \\" in lines or "RUN pip install ." in lines
+    # never root
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    # `vxp catalog serve` on every interface of the container, on the published port
+    assert 'ENTRYPOINT ["vxp", "catalog", "serve"]' in lines
+    assert 'CMD ["--host", "0.0.0.0", "--port", "8181"]' in lines
+    # the build context is an allow-list: the virtualenv, .git and compose/.env stay out
+    ignore = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ignore[0] == "*"
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied = {
+        part.rstrip("/")
+        for line in lines
+        if line.startswith("COPY ")
+        for part in line.split()[1:-1]
+    }
+    assert copied <= allowed
+    assert not allowed & {".venv", ".git", "compose", "data", ".env"}
+
+
+def test_catalog_settings_match_the_service_manager(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    expected = catalog_service.Catalog().server_env(ctx)
+    actual = _environment("catalog")
+    assert set(actual) == set(expected)
+    # addresses differ: lakeFS on the compose network; MinIO at the one URL that both this
+    # container and the clients reach (the catalog hands it to engines in loadTable's config)
+    assert actual["VXP_CATALOG_LAKEFS_ENDPOINT"] == "http://lakefs:8000"
+    assert REQUIRED_REF.fullmatch(actual["VXP_CATALOG_S3_ENDPOINT"])
+    assert REQUIRED_REF.findall(actual["VXP_CATALOG_S3_ENDPOINT"]) == ["VXP_S3_PUBLIC_ENDPOINT"]
+    addresses = {"VXP_CATALOG_LAKEFS_ENDPOINT", "VXP_CATALOG_S3_ENDPOINT"}
+    for key, value in expected.items():
+        _assert_same_secrets(key, value, actual[key], ctx.secrets)
+        if key not in addresses and not REQUIRED_REF.search(actual[key]):
+            assert actual[key] == value, key
+    assert actual["VXP_CATALOG_WAREHOUSE_ROOT"] == f"s3://{minio.WAREHOUSE_BUCKET}"
+    # the service manager's health probe, without authentication
+    check = " ".join(RAW["services"]["catalog"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8181/healthz" in check
 
 
 def test_trino_config_matches_the_service_manager(tmp_path: Path) -> None:
@@ -432,3 +564,35 @@ def test_trino_config_matches_the_service_manager(tmp_path: Path) -> None:
     assert config["discovery.uri"] == "http://localhost:8080"
     assert f"trino-data:{node['node.data-dir']}" in RAW["services"]["trino"]["volumes"]
     assert _properties(TRINO_ETC / "log.properties") == {"io.trino": "INFO"}
+    # dynamic catalogs (CREATE CATALOG) are stored in the data volume: /etc/trino is read-only
+    assert config["catalog.config-dir"].startswith(f"{node['node.data-dir']}/")
+    # no catalog file is shipped: the service manager creates none either
+    assert not (TRINO_ETC / "catalog").exists()
+
+
+def test_trino_environment_matches_the_service_manager(tmp_path: Path) -> None:
+    """What the catalogs' ${ENV:…} references resolve to (vxp.engines.trino.catalog_properties)."""
+    ctx = _context(tmp_path)
+    expected = trino.Trino().environment(ctx)
+    actual = _environment("trino")
+    assert set(actual) == set(expected)
+    referenced = {
+        match
+        for value in trino_engine.catalog_properties("clinical").values()
+        for match in re.findall(r"\$\{ENV:([A-Z0-9_]+)\}", value)
+    }
+    assert referenced == set(trino_engine.CATALOG_ENV) | set(trino_engine.S3_ENV)
+    assert referenced <= set(actual)
+    # addresses on the compose network: Trino reads table files from MinIO directly
+    assert actual["VXP_CATALOG_URI"] == "http://catalog:8181"
+    assert actual["VXP_S3_ENDPOINT"] == "http://minio:9000"
+    addresses = {"VXP_CATALOG_URI", "VXP_S3_ENDPOINT"}
+    for key, value in expected.items():
+        _assert_same_secrets(key, value, actual[key], ctx.secrets)
+        if key not in addresses and not REQUIRED_REF.search(actual[key]):
+            assert actual[key] == value, key
+    # the credential is <lakeFS access key id>:<secret access key>, like Catalog.settings'
+    credential = actual["VXP_CATALOG_CREDENTIAL"]
+    assert REQUIRED_REF.findall(credential) == ["LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY"]
+    assert REQUIRED_REF.sub("", credential) == ":"
+    assert set(RAW["services"]["trino"]["depends_on"]) == {"minio", "catalog"}
