@@ -16,9 +16,10 @@ from catalog.auth import TokenService
 from catalog.context import Runtime
 from catalog.lakefs_api import LakeFS
 from catalog.metadata import MetadataFiles
-from catalog.routes import config, namespaces, oauth, tables
+from catalog.routes import config, namespaces, oauth, tables, views
 from catalog.settings import Settings
 from catalog.tables import TableService
+from catalog.views import ViewService
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         tokens=TokenService(settings.token_secret, settings.token_ttl_seconds),
         files=files,
         tables=TableService(settings, files),
+        views=ViewService(settings, files),
     )
 
     @asynccontextmanager
@@ -72,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_exception_handler(Exception, _internal_error)
-    for module in (oauth, config, namespaces, tables):
+    for module in (oauth, config, namespaces, tables, views):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -15,6 +15,7 @@ from catalog.metadata import MetadataFiles
 from catalog.refs import Warehouse, parse_warehouse
 from catalog.settings import Settings
 from catalog.tables import TableService
+from catalog.views import ViewService
 
 # the spec's default namespace separator in path parameters (unit separator, %1F)
 NAMESPACE_SEPARATOR = "\x1f"
@@ -27,6 +28,7 @@ class Runtime:
     tokens: TokenService
     files: MetadataFiles
     tables: TableService
+    views: ViewService
 
 
 def runtime(request: Request) -> Runtime:

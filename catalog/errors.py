@@ -27,6 +27,16 @@ class BadRequest(CatalogError):
     status, type = 400, "BadRequestException"
 
 
+class InvalidArgument(BadRequest):
+    """A well-formed change that Iceberg's rules reject (a duplicate dialect, an unknown ID).
+
+    Iceberg's Java client rethrows a 400 of this type as its own ``IllegalArgumentException`` with
+    the message unchanged, the way the reference server reports its builders' argument checks.
+    """
+
+    type = "IllegalArgumentException"
+
+
 class NotAuthorized(CatalogError):
     status, type = 401, "NotAuthorizedException"
 
@@ -49,6 +59,10 @@ class NoSuchNamespace(CatalogError):
 
 class NoSuchTable(CatalogError):
     status, type = 404, "NoSuchTableException"
+
+
+class NoSuchView(CatalogError):
+    status, type = 404, "NoSuchViewException"
 
 
 class NotFound(CatalogError):

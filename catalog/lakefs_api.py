@@ -36,6 +36,18 @@ class Entry:
 
     path: str
     is_prefix: bool
+    # the object's content checksum (its ETag); empty for a common prefix
+    checksum: str = ""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a log: what garbage collection needs to walk history and dedupe states."""
+
+    id: str
+    parents: tuple[str, ...]
+    # commits with the same meta-range hold exactly the same objects
+    meta_range_id: str
 
 
 def _seg(value: str) -> str:
@@ -123,25 +135,59 @@ class Session:
         try:
             body = self._request("GET", f"/repositories/{_seg(repo)}/commits/{_seg(ref)}")
         except LakeFSError as exc:
-            if exc.status in (400, 404):
+            # lakeFS answers 500 "invalid value" for ref expressions it cannot parse (main@x)
+            if exc.status in (400, 404) or (exc.status == 500 and "invalid value" in exc.message):
                 return None
             raise
         return str(body.json()["id"])
 
+    def list_repositories(self) -> list[str]:
+        return list(self._list_refs("/repositories"))
+
     def list_branches(self, repo: str) -> list[str]:
-        return self._list_names(f"/repositories/{_seg(repo)}/branches")
+        return list(self._list_refs(f"/repositories/{_seg(repo)}/branches"))
 
     def list_tags(self, repo: str) -> list[str]:
-        return self._list_names(f"/repositories/{_seg(repo)}/tags")
+        return list(self._list_refs(f"/repositories/{_seg(repo)}/tags"))
 
-    def _list_names(self, path: str) -> list[str]:
-        names: list[str] = []
+    def branch_heads(self, repo: str, *, hidden: bool = False) -> dict[str, str]:
+        """Branch name → head commit ID; with ``hidden``, hidden branches too."""
+        params = {"show_hidden": "true"} if hidden else {}
+        return self._list_refs(f"/repositories/{_seg(repo)}/branches", params)
+
+    def tag_commits(self, repo: str) -> dict[str, str]:
+        """Tag name → commit ID."""
+        return self._list_refs(f"/repositories/{_seg(repo)}/tags")
+
+    def _list_refs(self, path: str, params: dict[str, str] | None = None) -> dict[str, str]:
+        """ID → commit ID of every item of a paginated listing (repositories have no commit)."""
+        found: dict[str, str] = {}
         after = ""
         while True:
-            body = self._request("GET", path, params={"after": after, "amount": 1000}).json()
-            names.extend(str(item["id"]) for item in body["results"])
+            query = {**(params or {}), "after": after, "amount": 1000}
+            body = self._request("GET", path, params=query).json()
+            found.update((str(i["id"]), str(i.get("commit_id", ""))) for i in body["results"])
             if not body["pagination"]["has_more"]:
-                return names
+                return found
+            after = body["pagination"]["next_offset"]
+
+    def log(self, repo: str, ref: str) -> Iterator[Commit]:
+        """``ref`` and all its ancestors (every parent, not only the first), newest first."""
+        after = ""
+        while True:
+            body = self._request(
+                "GET",
+                f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/commits",
+                params={"after": after, "amount": 1000},
+            ).json()
+            for item in body["results"]:
+                yield Commit(
+                    id=str(item["id"]),
+                    parents=tuple(str(p) for p in item.get("parents") or ()),
+                    meta_range_id=str(item.get("meta_range_id") or ""),
+                )
+            if not body["pagination"]["has_more"]:
+                return
             after = body["pagination"]["next_offset"]
 
     # --- objects -------------------------------------------------------------------------
@@ -153,7 +199,8 @@ class Session:
                 "GET", f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/objects", params={"path": path}
             )
         except LakeFSError as exc:
-            if exc.status == 404:
+            # 400: ``ref`` is no ref expression lakeFS can parse, so nothing exists in it either
+            if exc.status in (400, 404):
                 return None
             raise
         return response.content
@@ -169,7 +216,11 @@ class Session:
                 params={"prefix": prefix, "delimiter": delimiter, "after": after, "amount": 1000},
             ).json()
             for item in body["results"]:
-                yield Entry(path=str(item["path"]), is_prefix=item["path_type"] == "common_prefix")
+                yield Entry(
+                    path=str(item["path"]),
+                    is_prefix=item["path_type"] == "common_prefix",
+                    checksum=str(item.get("checksum") or ""),
+                )
             if not body["pagination"]["has_more"]:
                 return
             after = body["pagination"]["next_offset"]

@@ -1,27 +1,47 @@
-"""Table metadata files: where they go, and reading and writing them in object storage.
+"""Table and view metadata files: where they go, and reading and writing them in object storage.
 
 Metadata files are written once under a fresh name and never overwritten, so a file read once can
 be cached forever by its location; engines read the same files directly, lakeFS is not involved.
+
+Locations: the catalog hands out locations under the warehouse root and accepts client-chosen
+ones (a table's ``location``, ``write.metadata.path``, a registered metadata file) there or under
+one of the operator's ``allowed_locations``. Anything else is refused, because the server reads
+and writes these paths with its own credentials on the client's behalf.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import threading
 import uuid
 from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from pyiceberg.io import FileIO, load_file_io
-from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
-from catalog.errors import BadRequest
+from catalog.errors import BadRequest, NotFound
 from catalog.settings import Settings
 from catalog.state import Namespace
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _VERSION = re.compile(r"/(\d+)-[^/]*\.metadata\.json$")
 _GZIP_MAGIC = b"\x1f\x8b"
+# where Iceberg writes metadata files when a table or view sets it, instead of <location>/metadata
+METADATA_PATH_PROPERTY = "write.metadata.path"
+
+
+def _comparable(location: str) -> str:
+    """``location`` in one spelling per place: ``file:/x``, ``file:///x`` and ``file://localhost/x``
+    all name the local path ``/x``, and Java clients send the first form."""
+    if location.startswith("file:"):
+        parts = urlsplit(location)
+        if parts.netloc in ("", "localhost"):
+            return "file://" + parts.path
+    return location
 
 
 def _slug(name: str) -> str:
@@ -31,85 +51,123 @@ def _slug(name: str) -> str:
 
 
 class MetadataFiles:
-    """Reads and writes metadata files under the warehouse root, with an LRU cache by location."""
+    """Reads and writes metadata files, with an LRU cache of their bytes by location."""
 
     def __init__(self, settings: Settings, cache_bytes: int = 64 << 20) -> None:
         self.root = settings.root
+        self._allowed = tuple(
+            _comparable(prefix).rstrip("/") for prefix in (self.root, *settings.allowed_locations)
+        )
         self._io: FileIO = load_file_io(settings.file_io_properties(), self.root)
-        self._cache: OrderedDict[str, tuple[bytes, TableMetadata | None]] = OrderedDict()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = 0
         self._cache_limit = cache_bytes
         self._lock = threading.Lock()
 
     # --- locations -----------------------------------------------------------------------
 
+    def namespace_location(self, repo: str, namespace: Namespace) -> str:
+        """The directory under which the tables of ``namespace`` get their locations."""
+        return f"{self.root}/{repo}/" + "/".join(_slug(level) for level in namespace)
+
     def new_table_location(self, repo: str, namespace: Namespace, name: str) -> str:
         """A location no other table (not even a dropped one of the same name) ever had."""
-        path = "/".join(_slug(level) for level in namespace)
-        return f"{self.root}/{repo}/{path}/{_slug(name)}-{uuid.uuid4().hex}"
+        return f"{self.namespace_location(repo, namespace)}/{_slug(name)}-{uuid.uuid4().hex}"
 
     @staticmethod
-    def new_metadata_location(table_location: str, previous: str | None) -> str:
+    def new_metadata_location(
+        table_location: str, previous: str | None, properties: dict[str, str] | None = None
+    ) -> str:
+        """A fresh metadata file name: the next version number, a UUID against races."""
         match = _VERSION.search(previous) if previous else None
         version = int(match.group(1)) + 1 if match else 0
-        return f"{table_location.rstrip('/')}/metadata/{version:05d}-{uuid.uuid4()}.metadata.json"
+        directory = (properties or {}).get(METADATA_PATH_PROPERTY) or (
+            f"{table_location.rstrip('/')}/metadata"
+        )
+        return f"{directory.rstrip('/')}/{version:05d}-{uuid.uuid4()}.metadata.json"
 
     def check_location(self, location: str, what: str) -> None:
-        """Refuse locations outside the warehouse root: the catalog only hands out, reads and
-        garbage-collects files under it (and must not read arbitrary server files for a client)."""
-        inside = location == self.root or location.startswith(self.root + "/")
-        if not inside or "/../" in location + "/" or "/./" in location + "/":
-            raise BadRequest(f"{what} {location!r} is outside the warehouse root {self.root!r}")
+        """Refuse locations outside the warehouse root and the allowed locations (see the module
+        docstring): the server must not read or write arbitrary paths for a client."""
+        path = _comparable(location)
+        inside = any(path == prefix or path.startswith(prefix + "/") for prefix in self._allowed)
+        if not inside or "/../" in path + "/" or "/./" in path + "/":
+            others = ""
+            if len(self._allowed) > 1:
+                others = f" and the allowed locations {list(self._allowed[1:])}"
+            raise BadRequest(
+                f"{what} {location!r} is outside the warehouse root {self.root!r}{others}"
+            )
+
+    def check_metadata_locations(self, location: str, properties: dict[str, str]) -> None:
+        """Check where a table or view and its metadata files (``write.metadata.path``) go."""
+        self.check_location(location.rstrip("/"), "location")
+        if properties.get(METADATA_PATH_PROPERTY):
+            self.check_location(properties[METADATA_PATH_PROPERTY].rstrip("/"), "metadata path")
 
     # --- files ---------------------------------------------------------------------------
 
-    def read_raw(self, location: str) -> bytes:
-        """The metadata JSON at ``location`` (decompressed), from cache when possible."""
+    def read_raw(self, location: str, *, check_exists: bool = False) -> bytes:
+        """The metadata JSON at ``location`` (decompressed), from cache when possible.
+
+        ``check_exists`` asks storage whether the file is still there even when it is cached:
+        a table whose metadata file vanished must fail to load here too, not be served from
+        memory while every engine fails to read it.
+        """
         with self._lock:
             cached = self._cache.get(location)
             if cached is not None:
                 self._cache.move_to_end(location)
-                return cached[0]
+        if cached is not None and not (check_exists and not self._exists(location)):
+            return cached
         try:
             with self._io.new_input(location).open(seekable=False) as stream:
                 raw = stream.read()
         except FileNotFoundError as exc:
-            raise BadRequest(f"metadata file {location!r} does not exist") from exc
+            raise NotFound(f"Failed to open input stream for file: {location}") from exc
         if raw[:2] == _GZIP_MAGIC:
             raw = gzip.decompress(raw)
-        self._remember(location, raw, None)
+        self._remember(location, raw)
         return raw
 
-    def read(self, location: str) -> TableMetadata:
-        with self._lock:
-            cached = self._cache.get(location)
-            if cached is not None and cached[1] is not None:
-                self._cache.move_to_end(location)
-                return cached[1]
+    def read_json(self, location: str) -> Any:
         raw = self.read_raw(location)
         try:
-            metadata = TableMetadataUtil.parse_raw(raw.decode())
-        except Exception as exc:
-            raise BadRequest(f"{location!r} is not valid Iceberg table metadata: {exc}") from exc
-        self._remember(location, raw, metadata)
-        return metadata
+            return json.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"{location!r} is not a JSON metadata file: {exc}") from exc
 
-    def write(self, metadata: TableMetadata, location: str) -> bytes:
+    def _exists(self, location: str) -> bool:
+        try:
+            return self._io.new_input(location).exists()
+        except OSError:
+            return False
+
+    def make_metadata_directory(self, location: str, properties: dict[str, str]) -> None:
+        """On a file:// warehouse, create the directory a new table's metadata files go to.
+
+        A staged create writes no file there, and DuckDB writes a staged table's first manifests
+        into it without creating directories (object stores have none to create).
+        """
+        directory = properties.get(METADATA_PATH_PROPERTY) or f"{location.rstrip('/')}/metadata"
+        if directory.startswith("file:"):
+            Path(urlsplit(directory).path).mkdir(parents=True, exist_ok=True)
+
+    def write_json(self, document: dict[str, Any], location: str) -> bytes:
         """Write a new metadata file (never over an existing one); its bytes, now also cached."""
-        raw = metadata.model_dump_json(exclude_none=True).encode()
+        raw = json.dumps(document, separators=(",", ":")).encode()
         with self._io.new_output(location).create(overwrite=False) as stream:
             stream.write(raw)
-        self._remember(location, raw, metadata)
+        self._remember(location, raw)
         return raw
 
-    def _remember(self, location: str, raw: bytes, metadata: TableMetadata | None) -> None:
+    def _remember(self, location: str, raw: bytes) -> None:
         with self._lock:
             previous = self._cache.pop(location, None)
             if previous is not None:
-                self._cache_size -= len(previous[0])
-                metadata = metadata or previous[1]
-            self._cache[location] = (raw, metadata)
+                self._cache_size -= len(previous)
+            self._cache[location] = raw
             self._cache_size += len(raw)
             while self._cache_size > self._cache_limit and len(self._cache) > 1:
-                _, (old, _) = self._cache.popitem(last=False)
+                _, old = self._cache.popitem(last=False)
                 self._cache_size -= len(old)

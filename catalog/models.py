@@ -6,15 +6,64 @@ while parsing, which the spec requires to be a 400.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table.sorting import SortOrder
-from pyiceberg.table.update import TableRequirement, TableUpdate
+from pyiceberg.table.update import (
+    AddSchemaUpdate,
+    AssignUUIDUpdate,
+    RemovePropertiesUpdate,
+    SetLocationUpdate,
+    SetPropertiesUpdate,
+    TableRequirement,
+    TableUpdate,
+    UpgradeFormatVersionUpdate,
+)
+from pyiceberg.view.metadata import ViewVersion
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _parse_errors_are_invalid(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Without this a malformed body would be a 500, not a 400: pyiceberg's validators raise
+        # TypeError, KeyError, … on nonsense input (a default value for a map, an unknown type
+        # name), and pydantic only turns ValueError into a validation error.
+        _check_encodable(data)
+        try:
+            return handler(data)
+        except (TypeError, LookupError, AttributeError, ArithmeticError, NotImplementedError) as e:
+            raise ValueError(f"{type(e).__name__}: {e}") from e
+
+
+def _check_encodable(data: Any) -> None:
+    """Reject lone surrogates (JSON allows ``"\\ud800"``): no name, property or response holding
+    one can be encoded as UTF-8, so it would fail far from the request that sent it.
+
+    Iterative, as JSON nested as deep as the parser allows must not exhaust the stack here.
+    """
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            value.encode()  # UnicodeEncodeError is a ValueError: pydantic reports it as invalid
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 class CreateNamespaceRequest(_Body):
@@ -25,6 +74,14 @@ class CreateNamespaceRequest(_Body):
 class UpdateNamespacePropertiesRequest(_Body):
     removals: list[str] = Field(default_factory=list)
     updates: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("removals")
+    @classmethod
+    def _unique(cls, removals: list[str]) -> list[str]:
+        # the spec's uniqueItems: a repeated key would be reported twice as "removed"/"missing"
+        if len(set(removals)) != len(removals):
+            raise ValueError("removals must not repeat a key")
+        return removals
 
 
 class TableIdentifier(_Body):
@@ -61,3 +118,65 @@ class CommitTransactionRequest(_Body):
 class RenameTableRequest(_Body):
     source: TableIdentifier
     destination: TableIdentifier
+
+
+class ReportMetricsRequest(_Body):
+    """A JSON object naming its report type, which is all the spec requires of every report.
+
+    Reports are discarded, so the rest is not parsed: a client's report is never refused over
+    a detail nothing reads.
+    """
+
+    report_type: str = Field(alias="report-type")
+
+
+# --- views: the spec's view requests, whose update union is a subset of the table one's plus
+# two view-only updates; pyiceberg has the models of their parts but not these unions
+
+
+class AddViewVersionUpdate(_Body):
+    action: Literal["add-view-version"]
+    view_version: ViewVersion = Field(alias="view-version")
+
+
+class SetCurrentViewVersionUpdate(_Body):
+    action: Literal["set-current-view-version"]
+    # -1 selects the version added last in the same commit
+    view_version_id: int = Field(alias="view-version-id")
+
+
+ViewUpdate = Annotated[
+    AssignUUIDUpdate
+    | UpgradeFormatVersionUpdate
+    | AddSchemaUpdate
+    | SetLocationUpdate
+    | SetPropertiesUpdate
+    | RemovePropertiesUpdate
+    | AddViewVersionUpdate
+    | SetCurrentViewVersionUpdate,
+    Field(discriminator="action"),
+]
+
+
+class AssertViewUUID(_Body):
+    type: Literal["assert-view-uuid"]
+    uuid: str
+
+
+class CommitViewRequest(_Body):
+    identifier: TableIdentifier | None = None
+    requirements: list[AssertViewUUID] = Field(default_factory=list)
+    updates: list[ViewUpdate] = Field(default_factory=list)
+
+
+class CreateViewRequest(_Body):
+    name: str
+    location: str | None = None
+    view_schema: Schema = Field(alias="schema")
+    view_version: ViewVersion = Field(alias="view-version")
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+class RegisterViewRequest(_Body):
+    name: str
+    metadata_location: str = Field(alias="metadata-location")

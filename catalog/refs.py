@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from catalog.errors import BadRequest, NoSuchNamespace, NoSuchWarehouse, ReadOnlyRef
 from catalog.lakefs_api import Session
+from catalog.state import validate_name
 
 _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
@@ -60,6 +61,9 @@ def parse_warehouse(name: str) -> Warehouse:
         )
     if dot and not ref:
         raise BadRequest(f"warehouse {name!r} names no ref after the dot")
+    if ref:
+        # the ref becomes a lakeFS URL path segment, where ".." would climb out of the ref
+        validate_name("ref", ref)
     return Warehouse(repo, ref or None)
 
 

@@ -53,6 +53,9 @@ class Settings:
     token_ttl_seconds: int = 3600
     # a write whose lakeFS merge conflicts is re-planned against the new head this many times
     commit_attempts: int = 4
+    # URI prefixes outside the warehouse root where clients may put tables and views (an explicit
+    # `location`, `write.metadata.path`, a registered metadata file); see MetadataFiles
+    allowed_locations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.token_secret:
@@ -61,6 +64,11 @@ class Settings:
             raise SettingsError(
                 f"warehouse root {self.warehouse_root!r} must be a file:/// or s3:// URI"
             )
+        for prefix in self.allowed_locations:
+            if not prefix.startswith(("file:/", "s3://")):
+                raise SettingsError(
+                    f"allowed location {prefix!r} must be a file:/// or s3:// URI prefix"
+                )
         if self.warehouse_root.startswith("s3://") and self.s3 is None:
             raise SettingsError(
                 "an s3:// warehouse root needs S3 settings (VXP_CATALOG_S3_ENDPOINT, "
@@ -77,7 +85,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``VXP_CATALOG_*`` variables (S3 settings only when an endpoint is given)."""
+        """Read ``VXP_CATALOG_*`` variables (S3 settings only when an endpoint is given).
+
+        ``VXP_CATALOG_ALLOWED_LOCATIONS`` is a comma-separated list of URI prefixes.
+        """
         values = os.environ if env is None else env
 
         def required(name: str) -> str:
@@ -103,4 +114,9 @@ class Settings:
             default_warehouse=values.get("VXP_CATALOG_DEFAULT_WAREHOUSE") or None,
             s3=s3,
             token_ttl_seconds=int(values.get("VXP_CATALOG_TOKEN_TTL_SECONDS") or 3600),
+            allowed_locations=tuple(
+                p.strip()
+                for p in (values.get("VXP_CATALOG_ALLOWED_LOCATIONS") or "").split(",")
+                if p.strip()
+            ),
         )

@@ -4,10 +4,11 @@ Layout (every level percent-encoded, see :func:`encode_level`)::
 
     _vxp/catalog/namespaces/<l1>/<l2>/.namespace.json   {"properties": {...}}
     _vxp/catalog/tables/<l1>/<l2>/<table>.json          {"metadata-location": ..., ...}
+    _vxp/catalog/views/<l1>/<l2>/<view>.json            {"metadata-location": ..., ...}
 
-Because these are ordinary objects of the ref, a lakeFS branch branches every namespace and table
-at once, a tag or commit freezes them, and a merge where both sides moved the same table's pointer
-is an ordinary lakeFS conflict.
+Because these are ordinary objects of the ref, a lakeFS branch branches every namespace, table and
+view at once, a tag or commit freezes them, and a merge where both sides moved the same table's
+pointer is an ordinary lakeFS conflict.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from catalog.lakefs_api import Session
 ROOT = "_vxp/catalog"
 NAMESPACES = f"{ROOT}/namespaces"
 TABLES = f"{ROOT}/tables"
+VIEWS = f"{ROOT}/views"
 MARKER = ".namespace.json"
 POINTER_SUFFIX = ".json"
 # an encoded level above this length would make lakeFS paths unwieldy; no real name gets close
@@ -82,9 +84,43 @@ def table_pointer(namespace: Namespace, name: str) -> str:
     return tables_dir(namespace) + encode_level(name) + POINTER_SUFFIX
 
 
+def views_dir(namespace: Namespace) -> str:
+    return VIEWS + "/" + "".join(encode_level(level) + "/" for level in namespace)
+
+
+def view_pointer(namespace: Namespace, name: str) -> str:
+    return views_dir(namespace) + encode_level(name) + POINTER_SUFFIX
+
+
+def parse_table_pointer(path: str) -> tuple[Namespace, str] | None:
+    """The namespace and table a pointer path names (inverse of :func:`table_pointer`).
+
+    None for any other path, so tools reading a ref's objects or diffs can tell table pointers
+    from namespaces and ordinary files.
+    """
+    rest = path.removeprefix(TABLES + "/")
+    if rest == path or not rest.endswith(POINTER_SUFFIX):
+        return None
+    *levels, name = rest[: -len(POINTER_SUFFIX)].split("/")
+    if "" in levels or not name:
+        return None
+    return tuple(decode_level(level) for level in levels), decode_level(name)
+
+
+def parse_namespace_marker(path: str) -> Namespace | None:
+    """The namespace a marker path names (inverse of :func:`namespace_marker`), else None."""
+    rest = path.removeprefix(NAMESPACES + "/")
+    if rest == path or not rest.endswith("/" + MARKER):
+        return None
+    levels = rest[: -len(MARKER) - 1].split("/")
+    if "" in levels:
+        return None
+    return tuple(decode_level(level) for level in levels)
+
+
 @dataclass(frozen=True)
 class Pointer:
-    """A table's catalog entry: where its current metadata file is."""
+    """A table's or view's catalog entry: where its current metadata file is."""
 
     metadata_location: str
     previous_metadata_location: str | None = None
@@ -139,18 +175,34 @@ class RefState:
 
     def tables(self, namespace: Namespace, after: str = "") -> Iterator[str]:
         """Encoded names of the tables in ``namespace``, after encoded name ``after``."""
-        base = tables_dir(namespace)
+        return self._pointers(tables_dir(namespace), after)
+
+    def views(self, namespace: Namespace, after: str = "") -> Iterator[str]:
+        """Encoded names of the views in ``namespace``, after encoded name ``after``."""
+        return self._pointers(views_dir(namespace), after)
+
+    def _pointers(self, base: str, after: str) -> Iterator[str]:
         start = f"{base}{after}{POINTER_SUFFIX}" if after else ""
         for entry in self.session.list_objects(self.repo, self.ref, base, after=start):
             if not entry.is_prefix and entry.path.endswith(POINTER_SUFFIX):
                 yield entry.path[len(base) : -len(POINTER_SUFFIX)]
 
     def is_empty(self, namespace: Namespace) -> bool:
-        """True when ``namespace`` holds neither tables nor child namespaces."""
-        return next(self.tables(namespace), None) is None and (
-            next(self.child_namespaces(namespace), None) is None
+        """True when ``namespace`` holds no tables, views or child namespaces."""
+        return (
+            next(self.tables(namespace), None) is None
+            and next(self.views(namespace), None) is None
+            and next(self.child_namespaces(namespace), None) is None
         )
 
     def pointer(self, namespace: Namespace, name: str) -> Pointer | None:
-        raw = self.session.get_object(self.repo, self.ref, table_pointer(namespace, name))
+        """The table ``name``'s pointer, None if there is no such table."""
+        return self._read_pointer(table_pointer(namespace, name))
+
+    def view_pointer(self, namespace: Namespace, name: str) -> Pointer | None:
+        """The view ``name``'s pointer, None if there is no such view."""
+        return self._read_pointer(view_pointer(namespace, name))
+
+    def _read_pointer(self, path: str) -> Pointer | None:
+        raw = self.session.get_object(self.repo, self.ref, path)
         return None if raw is None else Pointer.from_bytes(raw)

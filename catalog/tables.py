@@ -1,26 +1,25 @@
 """Table operations: load, create, commit (one table or a transaction), register, rename, drop.
 
-Table metadata logic is pyiceberg's (``new_table_metadata``, requirement validation,
-``update_table_metadata``); this module decides what to read at which ref, which files and
-pointers to write, and how the resulting lakeFS commit is described.
+Metadata changes follow Iceberg's Java semantics (:mod:`catalog.table_metadata`); this module
+decides what to read at which ref, which files and pointers to write, and how the resulting lakeFS
+commit is described. Error messages are Iceberg's own (``Table does not exist: ns.t``), which
+clients match on.
+
+Tables and views share one name space: creating, registering or renaming a table onto a view's
+name fails, and the other way round (:mod:`catalog.views`).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.exceptions import ValidationError as IcebergValidationError
-from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
-from pyiceberg.table.metadata import TableMetadata, TableMetadataV1, new_table_metadata
-from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
-from pyiceberg.table.update import AddSnapshotUpdate, AssertCreate, update_table_metadata
+from pyiceberg.table.metadata import TableMetadataUtil
 
 from catalog import commits, refs
+from catalog import table_metadata as tm
 from catalog.auth import Caller
 from catalog.commits import Change, Write
 from catalog.errors import (
@@ -30,9 +29,10 @@ from catalog.errors import (
     CommitFailed,
     NoSuchNamespace,
     NoSuchTable,
+    NoSuchWarehouse,
 )
 from catalog.lakefs_api import Session
-from catalog.metadata import MetadataFiles
+from catalog.metadata import METADATA_PATH_PROPERTY, MetadataFiles
 from catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
 from catalog.refs import Location
 from catalog.settings import Settings
@@ -43,63 +43,80 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class TableId:
+    """A table or view: where it lives in lakeFS, and the REST namespace the client named."""
+
     location: Location
     name: str
+    rest_namespace: tuple[str, ...]
 
     def __str__(self) -> str:
+        # commit messages name the table within its ref
         return ".".join((*self.location.namespace, self.name))
+
+    @property
+    def ident(self) -> str:
+        """The identifier as the client wrote it, for error messages."""
+        return ".".join((*self.rest_namespace, self.name))
+
+    @property
+    def rest_parent(self) -> str:
+        return ".".join(self.rest_namespace)
 
 
 @dataclass(frozen=True)
 class TableResult:
-    # None for a staged (not yet committed) table
+    """A loaded table or view; ``metadata_location`` is None for a staged (uncommitted) table."""
+
     metadata_location: str | None
     metadata: bytes
 
 
+def ref_hint(session: Session, location: Location) -> str:
+    """Why a name is missing when the reason is its ref, for the end of a 404 message."""
+    try:
+        refs.resolve(session, location.repo, location.ref)
+    except (NoSuchNamespace, NoSuchWarehouse):
+        return f" (ref {location.ref!r} does not exist in lakeFS repository {location.repo!r})"
+    return ""
+
+
 def missing_table(session: Session, table: TableId) -> CatalogError:
-    # a missing pointer and a missing ref look the same to a read; say which one it was
-    refs.resolve(session, table.location.repo, table.location.ref)
-    return NoSuchTable(f"table {str(table)!r} does not exist on ref {table.location.ref!r}")
+    # a missing namespace is a missing table too: clients fall back on reading `ns.tbl.files`
+    # as metadata table `files` of `ns.tbl` only after a NoSuchTableException
+    return NoSuchTable(f"Table does not exist: {table.ident}{ref_hint(session, table.location)}")
 
 
-def _missing_namespace(session: Session, location: Location) -> CatalogError:
-    refs.resolve(session, location.repo, location.ref)
+def missing_namespace(session: Session, table: TableId) -> CatalogError:
     return NoSuchNamespace(
-        f"namespace {'.'.join(location.namespace)!r} does not exist on ref {location.ref!r}"
+        f"Namespace does not exist: {table.rest_parent}{ref_hint(session, table.location)}"
     )
 
 
-def _empty_metadata() -> TableMetadata:
-    """The base a create transaction's updates (add-schema, add-spec, …) are applied to.
+def dump(model: Any) -> Any:
+    """A parsed request part as its JSON document, the form the metadata builders work on."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
-    It holds no schema, spec or sort order at all, so the client's first ones (ID 0) are the
-    only ones; a placeholder with ID 0 would shadow them. Built without validation because it is
-    not valid metadata; the result of applying the updates is validated.
-    """
-    return TableMetadataV1.model_construct(
-        location="",
-        table_uuid=uuid.uuid4(),
-        last_updated_ms=0,
-        last_column_id=-1,
-        schema_=None,
-        schemas=[],
-        current_schema_id=-1,
-        partition_spec=[],
-        partition_specs=[],
-        default_spec_id=-1,
-        last_partition_id=None,
-        sort_orders=[],
-        default_sort_order_id=-1,
-        properties={},
-        current_snapshot_id=None,
-        snapshots=[],
-        snapshot_log=[],
-        metadata_log=[],
-        refs={},
-        statistics=[],
-        partition_statistics=[],
-        format_version=1,
+
+def run(
+    session: Session,
+    caller: Caller,
+    settings: Settings,
+    loc: Location,
+    plan: Callable[[RefState], Change[T]],
+    what: str,
+) -> T:
+    """Land ``plan`` on ``loc``'s branch, re-planned after each lost race (server-side retry)."""
+    return commits.run(
+        session,
+        loc.repo,
+        loc.ref,
+        plan,
+        caller=caller,
+        attempts=settings.commit_attempts,
+        exhausted=lambda: CommitFailed(
+            f"{what} on branch {loc.ref!r} kept changing concurrently "
+            f"({settings.commit_attempts} attempts); reload and retry"
+        ),
     )
 
 
@@ -114,6 +131,14 @@ class TableService:
         loc = table.location
         return RefState(session, loc.repo, loc.ref).pointer(loc.namespace, table.name)
 
+    def _check_free(self, session: Session, state: RefState, table: TableId) -> None:
+        """The checks before a table takes a name: its namespace exists, no view has it."""
+        ns = table.location.namespace
+        if not state.namespace_exists(ns):
+            raise missing_namespace(session, table)
+        if state.view_pointer(ns, table.name) is not None:
+            raise AlreadyExists(f"View with same name already exists: {table.ident}")
+
     # --- create and register ---------------------------------------------------------------
 
     def create(
@@ -121,35 +146,37 @@ class TableService:
     ) -> TableResult:
         validate_name("table", table.name)
         loc = table.location
-        if request.location:
-            self.files.check_location(request.location.rstrip("/"), "table location")
+        properties = dict(request.properties)
         location = (request.location or "").rstrip("/") or self.files.new_table_location(
             loc.repo, loc.namespace, table.name
         )
-        try:
-            metadata = new_table_metadata(
-                request.table_schema,
-                request.partition_spec or UNPARTITIONED_PARTITION_SPEC,
-                request.write_order or UNSORTED_SORT_ORDER,
-                location,
-                properties=dict(request.properties),
-            )
-        except (ValueError, IcebergValidationError) as exc:
-            raise BadRequest(f"cannot create table {str(table)!r}: {exc}") from exc
+        self.files.check_metadata_locations(location, properties)
+        metadata = tm.new_table(
+            dump(request.table_schema),
+            dump(request.partition_spec) if request.partition_spec else None,
+            dump(request.write_order) if request.write_order else None,
+            location,
+            properties,
+        )
         if request.stage_create:
-            # nothing is written: the create transaction's commit (assert-create) does it all
-            return TableResult(None, metadata.model_dump_json(exclude_none=True).encode())
+            # nothing is written: the create transaction's commit (assert-create) does it all;
+            # the checks here only fail early what that commit would refuse
+            state = RefState(session, loc.repo, loc.ref)
+            self._check_free(session, state, table)
+            if state.pointer(loc.namespace, table.name) is not None:
+                raise AlreadyExists(f"Table already exists: {table.ident}")
+            self.files.make_metadata_directory(location, metadata["properties"])
+            return TableResult(None, json.dumps(metadata).encode())
 
-        metadata_location = self.files.new_metadata_location(location, None)
+        metadata_location = self.files.new_metadata_location(location, None, metadata["properties"])
         written: list[bytes] = []
 
         def plan(state: RefState) -> Change[TableResult]:
-            if not state.namespace_exists(loc.namespace):
-                raise _missing_namespace(session, loc)
+            self._check_free(session, state, table)
             if state.pointer(loc.namespace, table.name) is not None:
-                raise AlreadyExists(f"table {str(table)!r} already exists on {loc.ref!r}")
+                raise AlreadyExists(f"Table already exists: {table.ident}")
             if not written:
-                written.append(self.files.write(metadata, metadata_location))
+                written.append(self.files.write_json(metadata, metadata_location))
             return Change(
                 result=TableResult(metadata_location, written[0]),
                 writes=[
@@ -162,7 +189,7 @@ class TableService:
                 metadata=_describe("create-table", [(table, metadata_location, None)]),
             )
 
-        return self._run(session, caller, loc, plan, table)
+        return run(session, caller, self.settings, loc, plan, f"table {table.ident!r}")
 
     def register(
         self, session: Session, caller: Caller, table: TableId, request: RegisterTableRequest
@@ -171,14 +198,18 @@ class TableService:
         loc = table.location
         self.files.check_location(request.metadata_location, "metadata location")
         raw = self.files.read_raw(request.metadata_location)
-        self.files.read(request.metadata_location)  # must parse as table metadata
+        # must be table metadata; pyiceberg's models check what our builder takes for granted
+        tm.parse(self.files.read_json(request.metadata_location))
+        try:
+            TableMetadataUtil.parse_raw(raw.decode())
+        except Exception as exc:
+            raise BadRequest(f"{request.metadata_location!r} is not table metadata: {exc}") from exc
 
         def plan(state: RefState) -> Change[TableResult]:
-            if not state.namespace_exists(loc.namespace):
-                raise _missing_namespace(session, loc)
+            self._check_free(session, state, table)
             existing = state.pointer(loc.namespace, table.name)
             if existing is not None and not request.overwrite:
-                raise AlreadyExists(f"table {str(table)!r} already exists on {loc.ref!r}")
+                raise AlreadyExists(f"Table already exists: {table.ident}")
             previous = existing.metadata_location if existing else None
             return Change(
                 result=TableResult(request.metadata_location, raw),
@@ -192,7 +223,7 @@ class TableService:
                 metadata=_describe("register-table", [(table, request.metadata_location, None)]),
             )
 
-        return self._run(session, caller, loc, plan, table)
+        return run(session, caller, self.settings, loc, plan, f"table {table.ident!r}")
 
     # --- commits -------------------------------------------------------------------------
 
@@ -215,15 +246,21 @@ class TableService:
                 )
             key = (table.location.namespace, table.name)
             if key in seen:
-                raise BadRequest(f"table {str(table)!r} appears twice in the transaction")
+                raise BadRequest(f"table {table.ident!r} appears twice in the transaction")
             seen.add(key)
 
         def plan(state: RefState) -> Change[list[TableResult]]:
             results: list[TableResult] = []
             writes: list[Write] = []
-            described: list[tuple[TableId, str, AddSnapshotUpdate | None]] = []
+            described: list[tuple[TableId, str, Any]] = []
             for table, request in changes:
-                result, pointer, snapshot = self._apply(session, state, table, request)
+                try:
+                    result, pointer, snapshot = self._apply(session, state, table, request)
+                except CommitFailed as exc:
+                    if len(changes) == 1:
+                        raise
+                    # the client's message must still start with Iceberg's words
+                    raise CommitFailed(f"{exc.message} (table {table.ident})") from exc
                 results.append(result)
                 if pointer is not None:
                     path = table_pointer(table.location.namespace, table.name)
@@ -238,48 +275,48 @@ class TableService:
                 metadata=_describe(action, described),
             )
 
-        return self._run(session, caller, first, plan, None)
+        what = f"table {changes[0][0].ident!r}" if len(changes) == 1 else "the tables"
+        return run(session, caller, self.settings, first, plan, what)
 
     def _apply(
         self, session: Session, state: RefState, table: TableId, request: CommitTableRequest
-    ) -> tuple[TableResult, Pointer | None, AddSnapshotUpdate | None]:
+    ) -> tuple[TableResult, Pointer | None, Any]:
         """Validate and apply one table's change; the new pointer is None when nothing changed."""
         ns = table.location.namespace
+        requirements = [dump(r) for r in request.requirements]
+        updates = [dump(u) for u in request.updates]
         current = state.pointer(ns, table.name)
-        creating = any(isinstance(req, AssertCreate) for req in request.requirements)
+        creating = any(r["type"] == "assert-create" for r in requirements)
         if current is None and not creating:
             raise missing_table(session, table)
-        if current is None and not state.namespace_exists(ns):
-            raise _missing_namespace(session, table.location)
-        base = self.files.read(current.metadata_location) if current is not None else None
-        try:
-            for requirement in request.requirements:
-                requirement.validate(base)
-        except CommitFailedException as exc:
-            raise CommitFailed(f"table {str(table)!r}: {exc}") from exc
-        if current is not None and not request.updates:
-            return (
-                TableResult(
-                    current.metadata_location, self.files.read_raw(current.metadata_location)
-                ),
-                None,
-                None,
-            )
-        try:
-            updated = update_table_metadata(
-                base if base is not None else _empty_metadata(),
-                tuple(request.updates),
-                enforce_validation=base is None,
-                metadata_location=current.metadata_location if current is not None else None,
-            )
-        except (ValueError, IcebergValidationError) as exc:
-            raise BadRequest(f"cannot apply the updates to table {str(table)!r}: {exc}") from exc
-        self.files.check_location(updated.location, "table location")
+        if current is None:
+            self._check_free(session, state, table)
+        base = (
+            tm.parse(self.files.read_json(current.metadata_location))
+            if current is not None
+            else None
+        )
+        tm.check_requirements(base, requirements)
+        if current is not None:
+            builder = tm.TableBuilder(base, current.metadata_location)
+        else:
+            builder = tm.TableBuilder.for_create(updates)
+        builder.apply(updates)
+        updated = builder.build()
+        if updated is None:
+            if current is None:
+                raise BadRequest(f"creating table {table.ident!r} needs updates that define it")
+            location = current.metadata_location
+            return TableResult(location, self.files.read_raw(location)), None, None
+        if base is None or placement(base) != placement(updated):
+            self.files.check_metadata_locations(updated["location"], updated["properties"])
         previous = current.metadata_location if current is not None else None
-        location = self.files.new_metadata_location(updated.location, previous)
-        raw = self.files.write(updated, location)
+        location = self.files.new_metadata_location(
+            updated["location"], previous, updated["properties"]
+        )
+        raw = self.files.write_json(updated, location)
         snapshot = next(
-            (u for u in reversed(request.updates) if isinstance(u, AddSnapshotUpdate)), None
+            (u["snapshot"] for u in reversed(updates) if u["action"] == "add-snapshot"), None
         )
         return TableResult(location, raw), Pointer(location, previous), snapshot
 
@@ -298,9 +335,13 @@ class TableService:
             if pointer is None:
                 raise missing_table(session, source)
             if not state.namespace_exists(dst.namespace):
-                raise _missing_namespace(session, dst)
+                raise missing_namespace(session, target)
+            if state.view_pointer(dst.namespace, target.name) is not None:
+                raise AlreadyExists(
+                    f"Cannot rename {source.ident} to {target.ident}. View already exists"
+                )
             if state.pointer(dst.namespace, target.name) is not None:
-                raise AlreadyExists(f"table {str(target)!r} already exists on {dst.ref!r}")
+                raise AlreadyExists(f"Table already exists: {target.ident}")
             return Change(
                 result=None,
                 writes=[
@@ -314,7 +355,7 @@ class TableService:
                 },
             )
 
-        self._run(session, caller, src, plan, source)
+        run(session, caller, self.settings, src, plan, f"table {source.ident!r}")
 
     def drop(self, session: Session, caller: Caller, table: TableId, purge: bool) -> None:
         loc = table.location
@@ -333,47 +374,27 @@ class TableService:
 
         # Purging only drops the pointer: the table's files may still be reachable from other
         # branches, tags and commits; `vxp gc` deletes what no retained commit references.
-        self._run(session, caller, loc, plan, table)
-
-    # --- helpers -------------------------------------------------------------------------
-
-    def _run(
-        self,
-        session: Session,
-        caller: Caller,
-        loc: Location,
-        plan: Callable[[RefState], Change[T]],
-        table: TableId | None,
-    ) -> T:
-        what = f"table {str(table)!r}" if table is not None else "the tables"
-        return commits.run(
-            session,
-            loc.repo,
-            loc.ref,
-            plan,
-            caller=caller,
-            attempts=self.settings.commit_attempts,
-            exhausted=lambda: CommitFailed(
-                f"{what} on branch {loc.ref!r} kept changing concurrently "
-                f"({self.settings.commit_attempts} attempts); reload and retry"
-            ),
-        )
+        run(session, caller, self.settings, loc, plan, f"table {table.ident!r}")
 
 
-def _message(described: list[tuple[TableId, str, AddSnapshotUpdate | None]]) -> str:
+def placement(metadata: tm.Json) -> tuple[Any, Any]:
+    """Where a table's files go; checked against the allowed locations only when it changes, so
+    a table keeps working if its location is later dropped from the allowed list."""
+    return metadata["location"], metadata["properties"].get(METADATA_PATH_PROPERTY)
+
+
+def _message(described: list[tuple[TableId, str, Any]]) -> str:
     parts = []
     for table, _, snapshot in described:
         if snapshot is None:
             parts.append(f"{table} (metadata)")
         else:
-            op = snapshot.snapshot.summary.operation.value if snapshot.snapshot.summary else "?"
-            parts.append(f"{table} ({op}, snapshot {snapshot.snapshot.snapshot_id})")
+            op = snapshot.get("summary", {}).get("operation", "?")
+            parts.append(f"{table} ({op}, snapshot {snapshot['snapshot-id']})")
     return "catalog: commit " + ", ".join(parts)
 
 
-def _describe(
-    action: str, described: list[tuple[TableId, str, AddSnapshotUpdate | None]]
-) -> dict[str, str]:
+def _describe(action: str, described: list[tuple[TableId, str, Any]]) -> dict[str, str]:
     """lakeFS commit metadata naming tables, snapshots and operations, for humans and tools."""
     entries = []
     for table, metadata_location, snapshot in described:
@@ -382,9 +403,9 @@ def _describe(
             "metadata-location": metadata_location,
         }
         if snapshot is not None:
-            entry["snapshot-id"] = snapshot.snapshot.snapshot_id
-            if snapshot.snapshot.summary is not None:
-                entry["operation"] = snapshot.snapshot.summary.operation.value
+            entry["snapshot-id"] = snapshot["snapshot-id"]
+            if "operation" in snapshot.get("summary", {}):
+                entry["operation"] = snapshot["summary"]["operation"]
         entries.append(entry)
     return {
         "vxp.catalog.action": action,

@@ -57,8 +57,10 @@ def _properties(c: Ctx, namespace: tuple[str, ...]) -> dict[str, str]:
     props = RefState(c.session, loc.repo, loc.ref).namespace_properties(loc.namespace)
     if props is None:
         refs.resolve(c.session, loc.repo, loc.ref)  # a missing ref gets its own message
-        raise NoSuchNamespace(f"namespace {_dotted(namespace)!r} does not exist")
-    return props
+        raise NoSuchNamespace(f"Namespace does not exist: {_dotted(namespace)}")
+    # Trino places new tables under the namespace's `location`; without one it creates the table
+    # for real before writing it, then refuses the now non-empty location (and leaves the table).
+    return {"location": c.rt.files.namespace_location(loc.repo, loc.namespace)} | props
 
 
 def _write(c: Ctx, loc: Location, plan: Callable[[RefState], Change[T]], what: str) -> T:
@@ -82,6 +84,8 @@ def list_namespaces(
 ) -> dict[str, object]:
     parent_ns = namespace_param(parent) if parent else ()
     if not parent_ns and c.warehouse.ref is None:
+        # listing a missing repository's refs is a bare lakeFS 404; name the missing warehouse
+        refs.check_warehouse(c.session, c.warehouse)
         names = sorted(
             {*c.session.list_branches(c.warehouse.repo), *c.session.list_tags(c.warehouse.repo)}
         )
@@ -91,7 +95,10 @@ def list_namespaces(
     state = RefState(c.session, loc.repo, loc.ref)
     if loc.namespace and not state.namespace_exists(loc.namespace):
         refs.resolve(c.session, loc.repo, loc.ref)
-        raise NoSuchNamespace(f"namespace {_dotted(parent_ns)!r} does not exist")
+        raise NoSuchNamespace(f"Namespace does not exist: {_dotted(parent_ns)}")
+    if not loc.namespace:
+        # lakeFS answers a listing in a missing ref with a bare 404; name the missing ref instead
+        refs.resolve(c.session, loc.repo, loc.ref)
     encoded, token = page(
         state.child_namespaces(loc.namespace, page_token or ""), page_token, page_size
     )
@@ -109,11 +116,13 @@ def create_namespace(c: C, body: CreateNamespaceRequest) -> dict[str, object]:
     loc = _locate(c, namespace)
     if not loc.namespace:
         refs.resolve(c.session, loc.repo, loc.ref, missing=_NoSuchRefToCreate)
-        raise AlreadyExists(f"namespace {loc.ref!r} is a lakeFS ref and already exists")
+        raise AlreadyExists(
+            f"Namespace already exists: {loc.ref} (it is a lakeFS ref; refs always exist)"
+        )
 
     def plan(state: RefState) -> Change[None]:
         if state.namespace_exists(loc.namespace):
-            raise AlreadyExists(f"namespace {_dotted(namespace)!r} already exists")
+            raise AlreadyExists(f"Namespace already exists: {_dotted(namespace)}")
         parent = loc.namespace[:-1]
         if not state.namespace_exists(parent):
             raise NoSuchNamespace(
@@ -166,10 +175,10 @@ def drop_namespace(c: C, namespace: str) -> Response:
 
     def plan(state: RefState) -> Change[None]:
         if not state.namespace_exists(loc.namespace):
-            raise NoSuchNamespace(f"namespace {_dotted(ns)!r} does not exist")
+            raise NoSuchNamespace(f"Namespace does not exist: {_dotted(ns)}")
         if not state.is_empty(loc.namespace):
             raise NamespaceNotEmpty(
-                f"namespace {_dotted(ns)!r} is not empty; drop its tables and namespaces first"
+                f"Namespace {_dotted(ns)} is not empty; drop its tables, views and namespaces first"
             )
         return Change(
             result=None,
@@ -200,7 +209,7 @@ def update_properties(
     def plan(state: RefState) -> Change[dict[str, object]]:
         props = state.namespace_properties(loc.namespace)
         if props is None:
-            raise NoSuchNamespace(f"namespace {_dotted(ns)!r} does not exist")
+            raise NoSuchNamespace(f"Namespace does not exist: {_dotted(ns)}")
         removed = [key for key in body.removals if key in props]
         missing = [key for key in body.removals if key not in props]
         new = {k: v for k, v in props.items() if k not in body.removals} | body.updates

@@ -42,7 +42,11 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 @router.post("/v1/oauth/tokens")
 async def get_token(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    try:
+        text = (await request.body()).decode()
+    except UnicodeDecodeError:
+        return _oauth_error(400, "invalid_request", "the form body is not UTF-8")
+    form = {k: v[0] for k, v in parse_qs(text).items()}
     grant = form.get("grant_type")
     caller: Caller
     try:

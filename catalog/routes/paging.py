@@ -8,6 +8,9 @@ from itertools import islice
 from catalog.errors import BadRequest
 
 DEFAULT_PAGE_SIZE = 100
+# pageSize is an upper bound the server may undercut; this keeps a client's 10**40 from
+# overflowing islice (a 500) and one page's memory bounded
+MAX_PAGE_SIZE = 1000
 
 
 def page(names: Iterable[str], token: str | None, size: int | None) -> tuple[list[str], str | None]:
@@ -19,7 +22,7 @@ def page(names: Iterable[str], token: str | None, size: int | None) -> tuple[lis
         raise BadRequest("pageSize must be at least 1")
     if token is None:
         return list(names), None
-    limit = size or DEFAULT_PAGE_SIZE
+    limit = min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     items = list(islice(names, limit + 1))
     if len(items) > limit:
         return items[:limit], items[limit - 1]

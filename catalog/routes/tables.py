@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
@@ -19,6 +19,7 @@ from catalog.models import (
     CreateTableRequest,
     RegisterTableRequest,
     RenameTableRequest,
+    ReportMetricsRequest,
 )
 from catalog.refs import Location
 from catalog.routes.paging import page
@@ -42,7 +43,7 @@ def _location(c: Ctx, namespace: tuple[str, ...]) -> Location:
 
 def _table(c: Ctx, namespace: tuple[str, ...], name: str) -> TableId:
     validate_name("table", name)
-    return TableId(_location(c, namespace), name)
+    return TableId(_location(c, namespace), name, namespace)
 
 
 def _etag(metadata_location: str) -> str:
@@ -79,7 +80,7 @@ def list_tables(
     state = RefState(c.session, loc.repo, loc.ref)
     if loc.namespace and not state.namespace_exists(loc.namespace):
         refs.resolve(c.session, loc.repo, loc.ref)
-        raise NoSuchNamespace(f"namespace {'.'.join(ns)!r} does not exist")
+        raise NoSuchNamespace(f"Namespace does not exist: {'.'.join(ns)}")
     if not loc.namespace:
         refs.resolve(c.session, loc.repo, loc.ref)
         return {"identifiers": [], "next-page-token": None}
@@ -110,6 +111,9 @@ def load_table(
     namespace: str,
     table: str,
     if_none_match: Annotated[str | None, Header()] = None,
+    # declared so a value outside the spec's enum is a 400; both get every snapshot, a superset
+    # of what "refs" asks for that clients accept
+    snapshots: Literal["all", "refs"] | None = None,
 ) -> Response:
     tid = _table(c, namespace_param(namespace), path_value(table))
     pointer = c.rt.tables.pointer(c.session, tid)
@@ -118,7 +122,7 @@ def load_table(
     location = pointer.metadata_location
     if if_none_match == _etag(location):
         return Response(status_code=304, headers={"ETag": if_none_match})
-    result = TableResult(location, c.rt.files.read_raw(location))
+    result = TableResult(location, c.rt.files.read_raw(location, check_exists=True))
     return _json_response(c, result, with_config=True)
 
 
@@ -175,7 +179,7 @@ def commit_transaction(c: C, body: CommitTransactionRequest) -> Response:
 
 
 @router.post("/v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics", status_code=204)
-def report_metrics(c: C, namespace: str, table: str) -> Response:
+def report_metrics(c: C, namespace: str, table: str, body: ReportMetricsRequest) -> Response:
     # Accepted and dropped: engines send scan/commit reports, nothing here consumes them yet.
     _table(c, namespace_param(namespace), path_value(table))
     return Response(status_code=204)

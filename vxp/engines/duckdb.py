@@ -8,10 +8,14 @@ own autoloading find them locally, and we switch off auto-install so DuckDB neve
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from vxp.connection import Settings
+from vxp.engines.common import REF_CATALOG, CatalogAccess, Result, repository_catalog
 from vxp.errors import VxpError
 
 EXTENSIONS = ("avro", "httpfs", "iceberg")
@@ -83,14 +87,89 @@ def s3_secret_sql(name: str, key_id: str, secret: str, endpoint: str) -> str:
     )
 
 
+# the DuckDB secret holding the catalog's OAuth2 client credentials
+CATALOG_SECRET = "vxp_catalog"  # noqa: S105 - a secret's name, not a password
+
+
+def catalog_secret_sql(catalog: CatalogAccess, name: str = CATALOG_SECRET) -> str:
+    """``CREATE SECRET`` with the OAuth2 client credentials of the vxp catalog."""
+    return (
+        f"CREATE OR REPLACE SECRET {name} (TYPE iceberg, CLIENT_ID {quote(catalog.client_id)}, "
+        f"CLIENT_SECRET {quote(catalog.client_secret)}, "
+        f"OAUTH2_SERVER_URI {quote(catalog.uri + '/v1/oauth/tokens')})"
+    )
+
+
+def attach_warehouse_sql(
+    catalog_uri: str, warehouse: str, alias: str, secret: str = CATALOG_SECRET
+) -> str:
+    """``ATTACH`` warehouse ``<repo>.<ref>`` (ref-scoped) or ``<repo>`` (repository-scoped).
+
+    Table files are read with the S3 settings the catalog hands out with each table (DuckDB's
+    default access delegation, vended credentials), so no S3 secret is needed, and none at all on
+    a file:// warehouse. A repository-scoped warehouse nests the ref as the first namespace level:
+    ``SELECT * FROM clinical."integration.basel".patients``.
+    """
+    nested = ", SUPPORT_NESTED_NAMESPACES true" if "." not in warehouse else ""
+    return (
+        f"ATTACH {quote(warehouse)} AS {alias} (TYPE iceberg, SECRET {secret}, "
+        f"ENDPOINT {quote(catalog_uri)}{nested})"
+    )
+
+
 def attach_sql(
     catalog_uri: str, client_id: str, client_secret: str, warehouse: str, alias: str = "lake"
 ) -> str:
     """Statements that attach warehouse ``<repo>.<ref>`` (or ``<repo>``) of the vxp catalog."""
-    return (
-        f"CREATE OR REPLACE SECRET vxp_catalog (TYPE iceberg, CLIENT_ID {quote(client_id)}, "
-        f"CLIENT_SECRET {quote(client_secret)}, "
-        f"OAUTH2_SERVER_URI {quote(catalog_uri + '/v1/oauth/tokens')}); "
-        f"ATTACH {quote(warehouse)} AS {alias} (TYPE iceberg, SECRET vxp_catalog, "
-        f"ENDPOINT {quote(catalog_uri)})"
-    )
+    catalog = CatalogAccess(catalog_uri, client_id, client_secret)
+    return f"{catalog_secret_sql(catalog)}; {attach_warehouse_sql(catalog_uri, warehouse, alias)}"
+
+
+def attach(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    repository: str,
+    ref: str | None = None,
+    alias: str = REF_CATALOG,
+) -> None:
+    """Attach ``ref`` of ``repository`` (or, without a ref, the whole repository) as ``alias``."""
+    catalog = CatalogAccess.from_settings(settings)
+    conn.execute(catalog_secret_sql(catalog))
+    warehouse = repository if ref is None else f"{repository}.{ref}"
+    try:
+        conn.execute(attach_warehouse_sql(catalog.uri, warehouse, alias))
+    except duckdb.Error as exc:
+        raise VxpError(f"DuckDB could not attach warehouse {warehouse!r}: {exc}") from exc
+
+
+def session(
+    cache: Path, settings: Settings, repository: str, ref: str
+) -> duckdb.DuckDBPyConnection:
+    """A connection where ``basel.patients`` is that table at ``ref`` and every other ref of the
+    repository is ``<repo>."<ref>.<namespace>".<table>``, as in Trino."""
+    conn = connect(cache)
+    attach(conn, settings, repository, ref, REF_CATALOG)
+    attach(conn, settings, repository, None, repository_catalog(repository))
+    # `USE lake` needs a schema `main`, which the iceberg extension reserves for a default it
+    # does not have. A search path makes `lake` the default catalog all the same, so two-part
+    # names (namespace.table) resolve in it; one-part names resolve in namespace `default`, as in
+    # Spark. DuckDB checks that namespace when a name is looked up in it, not here.
+    conn.execute(f"SET search_path = {quote(REF_CATALOG + '.default')}")
+    return conn
+
+
+def query(cache: Path, settings: Settings, sql: str, repository: str, ref: str) -> Result:
+    """Run ``sql`` (one or more statements; the last one's rows are returned) at ``ref``."""
+    conn = session(cache, settings, repository, ref)
+    try:
+        start = time.monotonic()
+        try:
+            relation = conn.execute(sql)
+            table = relation.to_arrow_table() if relation.description else pa.table({})
+        except duckdb.Error as exc:
+            raise VxpError(
+                f"DuckDB: {exc}", hint=f"the query ran at ref {ref!r} of {repository!r}"
+            ) from exc
+        return Result(table, time.monotonic() - start)
+    finally:
+        conn.close()

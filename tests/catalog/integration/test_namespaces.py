@@ -29,13 +29,14 @@ def test_namespace_crud(catalog_server: CatalogServer, repo: str) -> None:
 
     assert cat.list_namespaces() == [("trial",)]
     assert cat.list_namespaces("trial") == [("trial", "basel"), ("trial", "zurich")]
-    assert cat.load_namespace_properties("trial") == {"owner": "ana"}
+    location = f"{catalog_server.settings.warehouse_root}/{repo}/trial"
+    assert cat.load_namespace_properties("trial") == {"owner": "ana", "location": location}
     assert cat.namespace_exists(("trial", "basel"))
     assert not cat.namespace_exists(("trial", "bern"))
 
     summary = cat.update_namespace_properties("trial", removals={"owner", "x"}, updates={"a": "1"})
     assert summary.removed == ["owner"] and summary.updated == ["a"] and summary.missing == ["x"]
-    assert cat.load_namespace_properties("trial") == {"a": "1"}
+    assert cat.load_namespace_properties("trial") == {"a": "1", "location": location}
 
     cat.create_table(("trial", "basel", "patients"), SCHEMA)
     with pytest.raises(NamespaceNotEmptyError):

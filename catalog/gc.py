@@ -1,0 +1,523 @@
+"""Warehouse garbage collection: delete the files no retained commit can reach.
+
+Table pointers live in lakeFS refs, the files they lead to live in the warehouse outside lakeFS,
+so neither lakeFS nor Iceberg's own maintenance can tell which files are still needed: a file
+a branch no longer references may be exactly what a tag or an old commit reads. This module
+answers that question from lakeFS history (see docs/reference/gc.md for the user-facing rules).
+
+*Retained commits* of a repository are every commit reachable through parent links from any of
+its branch heads (hidden ones included, which covers the catalog's ``vxp-catalog-*`` temporary
+branches while they exist) or tags, at the moment the run starts. Uncommitted pointers on
+branches are retained too. A commit only a deleted branch led to is not retained.
+
+A file is *reachable* from a retained commit when it is the metadata file a table pointer at
+that commit names, or anything that metadata references: the manifest lists of all its
+snapshots, their manifests, every data and delete file those manifests list (deleted entries
+included), and its statistics and partition-statistics files. Files named only in a metadata
+file's ``metadata-log`` or in a pointer's ``previous-metadata-location`` are not: no engine reads
+them to scan a table, and every earlier version a retained commit can still be read at is named
+by that commit's own pointer.
+
+Mark covers every repository of the lakeFS installation, whatever is swept, because nothing
+stops a table of one repository from referencing files under another's prefix (``register``, an
+explicit table location, ``add_files``). Sweep lists ``<root>/<repo>/`` of the swept repositories
+only and deletes files that are unmarked and older than the cut-off, so files of a commit still
+in flight (written, pointer not yet merged) survive. The run refuses to delete anything when a
+retained pointer, metadata file, manifest list or manifest cannot be read: what it would
+reference is unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import posixpath
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import boto3
+from botocore.config import Config as BotoConfig
+from pyarrow import fs as pafs
+from pyiceberg.io.pyarrow import PyArrowFileIO
+from pyiceberg.manifest import ManifestFile, read_manifest_list
+from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
+
+from catalog.lakefs_api import LakeFSError, Session
+from catalog.state import POINTER_SUFFIX, TABLES, Pointer
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# a writer's files must land in a retained commit within this time, or a run may delete them;
+# a day covers ingestion jobs that write for hours before committing (Iceberg's own orphan-file
+# removal waits 3 days)
+DEFAULT_OLDER_THAN = timedelta(days=1)
+POINTER_PREFIX = TABLES + "/"
+SAMPLE_SIZE = 20
+# lakeFS and object stores are I/O-bound: a few requests in flight hide their latency
+DEFAULT_WORKERS = 8
+# S3's DeleteObjects limit
+DELETE_BATCH = 1000
+_GZIP_MAGIC = b"\x1f\x8b"
+_S3_SCHEMES = ("s3", "s3a", "s3n")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+[smhdw])+")
+_DURATION_PART = re.compile(r"(\d+)([smhdw])")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GcError(Exception):
+    """The run stopped: while marking (nothing deleted), or while deleting (says how far)."""
+
+
+class Progress(Protocol):
+    """Where a run reports what it is doing; a CLI draws a progress bar from it."""
+
+    def phase(self, description: str, total: int | None = None) -> None: ...
+
+    def advance(self, amount: int = 1) -> None: ...
+
+
+class _Quiet:
+    def phase(self, description: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, amount: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """The warehouse root every table file lives under, and how to reach it."""
+
+    # file:///… or s3://bucket[/prefix], exactly as the catalog server is configured
+    root: str
+    # pyiceberg FileIO properties (s3.endpoint, s3.access-key-id, …); empty for file://
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.root.startswith(("file:///", *(f"{s}://" for s in _S3_SCHEMES))):
+            raise GcError(f"warehouse root {self.root!r} must be a file:/// or s3:// URI")
+
+    def repo_prefix(self, repo: str) -> str:
+        """The key every file under ``<root>/<repo>/`` starts with."""
+        return file_key(f"{self.root.rstrip('/')}/{repo}") + "/"
+
+
+@dataclass
+class Report:
+    """What one run did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool
+    cutoff: datetime
+    repositories_marked: list[str] = field(default_factory=list)
+    repositories_swept: list[str] = field(default_factory=list)
+    retained_commits: int = 0
+    # distinct lakeFS states whose pointers were listed: meta-ranges plus branch staging areas
+    states_listed: int = 0
+    pointers_read: int = 0
+    metadata_files: int = 0
+    reachable_files: int = 0
+    files_listed: int = 0
+    kept_reachable: int = 0
+    kept_young: int = 0
+    # with dry_run: what would be deleted
+    deleted_files: int = 0
+    deleted_bytes: int = 0
+    # reachable files under a swept prefix that do not exist: damage done before this run
+    missing_reachable: list[str] = field(default_factory=list)
+    sample: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def file_key(location: str) -> str:
+    """One spelling per physical file, for matching references against a listing.
+
+    Iceberg engines and pyarrow treat everything after ``scheme://`` literally (no percent
+    decoding), so only the scheme aliases and local-path spellings are normalised. A spelling
+    this function does not know stays as it is and simply never matches a listed file.
+    """
+    scheme, sep, rest = location.partition("://")
+    if not sep:
+        if location.startswith("file:/"):
+            scheme, rest = "file", location[len("file:") :]
+        elif location.startswith("/"):
+            scheme, rest = "file", location
+        else:
+            return location
+    scheme = scheme.lower()
+    if scheme in _S3_SCHEMES:
+        return f"s3://{rest}"
+    if scheme == "file":
+        if rest.startswith("localhost/"):
+            rest = rest[len("localhost") :]
+        # normpath keeps a leading "//"; local paths have exactly one
+        return "file://" + posixpath.normpath("/" + rest.lstrip("/"))
+    return f"{scheme}://{rest}"
+
+
+def parse_duration(text: str) -> timedelta:
+    """``0s``, ``90m``, ``36h``, ``7d``, ``1h30m``: integer amounts with units s, m, h, d, w."""
+    compact = text.strip().lower()
+    if not _DURATION.fullmatch(compact):
+        raise ValueError(f"{text!r} is not a duration like 0s, 90m, 36h, 7d or 1h30m")
+    return timedelta(
+        seconds=sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
+    )
+
+
+def collect(
+    session: Session,
+    warehouse: Warehouse,
+    *,
+    repos: list[str] | None = None,
+    older_than: timedelta = DEFAULT_OLDER_THAN,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Mark from every repository's retained commits, then sweep ``repos`` (default: all)."""
+    started = time.monotonic()
+    # the cut-off is taken before marking: a file written after this moment may belong to a
+    # commit the mark did not see yet
+    report = Report(dry_run=dry_run, cutoff=datetime.now(UTC) - older_than)
+    everything = session.list_repositories()
+    swept = everything if repos is None else repos
+    unknown = sorted(set(swept) - set(everything))
+    if unknown:
+        raise GcError(f"no lakeFS repository named {', '.join(map(repr, unknown))}")
+    report.repositories_marked = sorted(everything)
+    report.repositories_swept = sorted(swept)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vxp-gc") as pool:
+        run = _Run(session, warehouse, report, progress or _Quiet(), pool)
+        try:
+            marked = run.mark(report.repositories_marked)
+        except GcError as exc:
+            raise GcError(f"{exc}; nothing was deleted") from exc
+        run.sweep(report.repositories_swept, marked)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+@dataclass(frozen=True)
+class _State:
+    """One lakeFS state whose pointers are listed: a commit ID, or a branch with its staging."""
+
+    repo: str
+    ref: str
+    is_commit: bool
+
+
+class _Run:
+    def __init__(
+        self,
+        session: Session,
+        warehouse: Warehouse,
+        report: Report,
+        progress: Progress,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.session = session
+        self.warehouse = warehouse
+        self.report = report
+        self.progress = progress
+        self.pool = pool
+        self.io = PyArrowFileIO(warehouse.properties)
+
+    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """``fn`` over ``items`` on the pool, in order, advancing the progress bar per result."""
+        for result in self.pool.map(fn, items):
+            self.progress.advance()
+            yield result
+
+    # --- mark ----------------------------------------------------------------------------
+
+    def mark(self, repos: list[str]) -> set[str]:
+        states: list[_State] = []
+        self.progress.phase("walking lakeFS history")
+        for repo in repos:
+            states.extend(self._retained_states(repo))
+        self.report.states_listed = len(states)
+
+        self.progress.phase("listing table pointers", len(states))
+        # identical pointer objects (same checksum) name the same metadata file: read one
+        distinct: dict[tuple[str, str], tuple[_State, str]] = {}
+        for state, entries in zip(states, self._map(self._list_pointers, states), strict=True):
+            for path, checksum in entries:
+                key = (state.repo, checksum or f"{state.ref}:{path}")
+                distinct.setdefault(key, (state, path))
+        self.report.pointers_read = len(distinct)
+
+        self.progress.phase("reading table pointers", len(distinct))
+        metadata_locations: set[str] = set()
+        for location in self._map(self._read_pointer, distinct.values()):
+            if location is not None:
+                metadata_locations.add(location)
+        self.report.metadata_files = len(metadata_locations)
+        self._check_inside_root(metadata_locations)
+
+        marked = {file_key(location) for location in metadata_locations}
+        self.progress.phase("reading table metadata", len(metadata_locations))
+        manifest_lists: set[str] = set()
+        for lists, statistics in self._map(self._read_metadata, sorted(metadata_locations)):
+            manifest_lists.update(lists)
+            marked.update(file_key(path) for path in statistics)
+        marked.update(file_key(path) for path in manifest_lists)
+
+        self.progress.phase("reading manifest lists", len(manifest_lists))
+        manifests: dict[str, ManifestFile] = {}
+        for listed in self._map(self._read_manifest_list, sorted(manifest_lists)):
+            for manifest in listed:
+                manifests.setdefault(manifest.manifest_path, manifest)
+        marked.update(file_key(path) for path in manifests)
+
+        self.progress.phase("reading manifests", len(manifests))
+        for files in self._map(self._read_manifest, list(manifests.values())):
+            marked.update(file_key(path) for path in files)
+        self.report.reachable_files = len(marked)
+        return marked
+
+    def _retained_states(self, repo: str) -> list[_State]:
+        """Every retained commit of ``repo`` (one per distinct meta-range), then every branch."""
+        heads = self.session.branch_heads(repo, hidden=True)
+        tags = self.session.tag_commits(repo)
+        closed: dict[str, str] = {}  # commit ID → meta-range ID; ancestors all known too
+        for start in sorted({*heads.values(), *tags.values()}):
+            if start not in closed:
+                closed.update(self._walk(repo, start, closed))
+        self.report.retained_commits += len(closed)
+        by_range: dict[str, str] = {}
+        for commit_id, meta_range in sorted(closed.items()):
+            by_range.setdefault(meta_range or commit_id, commit_id)
+        # a branch name lists its head plus uncommitted changes: pointers staged but not
+        # committed yet are retained too
+        return [_State(repo, c, True) for c in by_range.values()] + [
+            _State(repo, b, False) for b in heads
+        ]
+
+    def _walk(self, repo: str, start: str, closed: dict[str, str]) -> dict[str, str]:
+        """Commits reachable from ``start`` that ``closed`` lacks.
+
+        lakeFS's log lists every ancestor, so it is only read until each parent of a newly seen
+        commit has shown up or was already known: a second branch off a long history costs a page
+        or so, not the whole history again.
+        """
+        found: dict[str, str] = {}
+        pending = {start}
+        for commit in self.session.log(repo, start):
+            if commit.id in closed or commit.id in found:
+                continue
+            pending.discard(commit.id)
+            found[commit.id] = commit.meta_range_id
+            pending.update(p for p in commit.parents if p not in closed and p not in found)
+            self.progress.advance()
+            if not pending:
+                return found
+        raise GcError(
+            f"the lakeFS log of {repo!r} from {start[:12]} lacks ancestor commit(s) "
+            f"{', '.join(sorted(c[:12] for c in pending))}; refusing to guess what they hold"
+        )
+
+    def _list_pointers(self, state: _State) -> list[tuple[str, str]]:
+        entries = self.session.list_objects(state.repo, state.ref, POINTER_PREFIX, delimiter="")
+        try:
+            return [(e.path, e.checksum) for e in entries if e.path.endswith(POINTER_SUFFIX)]
+        except LakeFSError as exc:
+            # a branch deleted since the run started (the catalog's temporary branches come and
+            # go) retains nothing any more; commit IDs never disappear, so they never get here
+            if exc.status == 404 and not state.is_commit:
+                return []
+            raise
+
+    def _read_pointer(self, item: tuple[_State, str]) -> str | None:
+        state, path = item
+        raw = self.session.get_object(state.repo, state.ref, path)
+        if raw is None and state.is_commit:
+            raise GcError(f"{state.repo}@{state.ref[:12]}:{path} was listed but cannot be read")
+        if raw is None:
+            # a branch's pointer removed since the listing: nothing retains what it named
+            return None
+        try:
+            return Pointer.from_bytes(raw).metadata_location
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GcError(
+                f"{state.repo}@{state.ref[:12]}:{path} is not a table pointer ({exc}); "
+                "cannot tell which files it keeps alive"
+            ) from exc
+
+    def _check_inside_root(self, metadata_locations: set[str]) -> None:
+        """Refuse a root that differs from the catalog's: nothing retained would match it."""
+        root = file_key(self.warehouse.root).rstrip("/") + "/"
+        outside = sorted(loc for loc in metadata_locations if not file_key(loc).startswith(root))
+        if outside:
+            raise GcError(
+                f"{len(outside)} retained table(s) have metadata outside the warehouse root "
+                f"{self.warehouse.root!r}, e.g. {outside[0]!r}; is this the catalog's root?"
+            )
+
+    def _read(self, location: str, what: str) -> bytes:
+        try:
+            with self.io.new_input(location).open(seekable=False) as stream:
+                return stream.read()
+        except OSError as exc:
+            raise GcError(f"cannot read {what} {location!r}: {exc}") from exc
+
+    def _read_metadata(self, location: str) -> tuple[list[str], list[str]]:
+        """The manifest lists and statistics files of the metadata file at ``location``."""
+        raw = self._read(location, "table metadata")
+        if raw[:2] == _GZIP_MAGIC:
+            raw = gzip.decompress(raw)
+        try:
+            metadata: TableMetadata = TableMetadataUtil.parse_raw(raw.decode())
+        except Exception as exc:
+            raise GcError(f"{location!r} is not valid Iceberg table metadata: {exc}") from exc
+        lists = [snapshot.manifest_list for snapshot in metadata.snapshots]
+        statistics = [s.statistics_path for s in metadata.statistics]
+        statistics += [s.statistics_path for s in metadata.partition_statistics]
+        return lists, statistics
+
+    def _read_manifest_list(self, location: str) -> list[ManifestFile]:
+        try:
+            return list(read_manifest_list(self.io.new_input(location)))
+        except Exception as exc:
+            raise GcError(f"cannot read manifest list {location!r}: {exc}") from exc
+
+    def _read_manifest(self, manifest: ManifestFile) -> list[str]:
+        # deleted entries too: their files are still live in the snapshot before the deletion
+        try:
+            entries = manifest.fetch_manifest_entry(self.io, discard_deleted=False)
+        except Exception as exc:
+            raise GcError(f"cannot read manifest {manifest.manifest_path!r}: {exc}") from exc
+        return [entry.data_file.file_path for entry in entries]
+
+    # --- sweep ---------------------------------------------------------------------------
+
+    def sweep(self, repos: list[str], marked: set[str]) -> None:
+        store = _store(self.warehouse)
+        candidates: list[_File] = []
+        self.progress.phase("listing the warehouse")
+        for repo in repos:
+            prefix = self.warehouse.repo_prefix(repo)
+            present: set[str] = set()
+            for found in store.files(prefix):
+                # a listing never leaves its prefix; checked anyway, deleting is irreversible
+                if not found.key.startswith(prefix):
+                    raise GcError(f"listing {prefix!r} returned {found.key!r}, outside of it")
+                self.progress.advance()
+                present.add(found.key)
+                if found.key in marked:
+                    self.report.kept_reachable += 1
+                elif found.mtime is None or found.mtime >= self.report.cutoff:
+                    self.report.kept_young += 1
+                else:
+                    candidates.append(found)
+            self.report.files_listed += len(present)
+            self.report.missing_reachable += sorted(
+                k for k in marked if k.startswith(prefix) and k not in present
+            )
+        self.report.sample = [found.key for found in candidates[:SAMPLE_SIZE]]
+        self.report.deleted_files = len(candidates)
+        self.report.deleted_bytes = sum(found.size for found in candidates)
+        if self.report.dry_run or not candidates:
+            return
+
+        self.progress.phase("deleting", len(candidates))
+        keys = [found.key for found in candidates]
+        batches = [keys[i : i + DELETE_BATCH] for i in range(0, len(keys), DELETE_BATCH)]
+        done = 0
+        try:
+            for batch, _ in zip(batches, self.pool.map(store.delete, batches), strict=True):
+                done += len(batch)
+                self.progress.advance(len(batch))
+        except (GcError, OSError) as exc:
+            raise GcError(f"deleted {done} of {len(keys)} files, then: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class _File:
+    key: str  # as :func:`file_key` spells it
+    size: int
+    mtime: datetime | None
+
+
+class _Store(Protocol):
+    """Listing and deleting warehouse files, keyed as :func:`file_key` spells them."""
+
+    def files(self, prefix: str) -> Iterator[_File]: ...
+
+    def delete(self, keys: list[str]) -> None: ...
+
+
+def _store(warehouse: Warehouse) -> _Store:
+    if file_key(warehouse.root).startswith("s3://"):
+        return _S3Store(warehouse.properties)
+    return _LocalStore()
+
+
+class _LocalStore:
+    def __init__(self) -> None:
+        self._fs = pafs.LocalFileSystem()
+
+    def files(self, prefix: str) -> Iterator[_File]:
+        base = prefix.removeprefix("file://").rstrip("/")
+        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        for info in self._fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                yield _File(file_key(f"file://{info.path}"), info.size or 0, info.mtime)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            # already gone (a concurrent run) is as good as deleted
+            with contextlib.suppress(FileNotFoundError):
+                self._fs.delete_file(key.removeprefix("file://"))
+
+
+class _S3Store:
+    """boto3 rather than pyarrow: pyarrow's delete writes a directory marker object into every
+    parent it deletes from, and boto3 deletes a thousand keys per request."""
+
+    def __init__(self, properties: dict[str, str]) -> None:
+        path_style = properties.get("s3.path-style-access", "false").lower() == "true"
+        self._s3: S3Client = boto3.client(
+            "s3",
+            endpoint_url=properties.get("s3.endpoint"),
+            aws_access_key_id=properties.get("s3.access-key-id"),
+            aws_secret_access_key=properties.get("s3.secret-access-key"),
+            region_name=properties.get("s3.region"),
+            config=BotoConfig(s3={"addressing_style": "path" if path_style else "auto"}),
+        )
+
+    def files(self, prefix: str) -> Iterator[_File]:
+        bucket, _, key_prefix = prefix.removeprefix("s3://").partition("/")
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                # zero-byte "dir/" markers some tools write are not files
+                if not item["Key"].endswith("/"):
+                    key = f"s3://{bucket}/{item['Key']}"
+                    yield _File(key, item.get("Size", 0), item.get("LastModified"))
+
+    def delete(self, keys: list[str]) -> None:
+        by_bucket: dict[str, list[str]] = {}
+        for key in keys:
+            bucket, _, name = key.removeprefix("s3://").partition("/")
+            by_bucket.setdefault(bucket, []).append(name)
+        for bucket, names in by_bucket.items():
+            answer = self._s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": name} for name in names], "Quiet": True},
+            )
+            errors = answer.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise GcError(
+                    f"S3 refused to delete {len(errors)} object(s), e.g. "
+                    f"s3://{bucket}/{first.get('Key')}: {first.get('Message')}"
+                )

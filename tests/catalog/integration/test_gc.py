@@ -1,0 +1,371 @@
+"""Warehouse garbage collection (invariant 4): nothing a retained commit reads is ever deleted.
+
+Each test builds history on a real lakeFS through the catalog, plants unreachable files, runs gc
+with no age margin (``older_than=0``) and checks the exact set of files that disappeared, then
+reads the tables back at retained commits and tags.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from pyiceberg.table import Table
+from typer.testing import CliRunner
+
+from catalog import gc
+from catalog.lakefs_api import LakeFS, Session
+from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
+from vxp.cli.app import app
+
+ARROW = pa.schema([("id", pa.int64())])
+NOW = timedelta(0)
+
+
+def ids(values: list[int]) -> pa.Table:
+    return pa.table({"id": values}, schema=ARROW)
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def local(location: str) -> Path:
+    return Path(location.removeprefix("file://"))
+
+
+def rows(table: Table, snapshot_id: int | None = None) -> list[int]:
+    return sorted(table.scan(snapshot_id=snapshot_id).to_arrow()["id"].to_pylist())
+
+
+def plant(path: Path, content: bytes = b"not referenced by anything") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def session(lakefs_server: LakeFSServer) -> Iterator[Session]:
+    client = LakeFS(lakefs_server.url)
+    yield client.as_user(lakefs_server.access_key_id, lakefs_server.secret_access_key)
+    client.close()
+
+
+@pytest.fixture
+def warehouse(catalog_server: CatalogServer) -> gc.Warehouse:
+    return gc.Warehouse(catalog_server.settings.warehouse_root)
+
+
+def delete_branch(admin: Admin, name: str) -> None:
+    admin.client.delete(f"/repositories/{admin.repo}/branches/{name}").raise_for_status()
+
+
+def create_repository(admin: Admin, name: str) -> None:
+    admin.client.post(
+        "/repositories",
+        json={"name": name, "storage_namespace": f"local://{name}", "default_branch": "main"},
+    ).raise_for_status()
+
+
+def test_gc_deletes_only_what_no_retained_commit_reaches(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    cat = catalog_server.pyiceberg(repo)
+    cat.create_namespace(("main", "trial"))
+    admin.branch("work")
+    table = cat.create_table(("work", "trial", "t"), schema=ARROW)
+    table.append(ids([1, 2, 3]))
+    appended = table.current_snapshot()
+    assert appended is not None
+    admin.tag("v1", admin.head("work"))
+    table.overwrite(ids([9]))
+    overwritten_at = admin.head("work")
+    # statistics files are referenced from metadata only, never from a manifest
+    stats = plant(local(table.location()) / "metadata" / f"stats-{uuid.uuid4()}.puffin")
+    partition_stats = plant(local(table.location()) / "metadata" / f"pstats-{uuid.uuid4()}.parquet")
+    snapshot_id = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
+    with catalog_server.http() as http:
+        http.post(
+            f"/v1/{repo}.work/namespaces/trial/tables/t",
+            json={
+                "requirements": [],
+                "updates": [
+                    {
+                        "action": "set-statistics",
+                        "statistics": {
+                            "snapshot-id": snapshot_id,
+                            "statistics-path": stats.as_uri(),
+                            "file-size-in-bytes": stats.stat().st_size,
+                            "file-footer-size-in-bytes": 0,
+                            "blob-metadata": [],
+                        },
+                    },
+                    {
+                        "action": "set-partition-statistics",
+                        "partition-statistics": {
+                            "snapshot-id": snapshot_id,
+                            "statistics-path": partition_stats.as_uri(),
+                            "file-size-in-bytes": partition_stats.stat().st_size,
+                        },
+                    },
+                ],
+            },
+        ).raise_for_status()
+
+    # a table that only ever existed on a branch that is then deleted
+    admin.branch("scratch", "work")
+    scratch = cat.create_table(("scratch", "trial", "tmp"), schema=ARROW)
+    scratch.append(ids([7]))
+    delete_branch(admin, "scratch")
+    cat.purge_table(("work", "trial", "t"))
+
+    repo_dir = catalog_server.warehouse_dir / repo
+    orphans = {
+        plant(local(table.location()) / "data" / "orphan.parquet"),
+        # what a lost commit race leaves behind: a metadata file no pointer names
+        plant(local(table.location()) / "metadata" / f"00003-{uuid.uuid4()}.metadata.json"),
+        plant(repo_dir / "trial" / f"gone-{uuid.uuid4().hex}" / "data" / "x.parquet"),
+    }
+    scratch_files = files_under(local(scratch.location()))
+    assert scratch_files
+    before = files_under(repo_dir)
+    unreachable_bytes = sum(p.stat().st_size for p in orphans | scratch_files)
+
+    report = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+
+    assert before - files_under(repo_dir) == orphans | scratch_files
+    assert report.deleted_files == len(orphans | scratch_files)
+    assert report.deleted_bytes == unreachable_bytes
+    assert report.kept_reachable == len(before) - report.deleted_files
+    assert report.missing_reachable == []
+    assert stats.exists() and partition_stats.exists()
+
+    # every retained version still reads exactly its rows
+    at_tag = catalog_server.pyiceberg(f"{repo}.v1").load_table("trial.t")
+    assert rows(at_tag) == [1, 2, 3]
+    at_commit = catalog_server.pyiceberg(f"{repo}.{overwritten_at}").load_table("trial.t")
+    assert rows(at_commit) == [9]
+    assert rows(at_commit, appended.snapshot_id) == [1, 2, 3]
+
+    # a second run finds nothing left to do
+    again = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert again.deleted_files == 0
+    assert again.kept_reachable == report.kept_reachable
+
+
+def test_commits_behind_merges_and_hidden_branches_are_retained(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    cat = catalog_server.pyiceberg(repo)
+    cat.create_namespace(("main", "trial"))
+    admin.branch("feature")
+    table = cat.create_table(("feature", "trial", "f"), schema=ARROW)
+    table.append(ids([1]))
+    first = admin.head("feature")
+    table.append(ids([2]))
+    assert admin.merge("feature", "main").status_code == 200
+    # `first` is now reachable only through the merge commit's second parent
+    delete_branch(admin, "feature")
+    cat.purge_table(("main", "trial", "f"))
+
+    # hidden branches (the catalog's temporary ones) retain their commits while they exist
+    admin.client.post(
+        f"/repositories/{repo}/branches",
+        json={"name": "vxp-catalog-gc-test", "source": "main", "hidden": True},
+    ).raise_for_status()
+    hidden = cat.create_table(("vxp-catalog-gc-test", "trial", "h"), schema=ARROW)
+    hidden.append(ids([5]))
+    hidden_files = files_under(local(hidden.location()))
+
+    repo_dir = catalog_server.warehouse_dir / repo
+    before = files_under(repo_dir)
+    report = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert report.deleted_files == 0
+    assert files_under(repo_dir) == before
+    assert rows(catalog_server.pyiceberg(f"{repo}.{first}").load_table("trial.f")) == [1]
+
+    delete_branch(admin, "vxp-catalog-gc-test")
+    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert before - files_under(repo_dir) == hidden_files
+    assert rows(catalog_server.pyiceberg(f"{repo}.{first}").load_table("trial.f")) == [1]
+
+
+def test_uncommitted_pointers_are_retained(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    cat = catalog_server.pyiceberg(repo)
+    cat.create_namespace(("main", "trial"))
+    admin.branch("gone")
+    table = cat.create_table(("gone", "trial", "u"), schema=ARROW)
+    # named only by a commit of the deleted branch: the staged pointer names a later version
+    created = local(table.metadata_location)
+    table.append(ids([3]))
+    pointer_path = "_vxp/catalog/tables/trial/u.json"
+    pointer = admin.client.get(
+        f"/repositories/{repo}/refs/gone/objects", params={"path": pointer_path}
+    )
+    pointer.raise_for_status()
+    delete_branch(admin, "gone")
+    # the same pointer, staged on another branch but never committed
+    admin.branch("staging")
+    admin.client.post(
+        f"/repositories/{repo}/branches/staging/objects",
+        params={"path": pointer_path},
+        content=pointer.content,
+    ).raise_for_status()
+    files = files_under(local(table.location()))
+
+    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert files_under(local(table.location())) == files - {created}
+    assert rows(cat.load_table(("staging", "trial", "u"))) == [3]
+
+    delete_branch(admin, "staging")
+    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert files_under(local(table.location())) == set()
+
+
+def test_dry_run_deletes_nothing(
+    catalog_server: CatalogServer,
+    lakefs_server: LakeFSServer,
+    repo: str,
+    admin: Admin,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    cat = catalog_server.pyiceberg(f"{repo}.main")
+    cat.create_namespace("trial")
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(ids([1, 2]))
+    repo_dir = catalog_server.warehouse_dir / repo
+    orphan = plant(local(table.location()) / "data" / "orphan.parquet")
+    before = files_under(repo_dir)
+
+    report = gc.collect(session, warehouse, repos=[repo], older_than=NOW, dry_run=True)
+    assert files_under(repo_dir) == before
+    assert report.deleted_files == 1
+    assert report.sample == [gc.file_key(orphan.as_uri())]
+
+    # the CLI says the same and deletes nothing either
+    env = {
+        "LAKEFS_ENDPOINT": lakefs_server.url,
+        "LAKEFS_ACCESS_KEY_ID": lakefs_server.access_key_id,
+        "LAKEFS_SECRET_ACCESS_KEY": lakefs_server.secret_access_key,
+        "VXP_WAREHOUSE_ROOT": catalog_server.settings.warehouse_root,
+        "COLUMNS": "300",
+    }
+    result = CliRunner().invoke(
+        app, ["gc", "--repo", repo, "--dry-run", "--older-than", "0s"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "would delete" in result.output and "1 file," in result.output
+    assert str(orphan) in result.output
+    assert files_under(repo_dir) == before
+
+    real = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert before - files_under(repo_dir) == {orphan}
+    assert real.deleted_files == report.deleted_files
+
+
+def test_older_than_protects_fresh_files(
+    catalog_server: CatalogServer, repo: str, session: Session, warehouse: gc.Warehouse
+) -> None:
+    cat = catalog_server.pyiceberg(f"{repo}.main")
+    cat.create_namespace("trial")
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(ids([1]))
+    data = local(table.location()) / "data"
+    # files of a commit still in flight: written, pointer not merged yet
+    in_flight = {plant(data / "in-flight.parquet"), plant(data / "in-flight.avro")}
+    stale = plant(data / "stale.parquet")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    repo_dir = catalog_server.warehouse_dir / repo
+    before = files_under(repo_dir)
+
+    report = gc.collect(session, warehouse, repos=[repo], older_than=timedelta(hours=1))
+    assert before - files_under(repo_dir) == {stale}
+    assert report.kept_young == len(in_flight)
+
+    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert before - files_under(repo_dir) == {stale} | in_flight
+    assert rows(cat.load_table("trial.t")) == [1]
+
+
+def test_other_repositories_are_never_touched(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    root = catalog_server.warehouse_dir
+    # its prefix starts with this repository's name: only "<repo>/" itself is swept
+    other = f"{repo}-other"
+    create_repository(admin, other)
+    foreign = {
+        plant(root / other / "trial" / "orphan.parquet"),
+        plant(root / f"{repo}x" / "orphan.parquet"),
+        plant(root / f"loose-{repo}.txt"),
+    }
+    # a table of the other repository whose files lie under this repository's prefix
+    other_cat = catalog_server.pyiceberg(f"{other}.main")
+    other_cat.create_namespace("trial")
+    shared = other_cat.create_table(
+        "trial.shared", schema=ARROW, location=(root / repo / "borrowed").as_uri()
+    )
+    shared.append(ids([4, 5]))
+    borrowed = files_under(root / repo / "borrowed")
+    own_orphan = plant(root / repo / "trial" / "orphan.parquet")
+
+    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    assert all(path.exists() for path in foreign | borrowed)
+    assert not own_orphan.exists()
+    assert rows(other_cat.load_table("trial.shared")) == [4, 5]
+
+    # sweeping the other repository deletes its own orphan, still not the borrowed files
+    gc.collect(session, warehouse, repos=[other], older_than=NOW)
+    assert not (root / other / "trial" / "orphan.parquet").exists()
+    assert all(path.exists() for path in borrowed)
+    assert rows(other_cat.load_table("trial.shared")) == [4, 5]
+
+
+def test_unreadable_retained_metadata_stops_the_run(
+    catalog_server: CatalogServer, repo: str, session: Session, warehouse: gc.Warehouse
+) -> None:
+    cat = catalog_server.pyiceberg(f"{repo}.main")
+    cat.create_namespace("trial")
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(ids([1]))
+    manifest_list = local(table.current_snapshot().manifest_list)  # type: ignore[union-attr]
+    orphan = plant(local(table.location()) / "data" / "orphan.parquet")
+    hidden = manifest_list.rename(manifest_list.with_name("moved-away"))
+    try:
+        with pytest.raises(gc.GcError, match="manifest list"):
+            gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+        assert orphan.exists()
+    finally:
+        # every gc run reads every repository: leave none broken for later tests
+        hidden.rename(manifest_list)
+
+
+def test_unknown_repository_is_refused(session: Session, warehouse: gc.Warehouse) -> None:
+    with pytest.raises(gc.GcError, match="no lakeFS repository named 'no-such-repo'"):
+        gc.collect(session, warehouse, repos=["no-such-repo"], older_than=NOW)

@@ -1,0 +1,305 @@
+"""``vxp branch | commit | merge | log | diff | snapshot | tables`` as a user runs them.
+
+Each test gets its own repository on the session's embedded stack; tables are written through
+the catalog with pyiceberg, exactly as an engine would, and inspected with the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.table import Table
+
+from tests.support import Stack
+from vxp.versioning import create_repository, upload
+
+pytestmark = pytest.mark.integration
+
+VISITS = pa.schema([("id", pa.int64()), ("site", pa.string())])
+
+
+def visits(*ids: int) -> pa.Table:
+    return pa.table({"id": list(ids), "site": ["basel"] * len(ids)}, schema=VISITS)
+
+
+class Cli:
+    """``vxp`` as a subprocess on the session stack, with VXP_REPO set to the test's repository."""
+
+    def __init__(self, stack: Stack, repo: str) -> None:
+        self.env = {
+            **os.environ,
+            "VXP_HOME": str(stack.home.root),
+            "VXP_REPO": repo,
+            "COLUMNS": "250",
+        }
+        # the stack's own settings, never a remote platform or branch from the caller's shell
+        for name in ("LAKEFS_ENDPOINT", "VXP_BRANCH"):
+            self.env.pop(name, None)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vxp", *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def ok(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--format", "json"))
+
+    def fails(self, *args: str, text: str) -> str:
+        result = self.run(*args)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert text in output
+        assert "Traceback" not in output
+        return output
+
+    def head(self, branch: str) -> str:
+        heads = {b["name"]: b["commit_id"] for b in self.json("branch", "list")}
+        return str(heads[branch])
+
+
+@pytest.fixture
+def repo(embedded: Stack, repo_name: str) -> str:
+    create_repository(embedded.settings, repo_name)
+    return repo_name
+
+
+@pytest.fixture
+def cli(embedded: Stack, repo: str) -> Cli:
+    return Cli(embedded, repo)
+
+
+def catalog(stack: Stack, repo: str, ref: str) -> Catalog:
+    return load_catalog(
+        "vxp",
+        type="rest",
+        uri=stack.env["VXP_CATALOG_URI"],
+        # pyiceberg would guess this (with a deprecation warning)
+        **{"oauth2-server-uri": stack.env["VXP_CATALOG_URI"] + "/v1/oauth/tokens"},
+        credential=stack.env["VXP_CATALOG_CREDENTIAL"],
+        warehouse=f"{repo}.{ref}",
+    )
+
+
+def snapshot_id(table: Table) -> int:
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    return snapshot.snapshot_id
+
+
+def table_rows(tables: dict[str, Any], name: str) -> int:
+    by_name = {".".join([*t["namespace"], t["name"]]): t for t in tables["tables"]}
+    return int(by_name[name]["rows"])
+
+
+def test_branch_create_list_delete(cli: Cli) -> None:
+    created = cli.ok("branch", "create", "exp-1")
+    head = cli.head("integration")
+    assert f"branch exp-1 from integration at commit {head}" in created
+    cli.ok("branch", "create", "exp-2", "--from", "source")
+
+    branches = {b["name"]: b for b in cli.json("branch", "list")}
+    assert set(branches) == {"source", "integration", "exp-1", "exp-2"}
+    assert branches["integration"]["layer"] and branches["source"]["layer"]
+    assert not branches["exp-1"]["layer"]
+    assert branches["exp-1"]["commit_id"] == head
+    assert "layer" in cli.ok("branch", "list")
+
+    for layer in ("source", "integration"):
+        cli.fails("branch", "delete", layer, text=f"{layer!r} is a layer branch")
+    cli.ok("branch", "delete", "exp-1")
+    assert {b["name"] for b in cli.json("branch", "list")} == {"source", "integration", "exp-2"}
+
+    cli.fails("branch", "create", "a/b", text="invalid branch name 'a/b'")
+    cli.fails("branch", "create", "exp-2", text="could not create branch 'exp-2'")
+    cli.fails("branch", "delete", "nope", text="could not delete branch 'nope'")
+    result = cli.run("branch", "list", env={"VXP_REPO": ""})
+    assert result.returncode == 1 and "no repository given" in result.stderr
+
+
+def test_commit_staged_changes(embedded: Stack, cli: Cli, repo: str) -> None:
+    cli.ok("branch", "create", "upload-1")
+    cli.fails("commit", "-m", "nothing", "--branch", "upload-1", text="nothing to commit")
+    cli.fails("commit", "-m", "where", text="no branch given")
+
+    upload(embedded.settings, repo, "upload-1", "raw/visits.csv", b"id,site\n1,basel\n")
+    cli.fails(
+        "commit", "-m", "x", "-b", "upload-1", "--meta", "vxp.catalog.tables=t", text="reserved"
+    )
+    cli.fails("commit", "-m", "x", "-b", "upload-1", "--meta", "novalue", text="not key=value")
+    out = cli.ok(
+        "commit", "-m", "add visits export", "-b", "upload-1", "--meta", "source=site-export"
+    )
+    newest = cli.json("log", "upload-1", "-n", "1")[0]
+    assert newest["id"] in out
+    assert newest["message"] == "add visits export"
+    assert newest["metadata"] == {"source": "site-export"}
+    assert newest["catalog"] is None
+    # the change is committed: nothing is staged any more
+    cli.fails("commit", "-m", "again", "-b", "upload-1", text="nothing to commit")
+
+
+def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str) -> None:
+    cli.ok("branch", "create", "work")
+    work = catalog(embedded, repo, "work")
+    work.create_namespace("trial")
+    table = work.create_table("trial.visits", schema=VISITS)
+    table.append(visits(1, 2, 3))
+    appended = snapshot_id(table)
+
+    # nothing on integration until the merge
+    assert cli.json("tables", "list")["tables"] == []
+    merged = cli.ok("merge", "work", "integration")
+    assert cli.head("integration") in merged
+    assert table_rows(cli.json("tables", "list"), "trial.visits") == 3
+    cli.fails("merge", "work", "integration", text="nothing to merge")
+
+    history = cli.json("log", "integration", "-n", "10")
+    assert history[0]["message"] == "merge work into integration"
+    catalog_commits = [c["catalog"] for c in history if c["catalog"]]
+    actions = [c["action"] for c in catalog_commits]
+    assert actions == ["commit-table", "create-table", "create-namespace"]
+    append = catalog_commits[0]
+    assert append["tables"] == [
+        {"table": "trial.visits", "snapshot_id": appended, "operation": "append"}
+    ]
+    assert append["caller"]  # the lakeFS user the catalog wrote as
+    assert len(cli.json("log", "integration", "-n", "2")) == 2
+
+    text = cli.ok("log", "integration")
+    assert f"commit-table: trial.visits append snapshot {appended}" in text
+    assert "create-namespace: namespace trial" in text
+
+
+def test_merge_conflict_names_the_table_and_changes_nothing(
+    embedded: Stack, cli: Cli, repo: str
+) -> None:
+    base = catalog(embedded, repo, "integration")
+    base.create_namespace("trial")
+    base.create_table("trial.visits", schema=VISITS)
+    base.create_table("trial.sites", schema=VISITS)
+    cli.ok("branch", "create", "left")
+    cli.ok("branch", "create", "right")
+    catalog(embedded, repo, "left").load_table("trial.visits").append(visits(1))
+    right = catalog(embedded, repo, "right")
+    right.load_table("trial.visits").append(visits(2, 3))
+    right.load_table("trial.sites").append(visits(4))  # no conflict: only one side changed it
+
+    cli.ok("merge", "left", "integration")
+    before = cli.head("integration")
+    output = cli.fails("merge", "right", "integration", text="nothing was changed")
+    assert "conflicts: both sides changed\n  table trial.visits\n" in output
+    assert "trial.sites" not in output
+
+    assert cli.head("integration") == before
+    tables = cli.json("tables", "list")
+    assert table_rows(tables, "trial.visits") == 1
+    assert table_rows(tables, "trial.sites") == 0
+
+
+def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str) -> None:
+    base = catalog(embedded, repo, "integration")
+    base.create_namespace("trial")
+    for name, ids in (("kept", (1,)), ("grown", (1, 2)), ("gone", (1, 2, 3))):
+        base.create_table(f"trial.{name}", schema=VISITS).append(visits(*ids))
+    cli.ok("snapshot", "create", "before")
+    cli.ok("branch", "create", "work", "--from", "before")
+
+    work = catalog(embedded, repo, "work")
+    grown = work.load_table("trial.grown")
+    grown_before = snapshot_id(grown)
+    grown.append(visits(3, 4, 5))
+    work.drop_table("trial.gone")
+    work.create_namespace("extra")
+    work.create_table("extra.fresh", schema=VISITS).append(visits(7, 8))
+    upload(embedded.settings, repo, "work", "raw/notes.txt", b"site visit notes\n")
+    cli.ok("commit", "-m", "notes", "-b", "work")
+
+    result = cli.json("diff", "before", "work")
+    changes = {t["table"]: t for t in result["tables"]}
+    assert set(changes) == {"trial.grown", "trial.gone", "extra.fresh"}
+    assert changes["extra.fresh"]["change"] == "added"
+    assert changes["extra.fresh"]["before"] is None
+    assert changes["extra.fresh"]["after"]["rows"] == 2
+    assert changes["trial.gone"]["change"] == "dropped"
+    assert changes["trial.gone"]["before"]["rows"] == 3
+    assert changes["trial.gone"]["after"] is None
+    grew = changes["trial.grown"]
+    assert grew["change"] == "changed"
+    assert (grew["before"]["rows"], grew["after"]["rows"]) == (2, 5)
+    assert grew["before"]["snapshot_id"] == grown_before
+    assert grew["after"]["snapshot_id"] == snapshot_id(grown)
+    assert result["namespaces"] == {"added": ["extra"], "dropped": []}
+    assert result["objects"] == {"added": 1, "removed": 0, "changed": 0}
+
+    text = cli.ok("diff", "before", "work")
+    assert "trial.grown" in text and "2 → 5" in text
+    assert "tables: 1 added, 1 changed, 1 dropped" in text
+    assert "other objects: 1 (1 added, 0 removed, 0 modified)" in text
+    # the same refs the other way round
+    reverse = {t["table"]: t["change"] for t in cli.json("diff", "work", "before")["tables"]}
+    assert reverse == {"trial.grown": "changed", "trial.gone": "added", "extra.fresh": "dropped"}
+
+
+def test_snapshot_pins_a_commit(embedded: Stack, cli: Cli, repo: str) -> None:
+    base = catalog(embedded, repo, "integration")
+    base.create_namespace("trial")
+    table = base.create_table("trial.visits", schema=VISITS)
+    table.append(visits(1, 2))
+    head = cli.head("integration")
+    created = cli.ok("snapshot", "create", "trial-v1")
+    assert f"pins commit {head}" in created
+
+    table.append(visits(3))
+    assert table_rows(cli.json("tables", "list"), "trial.visits") == 3
+    assert table_rows(cli.json("tables", "list", "--ref", "trial-v1"), "trial.visits") == 2
+    snapshots = {s["name"]: s for s in cli.json("snapshot", "list")}
+    assert snapshots["trial-v1"]["commit_id"] == head
+    assert "trial-v1" in cli.ok("snapshot", "list")
+    cli.fails("snapshot", "create", "trial-v1", text="could not create snapshot 'trial-v1'")
+    cli.fails("snapshot", "create", "x1", "--ref", "nope", text="could not create snapshot 'x1'")
+
+
+def test_tables_list(embedded: Stack, cli: Cli, repo: str) -> None:
+    base = catalog(embedded, repo, "integration")
+    base.create_namespace("trial")
+    base.create_namespace("imaging")
+    base.create_namespace(("imaging", "mri"))
+    base.create_namespace("empty")
+    visits_table = base.create_table("trial.visits", schema=VISITS)
+    visits_table.append(visits(1, 2, 3, 4))
+    base.create_table(("imaging", "mri", "scans"), schema=VISITS)
+
+    listed = cli.json("tables", "list")
+    assert listed["ref"] == "integration"
+    assert listed["commit_id"] == cli.head("integration")
+    assert listed["namespaces"] == [["empty"], ["imaging"], ["imaging", "mri"], ["trial"]]
+    by_name = {".".join([*t["namespace"], t["name"]]): t for t in listed["tables"]}
+    assert list(by_name) == ["imaging.mri.scans", "trial.visits"]
+    assert by_name["trial.visits"]["rows"] == 4
+    assert by_name["trial.visits"]["snapshot_id"] == snapshot_id(visits_table)
+    # created, never written: no snapshot, no rows
+    scans = by_name["imaging.mri.scans"]
+    assert (scans["snapshot_id"], scans["rows"]) == (None, 0)
+
+    text = cli.ok("tables", "list")
+    assert "visits" in text and "scans" in text
+    assert "2 tables in 4 namespaces; empty namespaces: empty" in text
+    cli.fails("tables", "list", "--ref", "nope", text="could not resolve ref 'nope'")

@@ -1,0 +1,167 @@
+"""``vxp gc``: delete warehouse files that no retained lakeFS commit can reach."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from vxp.connection import Settings
+from vxp.errors import VxpError
+
+
+class _Bar:
+    """:class:`catalog.gc.Progress` drawn by rich: one line per phase, transient."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: TaskID | None = None
+
+    def phase(self, description: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, visible=False)
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, amount)
+
+
+def _warehouse(values: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The warehouse root and its FileIO properties from `vxp env`-style settings."""
+    from catalog.settings import S3Settings
+
+    root = values.get("VXP_WAREHOUSE_ROOT", "")
+    if not root:
+        raise VxpError(
+            "VXP_WAREHOUSE_ROOT is not set: gc needs the catalog's warehouse root",
+            hint="`vxp env` prints it for the local stack; for a team deployment set it to the "
+            "catalog's VXP_CATALOG_WAREHOUSE_ROOT",
+        )
+    if not root.startswith("s3://"):
+        return root, {}
+    endpoint = values.get("VXP_S3_ENDPOINT") or values.get("AWS_ENDPOINT_URL", "")
+    key, secret = values.get("AWS_ACCESS_KEY_ID", ""), values.get("AWS_SECRET_ACCESS_KEY", "")
+    if not (endpoint and key and secret):
+        raise VxpError(
+            f"the warehouse {root} needs S3 settings to list and delete files",
+            hint="set VXP_S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(`vxp env` prints them for the local full stack)",
+        )
+    region = values.get("AWS_REGION") or "us-east-1"
+    return root, S3Settings(endpoint, key, secret, region).file_io_properties()
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    value, unit = count / 1024, "KiB"
+    for bigger in ("MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}"
+
+
+def gc(
+    repo: Annotated[
+        str | None,
+        typer.Option(help="sweep only this repository's files (default: every repository)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="report what would be deleted; delete nothing")
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            metavar="DURATION",
+            help="only delete files at least this old (e.g. 0s, 90m, 36h, 7d), so writes "
+            "still in flight keep their files",
+        ),
+    ] = "1d",
+) -> None:
+    """Delete warehouse files that no retained commit can reach.
+
+    Retained: every commit reachable from a branch head or a tag (a commit only a deleted branch
+    led to is not). Reachable: the metadata file a table pointer at a retained commit names and
+    every manifest list, manifest, data, delete and statistics file it references. Every
+    repository is read to decide this, since a table may reference another repository's files;
+    --repo limits what is deleted. See docs/reference/gc.md.
+    """
+    # imported here: pyiceberg and pyarrow would slow down every other vxp command
+    from catalog import gc as collector
+    from catalog.errors import CatalogError
+    from catalog.lakefs_api import LakeFS, LakeFSError
+
+    try:
+        age = collector.parse_duration(older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--older-than") from exc
+    settings = Settings.discover()
+    root, properties = _warehouse(settings.values)
+    lakefs = LakeFS(settings.lakefs_endpoint)
+    session = lakefs.as_user(settings.lakefs_access_key_id, settings.lakefs_secret_access_key)
+    console = Console()
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            report = collector.collect(
+                session,
+                collector.Warehouse(root, properties),
+                repos=[repo] if repo else None,
+                older_than=age,
+                dry_run=dry_run,
+                progress=_Bar(progress),
+            )
+    except collector.GcError as exc:
+        raise VxpError(f"gc stopped: {exc}") from exc
+    except (CatalogError, LakeFSError) as exc:
+        # lakeFS is only asked while marking, before anything is deleted
+        raise VxpError(f"gc stopped, nothing was deleted: {exc}") from exc
+    finally:
+        lakefs.close()
+
+    table = Table("", "", show_header=False, box=None)
+    table.add_row("repositories read", str(len(report.repositories_marked)))
+    table.add_row("repositories swept", ", ".join(report.repositories_swept) or "-")
+    table.add_row("retained commits", str(report.retained_commits))
+    table.add_row("states listed", str(report.states_listed))
+    table.add_row("pointers read", str(report.pointers_read))
+    table.add_row("metadata files", str(report.metadata_files))
+    table.add_row("reachable files", str(report.reachable_files))
+    table.add_row("files listed", str(report.files_listed))
+    table.add_row("kept: reachable", str(report.kept_reachable))
+    table.add_row("kept: younger than cut-off", str(report.kept_young))
+    verb = "would delete" if dry_run else "deleted"
+    files = f"{report.deleted_files} file{'' if report.deleted_files == 1 else 's'}"
+    table.add_row(verb, f"{files}, {_size(report.deleted_bytes)}")
+    table.add_row("time", f"{report.seconds:.1f} s")
+    console.print(table)
+    if dry_run and report.sample:
+        console.print(f"[bold]{verb}[/bold], e.g.:")
+        for key in report.sample:
+            console.print(f"  {key}", highlight=False, soft_wrap=True)
+    if report.missing_reachable:
+        console.print(
+            f"[yellow]warning:[/yellow] {len(report.missing_reachable)} reachable file(s) do "
+            f"not exist (deleted before this run), e.g. {report.missing_reachable[0]}",
+            highlight=False,
+            soft_wrap=True,
+        )

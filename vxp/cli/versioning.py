@@ -1,0 +1,175 @@
+"""``vxp commit | merge | log | diff``: recording, combining and comparing versions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
+from vxp.connection import Settings
+from vxp.errors import VxpError
+from vxp.versioning import DEFAULT_BRANCH
+
+if TYPE_CHECKING:
+    from vxp.refs import CommitInfo
+    from vxp.tables import RefDiff, TableState
+
+# Commands import vxp.refs and vxp.tables when they run: they pull in pyiceberg and the catalog's
+# layout module (and with it FastAPI), which every other `vxp` command would otherwise pay for.
+
+
+def commit(
+    message: Annotated[str, typer.Option("--message", "-m", help="what changed and why")],
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch", "-b", envvar="VXP_BRANCH", show_envvar=True, help="branch to commit"
+        ),
+    ] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option("--meta", help="commit metadata key=value (repeatable)"),
+    ] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Commit the staged changes (uploaded or deleted files) of a branch.
+
+    Table writes through the catalog are committed as they happen and need no `vxp commit`.
+    Nothing staged is an error (exit 1).
+    """
+    from vxp.refs import commit as commit_branch
+    from vxp.refs import parse_metadata
+
+    if not branch:
+        raise VxpError("no branch given", hint="pass --branch NAME or export VXP_BRANCH=NAME")
+    metadata = parse_metadata(meta or [])
+    created = commit_branch(Settings.discover(), repository(repo), branch, message, metadata)
+    Console().print(f"[green]✓[/green] committed {branch}: {created.id}", highlight=False)
+
+
+def merge(
+    source: Annotated[str, typer.Argument(help="ref to merge from (branch, tag or commit)")],
+    destination: Annotated[str, typer.Argument(help="branch to merge into")],
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="merge commit message")
+    ] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Merge SOURCE into branch DESTINATION; changes flow source → integration → app-*.
+
+    When both sides changed the same table (or file), nothing is merged: the conflicting tables
+    are listed and the command exits 1.
+    """
+    from vxp.refs import merge as merge_refs
+
+    commit_id = merge_refs(Settings.discover(), repository(repo), source, destination, message)
+    Console().print(
+        f"[green]✓[/green] merged {source} into {destination}: {commit_id}", highlight=False
+    )
+
+
+def _catalog_cell(commit: CommitInfo) -> str:
+    """What a catalog commit did, e.g. ``commit-table: trial.a append snapshot 8172…``."""
+    if commit.catalog_action is None:
+        return ""
+    namespace = commit.metadata.get("vxp.catalog.namespace")
+    parts = [f"namespace {namespace}"] if namespace else []
+    for change in commit.tables:
+        details = [change.table]
+        if change.operation:
+            details.append(change.operation)
+        if change.snapshot_id is not None:
+            details.append(f"snapshot {change.snapshot_id}")
+        parts.append(" ".join(details))
+    return f"{commit.catalog_action}: " + ", ".join(parts)
+
+
+def log(
+    ref: Annotated[str, typer.Argument(help="branch, tag or commit")] = DEFAULT_BRANCH,
+    number: Annotated[int, typer.Option("-n", "--number", min=1, help="how many commits")] = 20,
+    repo: RepoOption = None,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Show the newest commits of REF, with the tables, snapshots and operations of catalog
+    commits."""
+    from vxp.refs import log as read_log
+
+    commits = read_log(Settings.discover(), repository(repo), ref, number)
+    if format is OutputFormat.json:
+        print_json([c.to_json() for c in commits])
+        return
+    table = Table("commit", "author", "date (UTC)", "message", "tables")
+    for c in commits:
+        table.add_row(
+            c.id[:12],
+            c.committer,
+            c.date.strftime("%Y-%m-%d %H:%M:%S"),
+            escape(c.message),
+            escape(_catalog_cell(c)),
+        )
+    Console().print(table)
+
+
+_CHANGE_STYLE = {"added": "green", "changed": "yellow", "dropped": "red"}
+
+
+def _side(state: TableState | None, attr: str) -> str:
+    value = getattr(state, attr) if state is not None else None
+    return "-" if value is None else str(value)
+
+
+def _print_diff(result: RefDiff) -> None:
+    console = Console()
+    console.print(
+        f"{result.left} ({result.left_commit[:12]}) → {result.right} ({result.right_commit[:12]})",
+        highlight=False,
+    )
+    if result.tables:
+        table = Table("change", "table", "snapshot", "rows")
+        for t in result.tables:
+            if t.change == "changed":
+                snapshot = f"{_side(t.before, 'snapshot_id')} → {_side(t.after, 'snapshot_id')}"
+                rows = f"{_side(t.before, 'rows')} → {_side(t.after, 'rows')}"
+            else:
+                state = t.before if t.change == "dropped" else t.after
+                snapshot, rows = _side(state, "snapshot_id"), _side(state, "rows")
+            color = _CHANGE_STYLE.get(t.change, "dim")
+            table.add_row(f"[{color}]{t.change}[/{color}]", escape(t.table), snapshot, rows)
+        console.print(table)
+    tables = ", ".join(
+        f"{sum(t.change == kind for t in result.tables)} {kind}" for kind in _CHANGE_STYLE
+    )
+    objects = result.objects
+    console.print(
+        f"tables: {tables}; namespaces: {len(result.namespaces_added)} added, "
+        f"{len(result.namespaces_dropped)} dropped; other objects: {sum(objects.values())} "
+        f"({objects['added']} added, {objects['removed']} removed, "
+        f"{objects['changed']} modified)",
+        highlight=False,
+    )
+
+
+def diff(
+    left: Annotated[str, typer.Argument(help="the older ref (branch, tag or commit)")],
+    right: Annotated[str, typer.Argument(help="the newer ref")],
+    repo: RepoOption = None,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Compare two refs table by table: tables added, dropped and changed, with snapshot IDs and
+    row counts, plus a count of other changed objects."""
+    from vxp.tables import diff as diff_refs
+
+    result = diff_refs(Settings.discover(), repository(repo), left, right)
+    if format is OutputFormat.json:
+        print_json(result.to_json())
+    else:
+        _print_diff(result)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (commit, merge, log, diff):
+        app.command()(command)

@@ -1,0 +1,94 @@
+"""``vxp sql``: one statement at a ref, on DuckDB (in-process) or Trino, and its result as a file.
+
+The names a statement uses are the same on both engines:
+
+- ``basel.patients``: namespace ``basel`` and table ``patients`` at the ref given (``--ref``);
+- ``clinical."exp-1.basel".patients``: the same table at any other ref of repository
+  ``clinical`` (catalog names are repository names with ``-`` as ``_``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from vxp.connection import Settings
+from vxp.engines import Engine, trino
+from vxp.engines import duckdb as duck
+from vxp.engines.common import resolve_ref
+from vxp.errors import VxpError
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A statement's rows, the engine's time, and the commit the ref named when it started."""
+
+    table: pa.Table
+    seconds: float
+    engine: Engine
+    ref: str
+    commit_id: str
+
+
+def run(
+    settings: Settings, cache: Path, sql: str, repository: str, ref: str, engine: Engine
+) -> Answer:
+    """Run ``sql`` at ``ref`` of ``repository``; the ref is checked first for a clear error."""
+    if not sql.strip():
+        raise VxpError("the SQL statement is empty")
+    commit_id = resolve_ref(settings, repository, ref)
+    if engine is Engine.duckdb:
+        result = duck.query(cache, settings, sql, repository, ref)
+    else:
+        url = settings.values.get("TRINO_URL")
+        if not url:
+            raise VxpError(
+                "no Trino here: TRINO_URL is not set",
+                hint="start the full stack (`vxp up --stack full`), or use --engine duckdb",
+            )
+        result = trino.query(url, sql, repository, ref)
+    return Answer(result.table, result.seconds, engine, ref, commit_id)
+
+
+_COPY_OPTIONS = {
+    FileFormat.csv: "FORMAT csv, HEADER true",
+    FileFormat.json: "FORMAT json, ARRAY true",
+    FileFormat.parquet: "FORMAT parquet",
+}
+
+
+def export(table: pa.Table, fmt: FileFormat, target: Path) -> None:
+    """Write ``table`` to ``target`` as CSV (with header), a JSON array of objects, or Parquet.
+
+    DuckDB writes all three, so results of both engines come out alike: nested values as JSON
+    objects and arrays, decimals as exact numbers, timestamps in ISO form.
+    """
+    if table.num_columns == 0:
+        raise VxpError(f"the statement returned no columns; there is nothing to write as {fmt}")
+    conn = duckdb.connect()
+    try:
+        conn.register("result", table)
+        conn.execute(f"COPY result TO {duck.quote(str(target))} ({_COPY_OPTIONS[fmt]})")
+    except (duckdb.Error, OSError) as exc:
+        raise VxpError(f"could not write {target}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def export_bytes(table: pa.Table, fmt: FileFormat) -> bytes:
+    """What :func:`export` would write, for printing to standard output."""
+    with tempfile.TemporaryDirectory(prefix="vxp-sql-") as tmp:
+        target = Path(tmp) / f"result.{fmt}"
+        export(table, fmt, target)
+        return target.read_bytes()

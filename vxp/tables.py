@@ -1,0 +1,281 @@
+"""Iceberg tables as a lakeFS ref holds them: list them, and compare two refs table by table.
+
+A ref's catalog objects (see :mod:`catalog.state`) name each table's current metadata file; the
+metadata's current snapshot gives the snapshot ID and, in its summary, the row count. Metadata
+files are read straight from object storage (file:// embedded, s3:// on the full stack), as
+engines do; lakeFS only holds the pointers.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import lakefs_sdk
+from lakefs_sdk.exceptions import ApiException
+from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
+
+from catalog.state import (
+    NAMESPACES,
+    ROOT,
+    TABLES,
+    Namespace,
+    Pointer,
+    parse_namespace_marker,
+    parse_table_pointer,
+    table_pointer,
+)
+from vxp.connection import Settings
+from vxp.errors import VxpError
+from vxp.refs import pages
+from vxp.versioning import api_error
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_PAGE = 1000
+
+
+def _name(namespace: Namespace, table: str | None = None) -> str:
+    return ".".join((*namespace, table) if table is not None else namespace)
+
+
+@dataclass(frozen=True)
+class TableState:
+    """One table at one commit."""
+
+    namespace: Namespace
+    name: str
+    metadata_location: str
+    # None while the table has no snapshot (created, never written)
+    snapshot_id: int | None
+    # the current snapshot's total-records; 0 without a snapshot, None if the writer omitted it
+    rows: int | None
+    last_updated_ms: int
+
+    @property
+    def table(self) -> str:
+        return _name(self.namespace, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "namespace": list(self.namespace),
+            "name": self.name,
+            "snapshot_id": self.snapshot_id,
+            "rows": self.rows,
+            "last_updated_ms": self.last_updated_ms,
+            "metadata_location": self.metadata_location,
+        }
+
+
+def _state(namespace: Namespace, name: str, location: str, metadata: TableMetadata) -> TableState:
+    snapshot = metadata.current_snapshot()
+    rows: int | None = 0
+    if snapshot is not None:
+        total = snapshot.summary.get("total-records") if snapshot.summary else None
+        rows = int(total) if total is not None else None
+    return TableState(
+        namespace=namespace,
+        name=name,
+        metadata_location=location,
+        snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
+        rows=rows,
+        last_updated_ms=metadata.last_updated_ms,
+    )
+
+
+class RefReader:
+    """Reads catalog objects of one repository and the metadata files they point to."""
+
+    def __init__(self, settings: Settings, repo: str) -> None:
+        self.repo = repo
+        self.client = settings.lakefs()
+        self.objects = lakefs_sdk.ObjectsApi(self.client)
+        self.io: FileIO = load_file_io(_file_io_properties(settings.values))
+
+    def resolve(self, ref: str) -> str:
+        """The commit ID ``ref`` names, so every later read sees one consistent state."""
+        try:
+            return str(lakefs_sdk.CommitsApi(self.client).get_commit(self.repo, ref).id)
+        except ApiException as exc:
+            raise api_error(exc, f"could not resolve ref {ref!r} in {self.repo!r}") from exc
+
+    def paths(self, commit: str, prefix: str) -> list[str]:
+        try:
+            return [
+                entry.path
+                for entry in pages(
+                    lambda after: self.objects.list_objects(
+                        self.repo, commit, prefix=prefix, after=after, amount=_PAGE
+                    )
+                )
+            ]
+        except ApiException as exc:
+            raise api_error(exc, f"could not list {prefix} at {commit[:12]}") from exc
+
+    def table(self, commit: str, namespace: Namespace, name: str) -> TableState:
+        path = table_pointer(namespace, name)
+        try:
+            pointer = Pointer.from_bytes(bytes(self.objects.get_object(self.repo, commit, path)))
+        except ApiException as exc:
+            raise api_error(exc, f"could not read table pointer {path}") from exc
+        except (ValueError, KeyError) as exc:
+            raise VxpError(f"table pointer {path} at {commit[:12]} is malformed: {exc}") from exc
+        location = pointer.metadata_location
+        return _state(namespace, name, location, self.metadata(location))
+
+    def metadata(self, location: str) -> TableMetadata:
+        try:
+            with self.io.new_input(location).open(seekable=False) as stream:
+                raw = stream.read()
+        except (OSError, ValueError) as exc:
+            raise VxpError(
+                f"cannot read table metadata {location}: {exc}",
+                hint="on the full stack the S3 settings come from `vxp env` "
+                "(VXP_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+            ) from exc
+        if raw[:2] == _GZIP_MAGIC:
+            raw = gzip.decompress(raw)
+        try:
+            return TableMetadataUtil.parse_raw(raw.decode())
+        except ValueError as exc:
+            raise VxpError(f"{location} is not valid Iceberg table metadata: {exc}") from exc
+
+
+def _file_io_properties(values: dict[str, str]) -> dict[str, str]:
+    """pyiceberg FileIO properties for the stack's object storage (none needed for file://)."""
+    endpoint = values.get("VXP_S3_ENDPOINT")
+    if not endpoint:
+        return {}
+    region = values.get("AWS_REGION") or "us-east-1"
+    return {
+        "s3.endpoint": endpoint,
+        "s3.access-key-id": values.get("AWS_ACCESS_KEY_ID", ""),
+        "s3.secret-access-key": values.get("AWS_SECRET_ACCESS_KEY", ""),
+        "s3.path-style-access": "true",
+        "s3.region": region,
+        "client.region": region,
+    }
+
+
+# --- tables at a ref -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefTables:
+    ref: str
+    commit_id: str
+    namespaces: list[Namespace]
+    tables: list[TableState]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "commit_id": self.commit_id,
+            "namespaces": [list(ns) for ns in self.namespaces],
+            "tables": [t.to_json() for t in self.tables],
+        }
+
+
+def tables_at(settings: Settings, repo: str, ref: str) -> RefTables:
+    """Every namespace and table at ``ref``, with each table's current snapshot and row count."""
+    reader = RefReader(settings, repo)
+    commit = reader.resolve(ref)
+    namespaces = [
+        ns
+        for ns in map(parse_namespace_marker, reader.paths(commit, NAMESPACES + "/"))
+        if ns is not None
+    ]
+    tables = [
+        reader.table(commit, *parsed)
+        for parsed in map(parse_table_pointer, reader.paths(commit, TABLES + "/"))
+        if parsed is not None
+    ]
+    return RefTables(ref, commit, sorted(namespaces), sorted(tables, key=lambda t: t.table))
+
+
+# --- diff of two refs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    table: str
+    # added, dropped or changed
+    change: str
+    before: TableState | None
+    after: TableState | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "change": self.change,
+            "before": self.before.to_json() if self.before else None,
+            "after": self.after.to_json() if self.after else None,
+        }
+
+
+@dataclass(frozen=True)
+class RefDiff:
+    left: str
+    left_commit: str
+    right: str
+    right_commit: str
+    tables: list[TableDiff] = field(default_factory=list)
+    namespaces_added: list[str] = field(default_factory=list)
+    namespaces_dropped: list[str] = field(default_factory=list)
+    # ordinary files (everything outside the catalog's objects) by lakeFS change type
+    objects: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "left": {"ref": self.left, "commit_id": self.left_commit},
+            "right": {"ref": self.right, "commit_id": self.right_commit},
+            "tables": [t.to_json() for t in self.tables],
+            "namespaces": {"added": self.namespaces_added, "dropped": self.namespaces_dropped},
+            "objects": {kind: self.objects[kind] for kind in ("added", "removed", "changed")},
+        }
+
+
+_TABLE_CHANGE = {"added": "added", "removed": "dropped", "changed": "changed"}
+
+
+def diff(settings: Settings, repo: str, left: str, right: str) -> RefDiff:
+    """What changed from ``left`` to ``right``: tables, namespaces, and ordinary objects.
+
+    Both refs are compared as they are (lakeFS's two-dot diff), not since their merge base.
+    """
+    reader = RefReader(settings, repo)
+    left_commit, right_commit = reader.resolve(left), reader.resolve(right)
+    refs_api = lakefs_sdk.RefsApi(reader.client)
+    try:
+        entries = list(
+            pages(
+                lambda after: refs_api.diff_refs(
+                    repo, left_commit, right_commit, type="two_dot", after=after, amount=_PAGE
+                )
+            )
+        )
+    except ApiException as exc:
+        raise api_error(exc, f"could not diff {left!r} and {right!r}") from exc
+    result = RefDiff(left, left_commit, right, right_commit)
+    for entry in entries:
+        kind = str(entry.type)
+        table = parse_table_pointer(entry.path)
+        namespace = parse_namespace_marker(entry.path)
+        if table is not None:
+            result.tables.append(
+                TableDiff(
+                    _name(*table),
+                    _TABLE_CHANGE.get(kind, kind),
+                    reader.table(left_commit, *table) if kind != "added" else None,
+                    reader.table(right_commit, *table) if kind != "removed" else None,
+                )
+            )
+        elif namespace is not None and kind in ("added", "removed"):
+            names = result.namespaces_added if kind == "added" else result.namespaces_dropped
+            names.append(_name(namespace))
+        elif not entry.path.startswith(ROOT + "/"):
+            result.objects[kind] += 1
+    result.tables.sort(key=lambda t: t.table)
+    return result
