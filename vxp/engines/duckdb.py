@@ -148,13 +148,21 @@ def session(
     """A connection where ``basel.patients`` is that table at ``ref`` and every other ref of the
     repository is ``<repo>."<ref>.<namespace>".<table>``, as in Trino."""
     conn = connect(cache)
-    attach(conn, settings, repository, ref, REF_CATALOG)
-    attach(conn, settings, repository, None, repository_catalog(repository))
-    # `USE lake` needs a schema `main`, which the iceberg extension reserves for a default it
-    # does not have. A search path makes `lake` the default catalog all the same, so two-part
-    # names (namespace.table) resolve in it; one-part names resolve in namespace `default`, as in
-    # Spark. DuckDB checks that namespace when a name is looked up in it, not here.
-    conn.execute(f"SET search_path = {quote(REF_CATALOG + '.default')}")
+    try:
+        attach(conn, settings, repository, ref, REF_CATALOG)
+        taken = {str(row[0]) for row in conn.execute("FROM duckdb_databases()").fetchall()}
+        # a repository named like a database DuckDB already has (lake, memory, system, temp)
+        # keeps its other refs out of reach here, not the ref itself
+        if repository_catalog(repository) not in taken:
+            attach(conn, settings, repository, None, repository_catalog(repository))
+        # `USE lake` needs a schema `main`, which the iceberg extension reserves for a default it
+        # does not have. A search path makes `lake` the default catalog all the same, so
+        # two-part names (namespace.table) resolve in it; one-part names resolve in namespace
+        # `default`, as in Spark. DuckDB checks that namespace when a name is looked up in it.
+        conn.execute(f"SET search_path = {quote(REF_CATALOG + '.default')}")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -33,15 +33,14 @@ from vxp.errors import VxpError
 if TYPE_CHECKING:
     from trino.dbapi import Connection
 
-# The Trino process's environment provides these; ``vxp env`` prints the same names.
+# The variables the catalog properties reference; the Trino process's environment provides them
+# (Trino.environment, compose), and ``vxp env`` prints the same names.
 CATALOG_ENV = ("VXP_CATALOG_URI", "VXP_CATALOG_CREDENTIAL")
 S3_ENV = ("VXP_S3_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # ref-scoped catalogs carry this prefix, so the service manager can drop them at a restart
 REF_CATALOG_PREFIX = "vxp_ref_"
 # a Trino user name for queries vxp runs (Trino here has no authentication)
 USER = "vxp"
-
-_SIMPLE = re.compile(r"^[a-z0-9_]+$")
 
 
 def ref_catalog(repository: str, ref: str) -> str:
