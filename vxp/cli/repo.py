@@ -22,7 +22,13 @@ def create(name: Annotated[str, typer.Argument(help="repository name, e.g. clini
     `integration` is the default branch users read; both change only by merge
     (source → integration → app-*).
     """
-    repo = create_repository(Settings.discover(), name)
+    settings = Settings.discover()
+    repo = create_repository(settings, name)
+    if trino_url := settings.values.get("TRINO_URL"):
+        from vxp.engines.trino import ensure_repository_catalogs
+
+        # every Trino client sees the new repository at once, as catalog `<name>`
+        ensure_repository_catalogs(trino_url, [name])
     Console().print(
         f"[green]✓[/green] repository [bold]{repo.id}[/bold] at {repo.storage_namespace}; "
         f"branches {', '.join(LAYER_BRANCHES)} (protected, default {repo.default_branch})"
