@@ -16,6 +16,7 @@ from lakefs_sdk.exceptions import NotFoundException
 
 from vxp.connection import Settings
 from vxp.engines import duckdb as duck
+from vxp.engines.common import CatalogAccess, Result
 from vxp.home import Home
 from vxp.versioning import create_repository, upload
 
@@ -27,6 +28,11 @@ class DemoResult:
     uri: str
     columns: list[str]
     rows: list[tuple[object, ...]]
+    # the same data as an Iceberg table, read through the catalog at a snapshot tag
+    tag: str
+    table_commit_id: str
+    table_columns: list[str]
+    table_rows: list[tuple[object, ...]]
 
 
 def sample_table(seed: int = 7) -> pa.Table:
@@ -81,7 +87,8 @@ def run_demo(settings: Settings, repository: str, say: Callable[[str], None]) ->
     branches.create_branch(repository, lakefs_sdk.BranchCreation(name=ingest, source="source"))
     say(f"• cut ingestion branch [bold]{ingest}[/bold] from source")
 
-    path = "raw/visits/visits.parquet"
+    # one file per run: an ingestion adds data, it never rewrites what landed before
+    path = f"raw/visits/run={run}/visits.parquet"
     data = parquet_bytes(sample_table())
     upload(settings, repository, ingest, path, data)
     say(f"• uploaded {path} ({len(data)} bytes)")
@@ -107,10 +114,66 @@ def run_demo(settings: Settings, repository: str, say: Callable[[str], None]) ->
         {"uri": uri},
     )
     columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    conn.close()
+
+    tag, table_commit, table_result = _tables(settings, repository, run, say)
     return DemoResult(
         commit_id=commit.id,
         branch=experiment,
         uri=uri,
         columns=columns,
-        rows=cursor.fetchall(),
+        rows=rows,
+        tag=tag,
+        table_commit_id=table_commit,
+        table_columns=list(table_result.table.column_names),
+        table_rows=[tuple(r.values()) for r in table_result.table.to_pylist()],
     )
+
+
+def _tables(
+    settings: Settings, repository: str, run: str, say: Callable[[str], None]
+) -> tuple[str, str, Result]:
+    """Flow the raw layer into integration, normalise the visits into an Iceberg table on a work
+    branch, merge it into integration, tag that, and query the table at the tag."""
+    from pyiceberg.catalog import load_catalog
+
+    client = settings.lakefs()
+    refs = lakefs_sdk.RefsApi(client)
+    branches = lakefs_sdk.BranchesApi(client)
+    refs.merge_into_branch(repository, "source", "integration")
+    branch = f"tables-demo-{run}"
+    branches.create_branch(repository, lakefs_sdk.BranchCreation(name=branch, source="integration"))
+    say(f"• merged source into integration; cut work branch [bold]{branch}[/bold] from it")
+    access = CatalogAccess.from_settings(settings)
+    catalog = load_catalog(
+        "vxp",
+        uri=access.uri,
+        credential=f"{access.client_id}:{access.client_secret}",
+        warehouse=f"{repository}.{branch}",
+        **{"oauth2-server-uri": f"{access.uri}/v1/oauth/tokens"},
+    )
+    catalog.create_namespace_if_not_exists("trial")
+    visits = sample_table()
+    if catalog.table_exists("trial.visits"):
+        catalog.load_table("trial.visits").overwrite(visits)
+    else:
+        catalog.create_table("trial.visits", schema=visits.schema).append(visits)
+    say(f"• wrote Iceberg table trial.visits on {branch} ({visits.num_rows} rows, a lakeFS commit)")
+
+    refs.merge_into_branch(repository, branch, "integration")
+    branches.delete_branch(repository, branch)
+    tag = f"demo-{run}"
+    head = branches.get_branch(repository, "integration").commit_id
+    lakefs_sdk.TagsApi(client).create_tag(repository, lakefs_sdk.TagCreation(id=tag, ref=head))
+    say(f"• merged into integration and tagged it [bold]{tag}[/bold] ({head[:12]})")
+
+    result = duck.query(
+        Home.from_env().cache,
+        settings,
+        "SELECT site, count(*) AS visits, max(age) AS oldest FROM trial.visits "
+        "GROUP BY site ORDER BY site",
+        repository,
+        tag,
+    )
+    return tag, head, result

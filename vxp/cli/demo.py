@@ -18,9 +18,10 @@ def demo(
         "demo"
     ),
 ) -> None:
-    """Start the platform if needed, then: create a repository, upload a Parquet file on an
-    ingestion branch, commit, merge into `source`, branch, and query the file at that commit
-    with DuckDB."""
+    """The main job, end to end: start the platform if needed, create a repository, ingest a
+    Parquet file on an ingestion branch, commit, merge into `source`, branch, query the file at
+    that commit with DuckDB; then write it as an Iceberg table on the branch, merge into
+    `integration`, tag it, and query the table at the tag through the catalog."""
     console = Console()
     ServiceManager().up()
     result = run_demo(Settings.discover(), repository, say=console.print)
@@ -29,4 +30,12 @@ def demo(
     for row in result.rows:
         table.add_row(*(str(v) for v in row))
     console.print(table)
+    console.print(
+        f"• DuckDB through the catalog: [bold]trial.visits[/bold] at tag {result.tag} "
+        f"(commit {result.table_commit_id})"
+    )
+    tables = Table(*result.table_columns)
+    for row in result.table_rows:
+        tables.add_row(*(str(v) for v in row))
+    console.print(tables)
     console.print(f"[bold]commit[/bold] {result.commit_id}")
