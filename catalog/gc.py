@@ -13,18 +13,22 @@ branches are retained too. A commit only a deleted branch led to is not retained
 A file is *reachable* from a retained commit when it is the metadata file a table pointer at
 that commit names, or anything that metadata references: the manifest lists of all its
 snapshots, their manifests, every data and delete file those manifests list (deleted entries
-included), and its statistics and partition-statistics files. Files named only in a metadata
-file's ``metadata-log`` or in a pointer's ``previous-metadata-location`` are not: no engine reads
-them to scan a table, and every earlier version a retained commit can still be read at is named
-by that commit's own pointer.
+included), and its statistics and partition-statistics files. The metadata file a view pointer
+names is reachable too; it references no other file (a view's versions are SQL text, held in
+that one file). Files named only in a metadata file's ``metadata-log`` (``version-log`` for
+views) or in a pointer's ``previous-metadata-location`` are not: no engine reads them to scan a
+table, and every earlier version a retained commit can still be read at is named by that
+commit's own pointer.
 
 Mark covers every repository of the lakeFS installation, whatever is swept, because nothing
 stops a table of one repository from referencing files under another's prefix (``register``, an
 explicit table location, ``add_files``). Sweep lists ``<root>/<repo>/`` of the swept repositories
 only and deletes files that are unmarked and older than the cut-off, so files of a commit still
-in flight (written, pointer not yet merged) survive. The run refuses to delete anything when a
-retained pointer, metadata file, manifest list or manifest cannot be read: what it would
-reference is unknown.
+in flight (written, pointer not yet merged) survive. Tables and views may also live under the
+catalog's allowed locations (``VXP_CATALOG_ALLOWED_LOCATIONS``): their files are marked like any
+other, but nothing outside ``<root>/<repo>/`` is ever listed or deleted. The run refuses to delete
+anything when a retained pointer, metadata file, manifest list or manifest cannot be read: what
+it would reference is unknown.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from pyiceberg.manifest import ManifestFile, read_manifest_list
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
 from catalog.lakefs_api import LakeFSError, Session
-from catalog.state import POINTER_SUFFIX, TABLES, Pointer
+from catalog.state import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -57,7 +61,11 @@ if TYPE_CHECKING:
 # a day covers ingestion jobs that write for hours before committing (Iceberg's own orphan-file
 # removal waits 3 days)
 DEFAULT_OLDER_THAN = timedelta(days=1)
-POINTER_PREFIX = TABLES + "/"
+# one listing per state finds table and view pointers (and the few namespace markers, skipped):
+# listing is what a run spends its time on, so not one listing per kind
+CATALOG_PREFIX = ROOT + "/"
+TABLE_PREFIX = TABLES + "/"
+VIEW_PREFIX = VIEWS + "/"
 SAMPLE_SIZE = 20
 # lakeFS and object stores are I/O-bound: a few requests in flight hide their latency
 DEFAULT_WORKERS = 8
@@ -101,10 +109,24 @@ class Warehouse:
     root: str
     # pyiceberg FileIO properties (s3.endpoint, s3.access-key-id, …); empty for file://
     properties: dict[str, str] = field(default_factory=dict)
+    # the catalog's allowed locations: retained metadata may lie there, files there are marked
+    # but never listed or deleted
+    allowed_locations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.root.startswith(("file:///", *(f"{s}://" for s in _S3_SCHEMES))):
             raise GcError(f"warehouse root {self.root!r} must be a file:/// or s3:// URI")
+        for prefix in self.allowed_locations:
+            if not prefix.startswith(("file:/", *(f"{s}://" for s in _S3_SCHEMES))):
+                raise GcError(f"allowed location {prefix!r} must be a file:/// or s3:// URI prefix")
+
+    def holds(self, location: str) -> bool:
+        """True when ``location`` lies under the root or an allowed location."""
+        key = file_key(location)
+        return any(
+            key.startswith(file_key(prefix).rstrip("/") + "/")
+            for prefix in (self.root, *self.allowed_locations)
+        )
 
     def repo_prefix(self, repo: str) -> str:
         """The key every file under ``<root>/<repo>/`` starts with."""
@@ -124,6 +146,7 @@ class Report:
     states_listed: int = 0
     pointers_read: int = 0
     metadata_files: int = 0
+    view_metadata_files: int = 0
     reachable_files: int = 0
     files_listed: int = 0
     kept_reachable: int = 0
@@ -246,24 +269,30 @@ class _Run:
             states.extend(self._retained_states(repo))
         self.report.states_listed = len(states)
 
-        self.progress.phase("listing table pointers", len(states))
-        # identical pointer objects (same checksum) name the same metadata file: read one
-        distinct: dict[tuple[str, str], tuple[_State, str]] = {}
+        self.progress.phase("listing table and view pointers", len(states))
+        # identical pointer objects (same checksum) name the same metadata file: read one;
+        # the kind is part of the key because it decides how that file is read
+        distinct: dict[tuple[str, bool, str], tuple[_State, str]] = {}
         for state, entries in zip(states, self._map(self._list_pointers, states), strict=True):
             for path, checksum in entries:
-                key = (state.repo, checksum or f"{state.ref}:{path}")
+                is_view = path.startswith(VIEW_PREFIX)
+                key = (state.repo, is_view, checksum or f"{state.ref}:{path}")
                 distinct.setdefault(key, (state, path))
         self.report.pointers_read = len(distinct)
 
-        self.progress.phase("reading table pointers", len(distinct))
+        self.progress.phase("reading table and view pointers", len(distinct))
         metadata_locations: set[str] = set()
-        for location in self._map(self._read_pointer, distinct.values()):
+        view_locations: set[str] = set()
+        locations = self._map(self._read_pointer, distinct.values())
+        for (_, is_view, _), location in zip(distinct, locations, strict=True):
             if location is not None:
-                metadata_locations.add(location)
+                (view_locations if is_view else metadata_locations).add(location)
         self.report.metadata_files = len(metadata_locations)
-        self._check_inside_root(metadata_locations)
+        self.report.view_metadata_files = len(view_locations)
+        self._check_inside_root(metadata_locations | view_locations)
 
-        marked = {file_key(location) for location in metadata_locations}
+        # a view's metadata file references no other file: marking it is all a view needs
+        marked = {file_key(location) for location in metadata_locations | view_locations}
         self.progress.phase("reading table metadata", len(metadata_locations))
         manifest_lists: set[str] = set()
         for lists, statistics in self._map(self._read_metadata, sorted(metadata_locations)):
@@ -326,9 +355,15 @@ class _Run:
         )
 
     def _list_pointers(self, state: _State) -> list[tuple[str, str]]:
-        entries = self.session.list_objects(state.repo, state.ref, POINTER_PREFIX, delimiter="")
+        """Table and view pointers at ``state``: (path, checksum)."""
+        entries = self.session.list_objects(state.repo, state.ref, CATALOG_PREFIX, delimiter="")
         try:
-            return [(e.path, e.checksum) for e in entries if e.path.endswith(POINTER_SUFFIX)]
+            return [
+                (e.path, e.checksum)
+                for e in entries
+                if e.path.startswith((TABLE_PREFIX, VIEW_PREFIX))
+                and e.path.endswith(POINTER_SUFFIX)
+            ]
         except LakeFSError as exc:
             # a branch deleted since the run started (the catalog's temporary branches come and
             # go) retains nothing any more; commit IDs never disappear, so they never get here
@@ -348,18 +383,22 @@ class _Run:
             return Pointer.from_bytes(raw).metadata_location
         except (ValueError, KeyError, TypeError) as exc:
             raise GcError(
-                f"{state.repo}@{state.ref[:12]}:{path} is not a table pointer ({exc}); "
+                f"{state.repo}@{state.ref[:12]}:{path} is not a table or view pointer ({exc}); "
                 "cannot tell which files it keeps alive"
             ) from exc
 
     def _check_inside_root(self, metadata_locations: set[str]) -> None:
-        """Refuse a root that differs from the catalog's: nothing retained would match it."""
-        root = file_key(self.warehouse.root).rstrip("/") + "/"
-        outside = sorted(loc for loc in metadata_locations if not file_key(loc).startswith(root))
+        """Refuse a root (or allowed locations) that differ from the catalog's: the catalog
+        writes nowhere else, so metadata elsewhere means gc was given the wrong settings."""
+        outside = sorted(loc for loc in metadata_locations if not self.warehouse.holds(loc))
         if outside:
+            allowed = ""
+            if self.warehouse.allowed_locations:
+                allowed = f" and the allowed locations {list(self.warehouse.allowed_locations)}"
             raise GcError(
-                f"{len(outside)} retained table(s) have metadata outside the warehouse root "
-                f"{self.warehouse.root!r}, e.g. {outside[0]!r}; is this the catalog's root?"
+                f"{len(outside)} retained table(s) or view(s) have metadata outside the warehouse "
+                f"root {self.warehouse.root!r}{allowed}, e.g. {outside[0]!r}; are these the "
+                "catalog's root and VXP_CATALOG_ALLOWED_LOCATIONS?"
             )
 
     def _read(self, location: str, what: str) -> bytes:

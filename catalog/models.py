@@ -107,8 +107,9 @@ class RegisterTableRequest(_Body):
 
 class CommitTableRequest(_Body):
     identifier: TableIdentifier | None = None
-    requirements: list[TableRequirement] = Field(default_factory=list)
-    updates: list[TableUpdate] = Field(default_factory=list)
+    # required by the spec: a body without them is malformed, not an empty commit
+    requirements: list[TableRequirement]
+    updates: list[TableUpdate]
 
 
 class CommitTransactionRequest(_Body):

@@ -11,24 +11,45 @@ class SettingsError(ValueError):
     """A required setting is missing or malformed."""
 
 
+def parse_locations(text: str | None) -> tuple[str, ...]:
+    """``VXP_CATALOG_ALLOWED_LOCATIONS``: comma-separated URI prefixes, blanks ignored.
+
+    Shared with ``vxp gc``, which must read the variable exactly as the catalog does.
+    """
+    return tuple(p.strip() for p in (text or "").split(",") if p.strip())
+
+
 @dataclass(frozen=True)
 class S3Settings:
-    """How engines reach the warehouse bucket; handed to them in loadTable/createTable ``config``.
+    """How the catalog and the engines reach the warehouse bucket.
 
-    Every engine gets these settings from the catalog, so a client needs nothing but the catalog
-    URI, its lakeFS key pair and a warehouse name.
+    Every engine gets these settings from the catalog (loadTable/createTable/loadView ``config``),
+    so a client needs nothing but the catalog URI, its lakeFS key pair and a warehouse name.
     """
 
+    # where the catalog itself reads and writes metadata files
     endpoint: str
     access_key_id: str
     secret_access_key: str
     region: str = "us-east-1"
     path_style_access: bool = True
+    # where engines reach the same storage, when that address differs from the catalog's: in
+    # compose the catalog reaches MinIO on the container network (http://minio:9000), which no
+    # user's machine resolves. None: engines use ``endpoint`` too
+    client_endpoint: str | None = None
 
     def file_io_properties(self) -> dict[str, str]:
+        """FileIO properties for the catalog's own reads and writes (at ``endpoint``)."""
+        return self._properties(self.endpoint)
+
+    def client_properties(self) -> dict[str, str]:
+        """FileIO properties handed to engines (at ``client_endpoint``, else ``endpoint``)."""
+        return self._properties(self.client_endpoint or self.endpoint)
+
+    def _properties(self, endpoint: str) -> dict[str, str]:
         """The pyiceberg/Iceberg FileIO property names understood by pyiceberg, Trino and DuckDB."""
         return {
-            "s3.endpoint": self.endpoint,
+            "s3.endpoint": endpoint,
             "s3.access-key-id": self.access_key_id,
             "s3.secret-access-key": self.secret_access_key,
             "s3.path-style-access": "true" if self.path_style_access else "false",
@@ -80,8 +101,12 @@ class Settings:
         return self.warehouse_root.rstrip("/")
 
     def file_io_properties(self) -> dict[str, str]:
-        """Properties for the server's own FileIO and for the ``config`` handed to engines."""
+        """Properties for the server's own FileIO."""
         return self.s3.file_io_properties() if self.s3 is not None else {}
+
+    def client_config(self) -> dict[str, str]:
+        """The ``config`` handed to engines with a table or view: how they reach its files."""
+        return self.s3.client_properties() if self.s3 is not None else {}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +131,7 @@ class Settings:
                 region=values.get("VXP_CATALOG_S3_REGION") or "us-east-1",
                 path_style_access=values.get("VXP_CATALOG_S3_PATH_STYLE_ACCESS", "true").lower()
                 != "false",
+                client_endpoint=values.get("VXP_CATALOG_S3_CLIENT_ENDPOINT") or None,
             )
         return cls(
             lakefs_endpoint=required("VXP_CATALOG_LAKEFS_ENDPOINT"),
@@ -114,9 +140,5 @@ class Settings:
             default_warehouse=values.get("VXP_CATALOG_DEFAULT_WAREHOUSE") or None,
             s3=s3,
             token_ttl_seconds=int(values.get("VXP_CATALOG_TOKEN_TTL_SECONDS") or 3600),
-            allowed_locations=tuple(
-                p.strip()
-                for p in (values.get("VXP_CATALOG_ALLOWED_LOCATIONS") or "").split(",")
-                if p.strip()
-            ),
+            allowed_locations=parse_locations(values.get("VXP_CATALOG_ALLOWED_LOCATIONS")),
         )

@@ -61,7 +61,7 @@ def _json_response(c: Ctx, result: TableResult, *, with_config: bool) -> Respons
         result.metadata,
     ]
     if with_config:
-        parts += [b',"config":', json.dumps(c.rt.settings.file_io_properties()).encode()]
+        parts += [b',"config":', json.dumps(c.rt.settings.client_config()).encode()]
     parts.append(b"}")
     headers = {"ETag": _etag(result.metadata_location)} if result.metadata_location else {}
     return Response(b"".join(parts), media_type="application/json", headers=headers)

@@ -45,7 +45,7 @@ def _response(c: Ctx, result: TableResult) -> Response:
             b',"metadata":',
             result.metadata,
             b',"config":',
-            json.dumps(c.rt.settings.file_io_properties()).encode(),
+            json.dumps(c.rt.settings.client_config()).encode(),
             b"}",
         ]
     )

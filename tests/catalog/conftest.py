@@ -55,6 +55,11 @@ class CatalogServer:
     def warehouse_dir(self) -> Path:
         return Path(self.settings.warehouse_root.removeprefix("file://"))
 
+    @property
+    def allowed_dir(self) -> Path:
+        """Outside the warehouse root, where clients may still put tables and views."""
+        return Path(self.settings.allowed_locations[0].removeprefix("file://"))
+
     def token(self) -> str:
         response = httpx.post(
             f"{self.url}/v1/oauth/tokens",
@@ -118,10 +123,13 @@ def lakefs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSSe
 def catalog_server(lakefs_server: LakeFSServer) -> Iterator[CatalogServer]:
     warehouse = lakefs_server.home.data / "warehouse"
     warehouse.mkdir(parents=True, exist_ok=True)
+    elsewhere = lakefs_server.home.root / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
     settings = Settings(
         lakefs_endpoint=lakefs_server.url,
         warehouse_root=f"file://{warehouse}",
         token_secret="catalog-test-secret",  # noqa: S106 - a throwaway test key
+        allowed_locations=(f"file://{elsewhere}",),
     )
     port = free_port()
     server = uvicorn.Server(

@@ -42,8 +42,8 @@ needs_compose = pytest.mark.skipif(DOCKER_COMPOSE is None, reason=NO_COMPOSE)
 SERVICES = {"postgres", "minio", "minio-init", "lakefs", "lakefs-setup", "catalog", "trino"}
 # services that run once and exit: waited for with service_completed_successfully, no healthcheck
 ONE_SHOT = {"minio-init", "lakefs-setup"}
-# required variables that are not secrets: MinIO's URL as containers and clients both reach it
-# (the catalog uses it itself and hands it to engines; see .env.example)
+# required variables that are not secrets: MinIO's URL as the users' machines reach it (the
+# catalog hands it to engines; see .env.example)
 REQUIRED_SETTINGS = {"VXP_S3_PUBLIC_ENDPOINT"}
 # Debian 12 (bookworm) packages PostgreSQL 15, which the service manager runs
 POSTGRES_MAJOR = "15"
@@ -179,6 +179,14 @@ def test_compose_renders_with_the_example_env(rendered: dict[str, Any]) -> None:
     assert rendered["services"]["lakefs"]["ports"] == ["127.0.0.1:8000:8000/tcp"]
     assert rendered["services"]["catalog"]["ports"] == ["127.0.0.1:8181:8181/tcp"]
     assert rendered["services"]["trino"]["ports"] == ["127.0.0.1:8080:8080/tcp"]
+    # the catalog reaches MinIO on the compose network, engines get the public URL
+    catalog = rendered["services"]["catalog"]["environment"]
+    assert catalog["VXP_CATALOG_S3_ENDPOINT"] == "http://minio:9000"
+    assert (
+        catalog["VXP_CATALOG_S3_CLIENT_ENDPOINT"]
+        == _env_file(ENV_EXAMPLE)["VXP_S3_PUBLIC_ENDPOINT"]
+    )
+    assert catalog["VXP_CATALOG_ALLOWED_LOCATIONS"] == ""
 
 
 @needs_compose
@@ -266,7 +274,8 @@ def test_dependencies_wait_for_health() -> None:
     assert set(RAW["services"]["minio-init"]["depends_on"]) == {"minio"}
     # the admin user is created once lakeFS answers; the catalog checks clients' keys against it
     assert set(RAW["services"]["lakefs-setup"]["depends_on"]) == {"lakefs"}
-    assert set(RAW["services"]["catalog"]["depends_on"]) == {"lakefs", "lakefs-setup"}
+    # ... and it reads and writes table metadata in MinIO itself
+    assert set(RAW["services"]["catalog"]["depends_on"]) == {"lakefs", "lakefs-setup", "minio"}
 
 
 def test_data_lives_in_named_volumes() -> None:
@@ -507,16 +516,23 @@ def test_catalog_settings_match_the_service_manager(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     expected = catalog_service.Catalog().server_env(ctx)
     actual = _environment("catalog")
-    assert set(actual) == set(expected)
-    # addresses differ: lakeFS on the compose network; MinIO at the one URL that both this
-    # container and the clients reach (the catalog hands it to engines in loadTable's config)
+    # plus the endpoint engines get: under the service manager the catalog and its clients reach
+    # MinIO at the same loopback address, in compose they do not
+    assert set(actual) == set(expected) | {"VXP_CATALOG_S3_CLIENT_ENDPOINT"}
+    # addresses differ: lakeFS and MinIO on the compose network for the catalog itself; MinIO's
+    # public URL for the engines it hands loadTable's config to
     assert actual["VXP_CATALOG_LAKEFS_ENDPOINT"] == "http://lakefs:8000"
-    assert REQUIRED_REF.fullmatch(actual["VXP_CATALOG_S3_ENDPOINT"])
-    assert REQUIRED_REF.findall(actual["VXP_CATALOG_S3_ENDPOINT"]) == ["VXP_S3_PUBLIC_ENDPOINT"]
+    assert actual["VXP_CATALOG_S3_ENDPOINT"] == "http://minio:9000"
+    client_endpoint = actual["VXP_CATALOG_S3_CLIENT_ENDPOINT"]
+    assert REQUIRED_REF.fullmatch(client_endpoint)
+    assert REQUIRED_REF.findall(client_endpoint) == ["VXP_S3_PUBLIC_ENDPOINT"]
+    # the operator's choice, passed through as `vxp up` passes its own environment's
+    allowed = catalog_service.ALLOWED_LOCATIONS
+    assert actual[allowed] == f"${{{allowed}:-}}"
     addresses = {"VXP_CATALOG_LAKEFS_ENDPOINT", "VXP_CATALOG_S3_ENDPOINT"}
     for key, value in expected.items():
         _assert_same_secrets(key, value, actual[key], ctx.secrets)
-        if key not in addresses and not REQUIRED_REF.search(actual[key]):
+        if key not in addresses | {allowed} and not REQUIRED_REF.search(actual[key]):
             assert actual[key] == value, key
     assert actual["VXP_CATALOG_WAREHOUSE_ROOT"] == f"s3://{minio.WAREHOUSE_BUCKET}"
     # the service manager's health probe, without authentication

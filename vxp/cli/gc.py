@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from vxp.connection import Settings
 from vxp.errors import VxpError
+
+if TYPE_CHECKING:
+    from catalog.gc import Warehouse
 
 
 class _Bar:
@@ -38,9 +41,11 @@ class _Bar:
             self._progress.advance(self._task, amount)
 
 
-def _warehouse(values: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The warehouse root and its FileIO properties from `vxp env`-style settings."""
-    from catalog.settings import S3Settings
+def _warehouse(values: dict[str, str]) -> Warehouse:
+    """The warehouse root, its FileIO properties and the catalog's allowed locations, from
+    `vxp env`-style settings."""
+    from catalog.gc import Warehouse
+    from catalog.settings import S3Settings, parse_locations
 
     root = values.get("VXP_WAREHOUSE_ROOT", "")
     if not root:
@@ -49,8 +54,10 @@ def _warehouse(values: dict[str, str]) -> tuple[str, dict[str, str]]:
             hint="`vxp env` prints it for the local stack; for a team deployment set it to the "
             "catalog's VXP_CATALOG_WAREHOUSE_ROOT",
         )
+    # the same variable the catalog reads: tables and views may live under these prefixes too
+    allowed = parse_locations(values.get("VXP_CATALOG_ALLOWED_LOCATIONS"))
     if not root.startswith("s3://"):
-        return root, {}
+        return Warehouse(root, allowed_locations=allowed)
     endpoint = values.get("VXP_S3_ENDPOINT") or values.get("AWS_ENDPOINT_URL", "")
     key, secret = values.get("AWS_ACCESS_KEY_ID", ""), values.get("AWS_SECRET_ACCESS_KEY", "")
     if not (endpoint and key and secret):
@@ -60,7 +67,8 @@ def _warehouse(values: dict[str, str]) -> tuple[str, dict[str, str]]:
             "(`vxp env` prints them for the local full stack)",
         )
     region = values.get("AWS_REGION") or "us-east-1"
-    return root, S3Settings(endpoint, key, secret, region).file_io_properties()
+    properties = S3Settings(endpoint, key, secret, region).file_io_properties()
+    return Warehouse(root, properties, allowed)
 
 
 def _size(count: int) -> str:
@@ -95,9 +103,10 @@ def gc(
 
     Retained: every commit reachable from a branch head or a tag (a commit only a deleted branch
     led to is not). Reachable: the metadata file a table pointer at a retained commit names and
-    every manifest list, manifest, data, delete and statistics file it references. Every
-    repository is read to decide this, since a table may reference another repository's files;
-    --repo limits what is deleted. See docs/reference/gc.md.
+    every manifest list, manifest, data, delete and statistics file it references, and the
+    metadata file a view pointer names. Every repository is read to decide this, since a table
+    may reference another repository's files; --repo limits what is deleted. Files under the
+    catalog's VXP_CATALOG_ALLOWED_LOCATIONS are marked, never deleted. See docs/reference/gc.md.
     """
     # imported here: pyiceberg and pyarrow would slow down every other vxp command
     from catalog import gc as collector
@@ -109,7 +118,10 @@ def gc(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--older-than") from exc
     settings = Settings.discover()
-    root, properties = _warehouse(settings.values)
+    try:
+        warehouse = _warehouse(settings.values)
+    except collector.GcError as exc:
+        raise VxpError(f"gc cannot start: {exc}") from exc
     lakefs = LakeFS(settings.lakefs_endpoint)
     session = lakefs.as_user(settings.lakefs_access_key_id, settings.lakefs_secret_access_key)
     console = Console()
@@ -124,7 +136,7 @@ def gc(
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
             report = collector.collect(
                 session,
-                collector.Warehouse(root, properties),
+                warehouse,
                 repos=[repo] if repo else None,
                 older_than=age,
                 dry_run=dry_run,
@@ -144,7 +156,8 @@ def gc(
     table.add_row("retained commits", str(report.retained_commits))
     table.add_row("states listed", str(report.states_listed))
     table.add_row("pointers read", str(report.pointers_read))
-    table.add_row("metadata files", str(report.metadata_files))
+    table.add_row("table metadata files", str(report.metadata_files))
+    table.add_row("view metadata files", str(report.view_metadata_files))
     table.add_row("reachable files", str(report.reachable_files))
     table.add_row("files listed", str(report.files_listed))
     table.add_row("kept: reachable", str(report.kept_reachable))

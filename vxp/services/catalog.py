@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -11,6 +13,10 @@ from vxp import __version__
 from vxp.engines import duckdb as duck
 from vxp.services.base import Component, Context, LaunchSpec
 from vxp.services.minio import WAREHOUSE_BUCKET
+
+# prefixes besides the warehouse root where clients may put tables and views; the local stack has
+# no configuration file, so it comes from the environment `vxp up` runs in
+ALLOWED_LOCATIONS = "VXP_CATALOG_ALLOWED_LOCATIONS"
 
 
 class Catalog(Component):
@@ -35,6 +41,9 @@ class Catalog(Component):
             "VXP_CATALOG_LAKEFS_ENDPOINT": f"http://127.0.0.1:{ctx.ports['lakefs']}",
             "VXP_CATALOG_WAREHOUSE_ROOT": self.warehouse_root(ctx),
             "VXP_CATALOG_TOKEN_SECRET": ctx.secrets["catalog_token_secret"],
+            # named although the process would inherit it: it is part of the catalog's
+            # configuration (compose passes it too), and empty means none
+            ALLOWED_LOCATIONS: os.environ.get(ALLOWED_LOCATIONS, ""),
         }
         if ctx.stack == "full":
             env |= {
@@ -44,8 +53,14 @@ class Catalog(Component):
             }
         return env
 
+    def _allowed_locations_file(self, ctx: Context) -> Path:
+        return ctx.run_dir(self.name) / "allowed-locations"
+
     def prepare(self, ctx: Context) -> None:
         (ctx.home.data / "warehouse").mkdir(parents=True, exist_ok=True)
+        # `vxp env` (and so `vxp gc`) must report the prefixes the running catalog was started
+        # with, not those of the shell that happens to ask
+        self._allowed_locations_file(ctx).write_text(os.environ.get(ALLOWED_LOCATIONS, ""))
 
     def launch(self, ctx: Context) -> LaunchSpec:
         return LaunchSpec(
@@ -76,7 +91,7 @@ class Catalog(Component):
             f"{ctx.secrets['lakefs_access_key_id']}:{ctx.secrets['lakefs_secret_access_key']}"
         )
         uri = self.url(ctx)
-        return {
+        settings = {
             "VXP_CATALOG_URI": uri,
             "VXP_CATALOG_CREDENTIAL": credential,
             # where table files live; `vxp gc` sweeps it (with the S3 settings of MinIO's env)
@@ -94,3 +109,9 @@ class Catalog(Component):
                 warehouse="REPOSITORY.REF",
             ),
         }
+        allowed_file = self._allowed_locations_file(ctx)
+        allowed = allowed_file.read_text().strip() if allowed_file.exists() else ""
+        if allowed:
+            # `vxp gc` marks the tables and views there too (and refuses to run without them)
+            settings[ALLOWED_LOCATIONS] = allowed
+        return settings

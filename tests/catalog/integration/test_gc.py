@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.table import Table
 from typer.testing import CliRunner
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from catalog import gc
 from catalog.lakefs_api import LakeFS, Session
 from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
+from tests.catalog.integration.test_views import create_body, version
 from vxp.cli.app import app
 
 ARROW = pa.schema([("id", pa.int64())])
@@ -59,7 +61,20 @@ def session(lakefs_server: LakeFSServer) -> Iterator[Session]:
 
 @pytest.fixture
 def warehouse(catalog_server: CatalogServer) -> gc.Warehouse:
-    return gc.Warehouse(catalog_server.settings.warehouse_root)
+    settings = catalog_server.settings
+    return gc.Warehouse(settings.warehouse_root, allowed_locations=settings.allowed_locations)
+
+
+def cli_env(lakefs_server: LakeFSServer, catalog_server: CatalogServer) -> dict[str, str]:
+    """What `vxp env` gives `vxp gc` for this catalog."""
+    return {
+        "LAKEFS_ENDPOINT": lakefs_server.url,
+        "LAKEFS_ACCESS_KEY_ID": lakefs_server.access_key_id,
+        "LAKEFS_SECRET_ACCESS_KEY": lakefs_server.secret_access_key,
+        "VXP_WAREHOUSE_ROOT": catalog_server.settings.warehouse_root,
+        "VXP_CATALOG_ALLOWED_LOCATIONS": ",".join(catalog_server.settings.allowed_locations),
+        "COLUMNS": "300",
+    }
 
 
 def delete_branch(admin: Admin, name: str) -> None:
@@ -264,15 +279,10 @@ def test_dry_run_deletes_nothing(
     assert report.sample == [gc.file_key(orphan.as_uri())]
 
     # the CLI says the same and deletes nothing either
-    env = {
-        "LAKEFS_ENDPOINT": lakefs_server.url,
-        "LAKEFS_ACCESS_KEY_ID": lakefs_server.access_key_id,
-        "LAKEFS_SECRET_ACCESS_KEY": lakefs_server.secret_access_key,
-        "VXP_WAREHOUSE_ROOT": catalog_server.settings.warehouse_root,
-        "COLUMNS": "300",
-    }
     result = CliRunner().invoke(
-        app, ["gc", "--repo", repo, "--dry-run", "--older-than", "0s"], env=env
+        app,
+        ["gc", "--repo", repo, "--dry-run", "--older-than", "0s"],
+        env=cli_env(lakefs_server, catalog_server),
     )
     assert result.exit_code == 0, result.output
     assert "would delete" in result.output and "1 file," in result.output
@@ -369,3 +379,96 @@ def test_unreadable_retained_metadata_stops_the_run(
 def test_unknown_repository_is_refused(session: Session, warehouse: gc.Warehouse) -> None:
     with pytest.raises(gc.GcError, match="no lakeFS repository named 'no-such-repo'"):
         gc.collect(session, warehouse, repos=["no-such-repo"], older_than=NOW)
+
+
+def test_view_metadata_is_kept(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    base = f"/v1/{repo}.main"
+    views = f"{base}/namespaces/trial/views"
+    with catalog_server.http() as http:
+        http.post(f"{base}/namespaces", json={"namespace": ["trial"]}).raise_for_status()
+        created = http.post(views, json=create_body("v"))
+        assert created.status_code == 200, created.text
+        first = created.json()["metadata-location"]
+        admin.tag("v1", admin.head())
+        replace = {
+            "requirements": [],
+            "updates": [
+                {"action": "add-view-version", "view-version": version("select 2", 2)},
+                {"action": "set-current-view-version", "view-version-id": -1},
+            ],
+        }
+        replaced = http.post(f"{views}/v", json=replace)
+        assert replaced.status_code == 200, replaced.text
+        second = replaced.json()["metadata-location"]
+
+        # a view that only ever existed on a branch that is then deleted
+        admin.branch("scratch")
+        scratch = http.post(
+            f"/v1/{repo}.scratch/namespaces/trial/views", json=create_body("gone")
+        ).json()["metadata-location"]
+        delete_branch(admin, "scratch")
+        # what a lost commit race leaves behind: a view metadata file no pointer names
+        orphan = plant(local(second).with_name(f"00002-{uuid.uuid4()}.metadata.json"))
+
+        report = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+
+        # the view loads at the branch head and at the tag, each with its own version
+        current = http.get(f"{views}/v")
+        assert current.status_code == 200, current.text
+        assert current.json()["metadata"]["current-version-id"] == 2
+        tagged = http.get(f"/v1/{repo}.v1/namespaces/trial/views/v")
+        assert tagged.status_code == 200, tagged.text
+        assert tagged.json()["metadata"]["current-version-id"] == 1
+        assert local(first).exists() and local(second).exists()
+        assert not local(scratch).exists() and not orphan.exists()
+        assert report.deleted_files == 2
+        # marking reads every repository: other tests' views count too
+        assert report.view_metadata_files >= 2
+
+
+def test_allowed_locations_are_marked_but_never_swept(
+    catalog_server: CatalogServer,
+    lakefs_server: LakeFSServer,
+    repo: str,
+    session: Session,
+    warehouse: gc.Warehouse,
+) -> None:
+    cat = catalog_server.pyiceberg(f"{repo}.main")
+    cat.create_namespace("trial")
+    outside = catalog_server.allowed_dir / repo
+    table = cat.create_table("trial.t", schema=ARROW, location=(outside / "t").as_uri())
+    table.append(ids([1]))
+    # a file under the swept prefix that only the outside table's metadata references
+    imported = catalog_server.warehouse_dir / repo / "imported" / "x.parquet"
+    imported.parent.mkdir(parents=True)
+    pq.write_table(ids([2]), imported)
+    table.add_files([imported.as_uri()])
+    # unreferenced, but outside <root>/<repo>/: never listed, never deleted
+    stray = plant(outside / "t" / "data" / "stray.parquet")
+    orphan = plant(catalog_server.warehouse_dir / repo / "trial" / "orphan.parquet")
+    kept = files_under(outside)
+
+    # a gc that does not know the catalog's allowed locations refuses, deleting nothing
+    unaware = gc.Warehouse(catalog_server.settings.warehouse_root)
+    with pytest.raises(gc.GcError, match="outside the warehouse root") as refused:
+        gc.collect(session, unaware, repos=[repo], older_than=NOW)
+    assert "VXP_CATALOG_ALLOWED_LOCATIONS" in str(refused.value)
+    assert orphan.exists()
+
+    # the CLI takes them from VXP_CATALOG_ALLOWED_LOCATIONS, as the catalog does
+    result = CliRunner().invoke(
+        app,
+        ["gc", "--repo", repo, "--older-than", "0s"],
+        env=cli_env(lakefs_server, catalog_server),
+    )
+    assert result.exit_code == 0, result.output
+    assert not orphan.exists()
+    assert imported.exists() and stray.exists()
+    assert files_under(outside) == kept
+    assert rows(cat.load_table("trial.t")) == [1, 2]

@@ -67,3 +67,18 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
+
+
+def test_allowed_locations_extend_what_the_warehouse_holds() -> None:
+    warehouse = Warehouse("file:///w/warehouse", allowed_locations=("file:/tmp", "s3a://scratch/"))
+    for inside in (
+        "file:///w/warehouse/r/t/metadata/00000-a.metadata.json",
+        "file:/tmp/ns/t/metadata/00000-a.metadata.json",
+        "file://localhost/tmp/m.json",
+        "s3://scratch/t/m.json",
+    ):
+        assert warehouse.holds(inside), inside
+    for outside in ("file:///tmpx/m.json", "file:///w/warehousex/m.json", "s3://scratchy/m.json"):
+        assert not warehouse.holds(outside), outside
+    with pytest.raises(GcError, match="allowed location"):
+        Warehouse("file:///w", allowed_locations=("tmp",))
