@@ -10,6 +10,7 @@ from typing import ClassVar
 from rich.console import Console
 
 from vxp.home import Home
+from vxp.services import cache
 
 
 @dataclass
@@ -95,3 +96,37 @@ class Component(ABC):
     @abstractmethod
     def settings(self, ctx: Context) -> dict[str, str]:
         """Connection settings for ``vxp env``, as environment variable names and values."""
+
+
+class CachedComponent(Component):
+    """A component whose files live in the binary cache, ``$VXP_CACHE/<name>/<version>/``.
+
+    Subclasses say how to :meth:`build` into an empty slot and which files to checksum; the cache
+    slot is sealed only after a complete build, so an interrupted one is redone next time.
+    """
+
+    def slot(self, ctx: Context) -> Path:
+        return cache.slot(ctx.home.cache, self.name, self.version)
+
+    def installed(self, ctx: Context) -> bool:
+        return cache.is_complete(self.slot(ctx))
+
+    def install(self, ctx: Context, force: bool = False) -> None:
+        slot = self.slot(ctx)
+        if self.installed(ctx) and not force:
+            return
+        cache.clear(slot)
+        slot.mkdir(parents=True)
+        self.build(ctx, slot)
+        cache.seal(slot, self.checked_files())
+
+    def verify(self, ctx: Context) -> None:
+        cache.verify(self.slot(ctx), self.name)
+
+    @abstractmethod
+    def build(self, ctx: Context, slot: Path) -> None:
+        """Build or download into the empty ``slot``, showing progress."""
+
+    @abstractmethod
+    def checked_files(self) -> list[str]:
+        """Paths (relative to the slot) whose checksums catch a damaged install."""

@@ -9,8 +9,8 @@ import httpx
 import yaml
 
 from vxp.errors import VxpError
-from vxp.services import cache, toolchain
-from vxp.services.base import Component, Context, LaunchSpec
+from vxp.services import toolchain
+from vxp.services.base import CachedComponent, Context, LaunchSpec
 
 MODULE = "github.com/treeverse/lakefs"
 VERSION = "1.86.0"
@@ -18,27 +18,16 @@ VERSION = "1.86.0"
 BUCKET = "vxp-lakefs"
 
 
-class LakeFS(Component):
+class LakeFS(CachedComponent):
     name = "lakefs"
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"lakefs": 8000}
     startup_timeout = 120.0
 
-    def _slot(self, ctx: Context) -> Path:
-        return cache.slot(ctx.home.cache, self.name, self.version)
-
     def binary(self, ctx: Context) -> Path:
-        return self._slot(ctx) / "lakefs"
+        return self.slot(ctx) / "lakefs"
 
-    def installed(self, ctx: Context) -> bool:
-        return cache.is_complete(self._slot(ctx))
-
-    def install(self, ctx: Context, force: bool = False) -> None:
-        slot = self._slot(ctx)
-        if self.installed(ctx) and not force:
-            return
-        cache.clear(slot)
-        slot.mkdir(parents=True)
+    def build(self, ctx: Context, slot: Path) -> None:
         toolchain.go_build_module(
             MODULE,
             f"v{self.version}",
@@ -49,10 +38,9 @@ class LakeFS(Component):
             # stamp the version the way lakeFS's own release build does
             ldflags=f"-X {MODULE}/pkg/version.Version={self.version}",
         )
-        cache.seal(slot, ["lakefs"])
 
-    def verify(self, ctx: Context) -> None:
-        cache.verify(self._slot(ctx), self.name)
+    def checked_files(self) -> list[str]:
+        return ["lakefs"]
 
     def storage_namespace(self, ctx: Context, repository: str) -> str:
         if ctx.stack == "full":

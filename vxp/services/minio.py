@@ -22,8 +22,8 @@ import httpx
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from vxp.services import cache, toolchain
-from vxp.services.base import Component, Context, LaunchSpec
+from vxp.services import toolchain
+from vxp.services.base import CachedComponent, Context, LaunchSpec
 from vxp.services.lakefs import BUCKET as LAKEFS_BUCKET
 
 if TYPE_CHECKING:
@@ -37,32 +37,20 @@ REGION = "us-east-1"
 WAREHOUSE_BUCKET = "vxp-warehouse"
 
 
-class MinIO(Component):
+class MinIO(CachedComponent):
     name = "minio"
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"minio": 9000, "minio-console": 9001}
 
-    def _slot(self, ctx: Context) -> Path:
-        return cache.slot(ctx.home.cache, self.name, self.version)
-
     def binary(self, ctx: Context) -> Path:
-        return self._slot(ctx) / "minio"
+        return self.slot(ctx) / "minio"
 
-    def installed(self, ctx: Context) -> bool:
-        return cache.is_complete(self._slot(ctx))
-
-    def install(self, ctx: Context, force: bool = False) -> None:
-        slot = self._slot(ctx)
-        if self.installed(ctx) and not force:
-            return
-        cache.clear(slot)
-        slot.mkdir(parents=True)
+    def build(self, ctx: Context, slot: Path) -> None:
         # the server's main package is the module root
         toolchain.go_install(f"{MODULE}@v{self.version}", MODULE, self.binary(ctx), ctx.console)
-        cache.seal(slot, ["minio"])
 
-    def verify(self, ctx: Context) -> None:
-        cache.verify(self._slot(ctx), self.name)
+    def checked_files(self) -> list[str]:
+        return ["minio"]
 
     def launch(self, ctx: Context) -> LaunchSpec:
         return LaunchSpec(

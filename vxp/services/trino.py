@@ -21,8 +21,8 @@ import httpx
 
 from vxp.engines import trino as engine
 from vxp.errors import VxpError
-from vxp.services import cache, toolchain
-from vxp.services.base import Component, Context, LaunchSpec
+from vxp.services import toolchain
+from vxp.services.base import CachedComponent, Context, LaunchSpec
 from vxp.services.minio import REGION
 
 VERSION = "476"
@@ -117,25 +117,14 @@ def properties(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-class Trino(Component):
+class Trino(CachedComponent):
     name = "trino"
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"trino": 8080}
     # a cold JVM loading the Iceberg plugin on two cores takes a while
     startup_timeout = 180.0
 
-    def _slot(self, ctx: Context) -> Path:
-        return cache.slot(ctx.home.cache, self.name, self.version)
-
-    def installed(self, ctx: Context) -> bool:
-        return cache.is_complete(self._slot(ctx))
-
-    def install(self, ctx: Context, force: bool = False) -> None:
-        slot = self._slot(ctx)
-        if self.installed(ctx) and not force:
-            return
-        cache.clear(slot)
-        slot.mkdir(parents=True)
+    def build(self, ctx: Context, slot: Path) -> None:
         downloads = slot / "downloads"
         server = toolchain.maven_fetch(SERVER_ARTIFACT, downloads, ctx.console)
         plugin = toolchain.maven_fetch(ICEBERG_ARTIFACT, downloads, ctx.console)
@@ -147,9 +136,8 @@ class Trino(Component):
         ctx.console.print(
             f"[green]✓[/green] unpacked Trino {self.version} ({time.monotonic() - start:.0f}s)"
         )
-        cache.seal(slot, self._key_files())
 
-    def _key_files(self) -> list[str]:
+    def checked_files(self) -> list[str]:
         # the engine, its plugin SPI and the Iceberg connector; checksumming every jar would make
         # each start slow
         return [
@@ -159,7 +147,7 @@ class Trino(Component):
         ]
 
     def verify(self, ctx: Context) -> None:
-        cache.verify(self._slot(ctx), self.name)
+        super().verify(ctx)
         # checked before anything starts, so a missing JDK stops `vxp up` with nothing half-up
         java_home()
 
@@ -184,7 +172,7 @@ class Trino(Component):
             "query.max-memory-per-node": "1GB",
             "memory.heap-headroom-per-node": "512MB",
             # absolute paths instead of the launcher's symlinks into the working directory
-            "plugin.dir": str(self._slot(ctx) / "plugin"),
+            "plugin.dir": str(self.slot(ctx) / "plugin"),
             # CREATE CATALOG: every repository becomes a catalog without a restart. The file
             # store keeps them in etc/catalog under the working directory (the data directory,
             # as in Trino's container image), so they survive one.
@@ -225,7 +213,7 @@ class Trino(Component):
         argv = [
             str(java_home() / "bin" / "java"),
             "-cp",
-            str(self._slot(ctx) / "lib" / "*"),
+            str(self.slot(ctx) / "lib" / "*"),
             *JVM_OPTIONS,
             f"-Dconfig={self._etc(ctx) / 'config.properties'}",
             MAIN_CLASS,
