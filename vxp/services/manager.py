@@ -231,6 +231,14 @@ class ServiceManager:
                     reason = f"did not become healthy within {component.startup_timeout:.0f}s"
                 else:
                     reason = "exited during start-up"
+                taken = [
+                    str(ctx.ports[name])
+                    for name in component.ports
+                    if not portlib.is_free(ctx.ports[name])
+                ]
+                if taken:
+                    # another program took the port after we chose it; the next `up` picks anew
+                    reason += f" (port {', '.join(taken)} is now used by another program)"
                 raise VxpError(
                     f"{component.name} {reason}; last lines of {log}:\n{process.tail(log)}"
                 )
@@ -243,12 +251,18 @@ class ServiceManager:
     def _wait_healthy(self, component: Component, ctx: Context, handle: process.Handle) -> bool:
         deadline = time.monotonic() + component.startup_timeout
         while time.monotonic() < deadline:
-            if component.healthy(ctx):
+            if self._serving(component, ctx, handle):
                 return True
             if not process.alive(handle):
                 return False
             time.sleep(0.1)  # polling a health endpoint, not synchronising on time
         return False
+
+    def _serving(self, component: Component, ctx: Context, handle: process.Handle) -> bool:
+        """Healthy, and the answer came from our process: it holds every one of its ports."""
+        return component.healthy(ctx) and all(
+            process.owns_port(handle, ctx.ports[name]) for name in component.ports
+        )
 
     def status(self) -> list[Status]:
         state = self._state()
@@ -266,7 +280,7 @@ class ServiceManager:
             elif not process.alive(handle):
                 health, pid = "dead", handle.pid
             else:
-                health = "healthy" if component.healthy(ctx) else "unhealthy"
+                health = "healthy" if self._serving(component, ctx, handle) else "unhealthy"
                 pid = handle.pid
             url = component.url(ctx) if all(p in ctx.ports for p in component.ports) else "-"
             rows.append(Status(component.name, component.version, url, health, pid))

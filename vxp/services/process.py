@@ -99,3 +99,51 @@ def tail(log_file: Path, lines: int = 20) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(content[-lines:])
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on TCP ``port`` (IPv4 or IPv6), from the kernel's tables."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # state 0A is LISTEN; the local address is HEX_IP:HEX_PORT
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _session_pids(handle: Handle) -> list[int]:
+    """The process and everything it started (spawn gives each component its own session)."""
+    pids = [handle.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != handle.pid:
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and int(fields[3]) == handle.pid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def owns_port(handle: Handle, port: int) -> bool:
+    """True when ``port`` is listened on by our process (or its children), not by a stranger.
+
+    A health probe alone cannot tell: another installation's server on the same port answers
+    it just as well, e.g. when two stacks pick the same free port at the same moment.
+    """
+    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    if not wanted:
+        return False
+    for pid in _session_pids(handle):
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                if str(fd.readlink()) in wanted:
+                    return True
+    return False
