@@ -8,12 +8,14 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
 
+from catalog import refs
 from catalog.auth import Caller, TokenService, session_for
-from catalog.errors import NotAuthorized
+from catalog.errors import NoSuchNamespace, NotAuthorized
 from catalog.lakefs_api import LakeFS, Session
 from catalog.metadata import MetadataFiles
-from catalog.refs import Warehouse, parse_warehouse
+from catalog.refs import Location, Warehouse, parse_warehouse
 from catalog.settings import Settings
+from catalog.state import Namespace, RefState, validate_namespace
 from catalog.tables import TableService
 from catalog.views import ViewService
 
@@ -59,6 +61,26 @@ class Ctx:
     caller: Caller
     session: Session
     warehouse: Warehouse
+
+    def locate(self, namespace: Namespace) -> Location:
+        """Where a namespace the client named is: its repository, ref and namespace in the ref."""
+        validate_namespace(namespace)
+        return self.warehouse.locate(namespace)
+
+    def listing(self, namespace: Namespace) -> tuple[Location, RefState]:
+        """Where to list what ``namespace`` holds; NoSuchNamespace when it does not exist.
+
+        The ref is resolved when the namespace is the ref itself or is missing: lakeFS answers a
+        listing in a missing ref with a bare 404, and a missing ref gets its own message.
+        """
+        loc = self.locate(namespace)
+        state = RefState(self.session, loc.repo, loc.ref)
+        if not loc.namespace:
+            refs.resolve(self.session, loc.repo, loc.ref)
+        elif not state.namespace_exists(loc.namespace):
+            refs.resolve(self.session, loc.repo, loc.ref)
+            raise NoSuchNamespace(f"Namespace does not exist: {'.'.join(namespace)}")
+        return loc, state
 
 
 def ctx(

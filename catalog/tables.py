@@ -1,4 +1,4 @@
-"""Table operations: load, create, commit (one table or a transaction), register, rename, drop.
+"""Table operations: create (also staged), commit (one table or a transaction), register, drop.
 
 Metadata changes follow Iceberg's Java semantics (:mod:`catalog.table_metadata`); this module
 decides what to read at which ref, which files and pointers to write, and how the resulting lakeFS
@@ -6,138 +6,29 @@ commit is described. Error messages are Iceberg's own (``Table does not exist: n
 clients match on.
 
 Tables and views share one name space: creating, registering or renaming a table onto a view's
-name fails, and the other way round (:mod:`catalog.views`).
+name fails, and the other way round. Those checks, rename and reading a pointer are the same for
+both kinds and live in :mod:`catalog.entries`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pyiceberg.table.metadata import TableMetadataUtil
 
-from catalog import commits, refs
 from catalog import table_metadata as tm
 from catalog.auth import Caller
 from catalog.commits import Change, Write
-from catalog.errors import (
-    AlreadyExists,
-    BadRequest,
-    CatalogError,
-    CommitFailed,
-    NoSuchNamespace,
-    NoSuchTable,
-    NoSuchWarehouse,
-)
+from catalog.entries import TABLE, EntryService, TableId, TableResult, dump, placement, run
+from catalog.errors import AlreadyExists, BadRequest, CommitFailed
 from catalog.lakefs_api import Session
-from catalog.metadata import METADATA_PATH_PROPERTY, MetadataFiles
 from catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
-from catalog.refs import Location
-from catalog.settings import Settings
-from catalog.state import Pointer, RefState, table_pointer, validate_name
-
-T = TypeVar("T")
+from catalog.state import Pointer, RefState, validate_name
 
 
-@dataclass(frozen=True)
-class TableId:
-    """A table or view: where it lives in lakeFS, and the REST namespace the client named."""
-
-    location: Location
-    name: str
-    rest_namespace: tuple[str, ...]
-
-    def __str__(self) -> str:
-        # commit messages name the table within its ref
-        return ".".join((*self.location.namespace, self.name))
-
-    @property
-    def ident(self) -> str:
-        """The identifier as the client wrote it, for error messages."""
-        return ".".join((*self.rest_namespace, self.name))
-
-    @property
-    def rest_parent(self) -> str:
-        return ".".join(self.rest_namespace)
-
-
-@dataclass(frozen=True)
-class TableResult:
-    """A loaded table or view; ``metadata_location`` is None for a staged (uncommitted) table."""
-
-    metadata_location: str | None
-    metadata: bytes
-
-
-def ref_hint(session: Session, location: Location) -> str:
-    """Why a name is missing when the reason is its ref, for the end of a 404 message."""
-    try:
-        refs.resolve(session, location.repo, location.ref)
-    except (NoSuchNamespace, NoSuchWarehouse):
-        return f" (ref {location.ref!r} does not exist in lakeFS repository {location.repo!r})"
-    return ""
-
-
-def missing_table(session: Session, table: TableId) -> CatalogError:
-    # a missing namespace is a missing table too: clients fall back on reading `ns.tbl.files`
-    # as metadata table `files` of `ns.tbl` only after a NoSuchTableException
-    return NoSuchTable(f"Table does not exist: {table.ident}{ref_hint(session, table.location)}")
-
-
-def missing_namespace(session: Session, table: TableId) -> CatalogError:
-    return NoSuchNamespace(
-        f"Namespace does not exist: {table.rest_parent}{ref_hint(session, table.location)}"
-    )
-
-
-def dump(model: Any) -> Any:
-    """A parsed request part as its JSON document, the form the metadata builders work on."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def run(
-    session: Session,
-    caller: Caller,
-    settings: Settings,
-    loc: Location,
-    plan: Callable[[RefState], Change[T]],
-    what: str,
-) -> T:
-    """Land ``plan`` on ``loc``'s branch, re-planned after each lost race (server-side retry)."""
-    return commits.run(
-        session,
-        loc.repo,
-        loc.ref,
-        plan,
-        caller=caller,
-        attempts=settings.commit_attempts,
-        exhausted=lambda: CommitFailed(
-            f"{what} on branch {loc.ref!r} kept changing concurrently "
-            f"({settings.commit_attempts} attempts); reload and retry"
-        ),
-    )
-
-
-class TableService:
-    def __init__(self, settings: Settings, files: MetadataFiles) -> None:
-        self.settings = settings
-        self.files = files
-
-    # --- reads ---------------------------------------------------------------------------
-
-    def pointer(self, session: Session, table: TableId) -> Pointer | None:
-        loc = table.location
-        return RefState(session, loc.repo, loc.ref).pointer(loc.namespace, table.name)
-
-    def _check_free(self, session: Session, state: RefState, table: TableId) -> None:
-        """The checks before a table takes a name: its namespace exists, no view has it."""
-        ns = table.location.namespace
-        if not state.namespace_exists(ns):
-            raise missing_namespace(session, table)
-        if state.view_pointer(ns, table.name) is not None:
-            raise AlreadyExists(f"View with same name already exists: {table.ident}")
+class TableService(EntryService):
+    kind = TABLE
 
     # --- create and register ---------------------------------------------------------------
 
@@ -147,10 +38,7 @@ class TableService:
         validate_name("table", table.name)
         loc = table.location
         properties = dict(request.properties)
-        location = (request.location or "").rstrip("/") or self.files.new_table_location(
-            loc.repo, loc.namespace, table.name
-        )
-        self.files.check_metadata_locations(location, properties)
+        location = self._new_location(table, request.location, properties)
         metadata = tm.new_table(
             dump(request.table_schema),
             dump(request.partition_spec) if request.partition_spec else None,
@@ -161,35 +49,13 @@ class TableService:
         if request.stage_create:
             # nothing is written: the create transaction's commit (assert-create) does it all;
             # the checks here only fail early what that commit would refuse
-            state = RefState(session, loc.repo, loc.ref)
-            self._check_free(session, state, table)
-            if state.pointer(loc.namespace, table.name) is not None:
-                raise AlreadyExists(f"Table already exists: {table.ident}")
+            self._check_new(session, RefState(session, loc.repo, loc.ref), table)
             self.files.make_metadata_directory(location, metadata["properties"])
             return TableResult(None, json.dumps(metadata).encode())
 
         metadata_location = self.files.new_metadata_location(location, None, metadata["properties"])
-        written: list[bytes] = []
-
-        def plan(state: RefState) -> Change[TableResult]:
-            self._check_free(session, state, table)
-            if state.pointer(loc.namespace, table.name) is not None:
-                raise AlreadyExists(f"Table already exists: {table.ident}")
-            if not written:
-                written.append(self.files.write_json(metadata, metadata_location))
-            return Change(
-                result=TableResult(metadata_location, written[0]),
-                writes=[
-                    Write(
-                        table_pointer(loc.namespace, table.name),
-                        Pointer(metadata_location).to_bytes(),
-                    )
-                ],
-                message=f"catalog: create table {table}",
-                metadata=_describe("create-table", [(table, metadata_location, None)]),
-            )
-
-        return run(session, caller, self.settings, loc, plan, f"table {table.ident!r}")
+        described = _describe("create-table", [(table, metadata_location, None)])
+        return self._create(session, caller, table, metadata, metadata_location, described)
 
     def register(
         self, session: Session, caller: Caller, table: TableId, request: RegisterTableRequest
@@ -213,17 +79,12 @@ class TableService:
             previous = existing.metadata_location if existing else None
             return Change(
                 result=TableResult(request.metadata_location, raw),
-                writes=[
-                    Write(
-                        table_pointer(loc.namespace, table.name),
-                        Pointer(request.metadata_location, previous).to_bytes(),
-                    )
-                ],
+                writes=[TABLE.write(table, Pointer(request.metadata_location, previous))],
                 message=f"catalog: register table {table}",
                 metadata=_describe("register-table", [(table, request.metadata_location, None)]),
             )
 
-        return run(session, caller, self.settings, loc, plan, f"table {table.ident!r}")
+        return self._run(session, caller, table, plan)
 
     # --- commits -------------------------------------------------------------------------
 
@@ -263,8 +124,7 @@ class TableService:
                     raise CommitFailed(f"{exc.message} (table {table.ident})") from exc
                 results.append(result)
                 if pointer is not None:
-                    path = table_pointer(table.location.namespace, table.name)
-                    writes.append(Write(path, pointer.to_bytes()))
+                    writes.append(TABLE.write(table, pointer))
                     assert result.metadata_location is not None
                     described.append((table, result.metadata_location, snapshot))
             action = "commit-table" if len(changes) == 1 else "commit-transaction"
@@ -288,7 +148,7 @@ class TableService:
         current = state.pointer(ns, table.name)
         creating = any(r["type"] == "assert-create" for r in requirements)
         if current is None and not creating:
-            raise missing_table(session, table)
+            raise TABLE.missing(session, table)
         if current is None:
             self._check_free(session, state, table)
         base = (
@@ -320,67 +180,20 @@ class TableService:
         )
         return TableResult(location, raw), Pointer(location, previous), snapshot
 
-    # --- rename and drop -----------------------------------------------------------------
-
-    def rename(self, session: Session, caller: Caller, source: TableId, target: TableId) -> None:
-        src, dst = source.location, target.location
-        if (src.repo, src.ref) != (dst.repo, dst.ref):
-            raise BadRequest(
-                f"cannot rename across refs ({src.ref!r} to {dst.ref!r}); merge branches instead"
-            )
-        validate_name("table", target.name)
-
-        def plan(state: RefState) -> Change[None]:
-            pointer = state.pointer(src.namespace, source.name)
-            if pointer is None:
-                raise missing_table(session, source)
-            if not state.namespace_exists(dst.namespace):
-                raise missing_namespace(session, target)
-            if state.view_pointer(dst.namespace, target.name) is not None:
-                raise AlreadyExists(
-                    f"Cannot rename {source.ident} to {target.ident}. View already exists"
-                )
-            if state.pointer(dst.namespace, target.name) is not None:
-                raise AlreadyExists(f"Table already exists: {target.ident}")
-            return Change(
-                result=None,
-                writes=[
-                    Write(table_pointer(src.namespace, source.name), None),
-                    Write(table_pointer(dst.namespace, target.name), pointer.to_bytes()),
-                ],
-                message=f"catalog: rename table {source} to {target}",
-                metadata={
-                    "vxp.catalog.action": "rename-table",
-                    "vxp.catalog.tables": f"{source}, {target}",
-                },
-            )
-
-        run(session, caller, self.settings, src, plan, f"table {source.ident!r}")
+    # --- drop ----------------------------------------------------------------------------
 
     def drop(self, session: Session, caller: Caller, table: TableId, purge: bool) -> None:
-        loc = table.location
-
-        def plan(state: RefState) -> Change[None]:
-            pointer = state.pointer(loc.namespace, table.name)
-            if pointer is None:
-                raise missing_table(session, table)
-            return Change(
-                result=None,
-                writes=[Write(table_pointer(loc.namespace, table.name), None)],
-                message=f"catalog: drop table {table}" + (" (purge requested)" if purge else ""),
-                metadata=_describe("drop-table", [(table, pointer.metadata_location, None)])
-                | {"vxp.catalog.purge-requested": str(purge).lower()},
-            )
-
-        # Purging only drops the pointer: the table's files may still be reachable from other
-        # branches, tags and commits; `vxp gc` deletes what no retained commit references.
-        run(session, caller, self.settings, loc, plan, f"table {table.ident!r}")
-
-
-def placement(metadata: tm.Json) -> tuple[Any, Any]:
-    """Where a table's files go; checked against the allowed locations only when it changes, so
-    a table keeps working if its location is later dropped from the allowed list."""
-    return metadata["location"], metadata["properties"].get(METADATA_PATH_PROPERTY)
+        # purging, too, only drops the pointer (see EntryService._drop)
+        self._drop(
+            session,
+            caller,
+            table,
+            lambda pointer: (
+                _describe("drop-table", [(table, pointer.metadata_location, None)])
+                | {"vxp.catalog.purge-requested": str(purge).lower()}
+            ),
+            note=" (purge requested)" if purge else "",
+        )
 
 
 def _message(described: list[tuple[TableId, str, Any]]) -> str:

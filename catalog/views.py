@@ -5,7 +5,8 @@ Views are stored like tables: a pointer object per view in the lakeFS ref
 (``_vxp/catalog/views/...``, see :mod:`catalog.state`) naming the current metadata file, which
 lives in the warehouse; every change is one lakeFS commit through :mod:`catalog.commits` whose
 metadata names the view and its version. Metadata changes follow Iceberg's Java semantics
-(:mod:`catalog.view_metadata`). Tables and views share one name space.
+(:mod:`catalog.view_metadata`). Tables and views share one name space; what is the same for both
+kinds (name checks, rename, reading a pointer) lives in :mod:`catalog.entries`.
 """
 
 from __future__ import annotations
@@ -16,58 +17,23 @@ from pyiceberg.view.metadata import ViewMetadata
 
 from catalog import view_metadata as vm
 from catalog.auth import Caller
-from catalog.commits import Change, Write
-from catalog.errors import AlreadyExists, BadRequest, CatalogError, NoSuchView
+from catalog.commits import Change
+from catalog.entries import VIEW, EntryService, TableId, TableResult, dump, placement
+from catalog.errors import BadRequest
 from catalog.lakefs_api import Session
-from catalog.metadata import MetadataFiles
 from catalog.models import CommitViewRequest, CreateViewRequest, RegisterViewRequest
-from catalog.settings import Settings
-from catalog.state import Pointer, RefState, validate_name, view_pointer
+from catalog.state import Pointer, RefState, validate_name
 from catalog.table_metadata import Json
-from catalog.tables import (
-    TableId,
-    TableResult,
-    dump,
-    missing_namespace,
-    placement,
-    ref_hint,
-    run,
-)
 
 ViewId = TableId
 
 
-def missing_view(session: Session, view: ViewId) -> CatalogError:
-    return NoSuchView(f"View does not exist: {view.ident}{ref_hint(session, view.location)}")
-
-
-class ViewService:
-    def __init__(self, settings: Settings, files: MetadataFiles) -> None:
-        self.settings = settings
-        self.files = files
-
-    # --- reads ---------------------------------------------------------------------------
-
-    def pointer(self, session: Session, view: ViewId) -> Pointer | None:
-        loc = view.location
-        return RefState(session, loc.repo, loc.ref).view_pointer(loc.namespace, view.name)
+class ViewService(EntryService):
+    kind = VIEW
 
     def load(self, session: Session, view: ViewId) -> TableResult:
-        pointer = self.pointer(session, view)
-        if pointer is None:
-            raise missing_view(session, view)
-        location = pointer.metadata_location
+        location = self.existing(session, view).metadata_location
         return TableResult(location, self.files.read_raw(location, check_exists=True))
-
-    def _check_free(self, session: Session, state: RefState, view: ViewId) -> None:
-        """A view takes a name only in an existing namespace, and when no table or view has it."""
-        ns = view.location.namespace
-        if not state.namespace_exists(ns):
-            raise missing_namespace(session, view)
-        if state.pointer(ns, view.name) is not None:
-            raise AlreadyExists(f"Table with same name already exists: {view.ident}")
-        if state.view_pointer(ns, view.name) is not None:
-            raise AlreadyExists(f"View already exists: {view.ident}")
 
     # --- create and register -------------------------------------------------------------
 
@@ -75,40 +41,18 @@ class ViewService:
         self, session: Session, caller: Caller, view: ViewId, request: CreateViewRequest
     ) -> TableResult:
         validate_name("view", view.name)
-        loc = view.location
-        location = (request.location or "").rstrip("/") or self.files.new_table_location(
-            loc.repo, loc.namespace, view.name
-        )
-        self.files.check_metadata_locations(location, request.properties)
+        location = self._new_location(view, request.location, request.properties)
         metadata = vm.new_view(
             dump(request.view_schema), dump(request.view_version), location, request.properties
         )
         metadata_location = self.files.new_metadata_location(location, None, request.properties)
-        written: list[bytes] = []
-
-        def plan(state: RefState) -> Change[TableResult]:
-            self._check_free(session, state, view)
-            if not written:
-                written.append(self.files.write_json(metadata, metadata_location))
-            return Change(
-                result=TableResult(metadata_location, written[0]),
-                writes=[
-                    Write(
-                        view_pointer(loc.namespace, view.name),
-                        Pointer(metadata_location).to_bytes(),
-                    )
-                ],
-                message=f"catalog: create view {view}",
-                metadata=_describe("create-view", view, metadata_location, metadata),
-            )
-
-        return run(session, caller, self.settings, loc, plan, f"view {view.ident!r}")
+        described = _describe("create-view", view, metadata_location, metadata)
+        return self._create(session, caller, view, metadata, metadata_location, described)
 
     def register(
         self, session: Session, caller: Caller, view: ViewId, request: RegisterViewRequest
     ) -> TableResult:
         validate_name("view", view.name)
-        loc = view.location
         self.files.check_location(request.metadata_location, "metadata location")
         raw = self.files.read_raw(request.metadata_location)
         metadata = vm.parse(self.files.read_json(request.metadata_location))
@@ -119,20 +63,15 @@ class ViewService:
             raise BadRequest(f"{request.metadata_location!r} is not view metadata: {exc}") from exc
 
         def plan(state: RefState) -> Change[TableResult]:
-            self._check_free(session, state, view)
+            self._check_new(session, state, view)
             return Change(
                 result=TableResult(request.metadata_location, raw),
-                writes=[
-                    Write(
-                        view_pointer(loc.namespace, view.name),
-                        Pointer(request.metadata_location).to_bytes(),
-                    )
-                ],
+                writes=[VIEW.write(view, Pointer(request.metadata_location))],
                 message=f"catalog: register view {view}",
                 metadata=_describe("register-view", view, request.metadata_location, metadata),
             )
 
-        return run(session, caller, self.settings, loc, plan, f"view {view.ident!r}")
+        return self._run(session, caller, view, plan)
 
     # --- commits -------------------------------------------------------------------------
 
@@ -147,7 +86,7 @@ class ViewService:
         def plan(state: RefState) -> Change[TableResult]:
             current = state.view_pointer(loc.namespace, view.name)
             if current is None:
-                raise missing_view(session, view)
+                raise VIEW.missing(session, view)
             base = vm.parse(self.files.read_json(current.metadata_location))
             vm.check_requirements(base, requirements)
             builder = vm.ViewBuilder(base)
@@ -164,79 +103,27 @@ class ViewService:
             raw = self.files.write_json(updated, metadata_location)
             return Change(
                 result=TableResult(metadata_location, raw),
-                writes=[
-                    Write(
-                        view_pointer(loc.namespace, view.name),
-                        Pointer(metadata_location, current.metadata_location).to_bytes(),
-                    )
-                ],
+                writes=[VIEW.write(view, Pointer(metadata_location, current.metadata_location))],
                 message=f"catalog: commit view {view} (version {updated['current-version-id']})",
                 metadata=_describe("commit-view", view, metadata_location, updated),
             )
 
-        return run(session, caller, self.settings, loc, plan, f"view {view.ident!r}")
+        return self._run(session, caller, view, plan)
 
-    # --- rename and drop -----------------------------------------------------------------
-
-    def rename(self, session: Session, caller: Caller, source: ViewId, target: ViewId) -> None:
-        src, dst = source.location, target.location
-        if (src.repo, src.ref) != (dst.repo, dst.ref):
-            raise BadRequest(
-                f"cannot rename across refs ({src.ref!r} to {dst.ref!r}); merge branches instead"
-            )
-        validate_name("view", target.name)
-
-        def plan(state: RefState) -> Change[None]:
-            pointer = state.view_pointer(src.namespace, source.name)
-            if pointer is None:
-                raise missing_view(session, source)
-            if not state.namespace_exists(dst.namespace):
-                raise missing_namespace(session, target)
-            for kind, existing in (
-                ("Table", state.pointer(dst.namespace, target.name)),
-                ("View", state.view_pointer(dst.namespace, target.name)),
-            ):
-                if existing is not None:
-                    raise AlreadyExists(
-                        f"Cannot rename {source.ident} to {target.ident}. {kind} already exists"
-                    )
-            return Change(
-                result=None,
-                writes=[
-                    Write(view_pointer(src.namespace, source.name), None),
-                    Write(view_pointer(dst.namespace, target.name), pointer.to_bytes()),
-                ],
-                message=f"catalog: rename view {source} to {target}",
-                metadata={
-                    "vxp.catalog.action": "rename-view",
-                    "vxp.catalog.views": f"{source}, {target}",
-                },
-            )
-
-        run(session, caller, self.settings, src, plan, f"view {source.ident!r}")
+    # --- drop ----------------------------------------------------------------------------
 
     def drop(self, session: Session, caller: Caller, view: ViewId) -> None:
-        loc = view.location
-
-        def plan(state: RefState) -> Change[None]:
-            pointer = state.view_pointer(loc.namespace, view.name)
-            if pointer is None:
-                raise missing_view(session, view)
-            return Change(
-                result=None,
-                writes=[Write(view_pointer(loc.namespace, view.name), None)],
-                message=f"catalog: drop view {view}",
-                metadata={
-                    "vxp.catalog.action": "drop-view",
-                    "vxp.catalog.views": str(view),
-                    "vxp.catalog.changes": json.dumps(
-                        [{"view": [*loc.namespace, view.name]}], sort_keys=True
-                    ),
-                },
-            )
-
-        # like a dropped table's, the view's metadata files stay: other commits may name them
-        run(session, caller, self.settings, loc, plan, f"view {view.ident!r}")
+        names = [*view.location.namespace, view.name]
+        self._drop(
+            session,
+            caller,
+            view,
+            lambda _: {
+                "vxp.catalog.action": "drop-view",
+                "vxp.catalog.views": str(view),
+                "vxp.catalog.changes": json.dumps([{"view": names}], sort_keys=True),
+            },
+        )
 
 
 def _describe(action: str, view: ViewId, metadata_location: str, metadata: Json) -> dict[str, str]:

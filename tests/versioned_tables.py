@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import lakefs_sdk
 import pyarrow as pa
-from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.expressions import EqualTo
 
-from tests.support import Stack
+from tests.support import Stack, catalog
 from vxp.versioning import DEFAULT_BRANCH, create_repository
 
 PATIENTS = pa.schema([("id", pa.int64()), ("site", pa.string()), ("age", pa.int32())])
@@ -34,17 +33,6 @@ def rows(table: pa.Table) -> list[Row]:
     """The rows of an Arrow table with the PATIENTS columns, sorted by id."""
     ids, sites, ages = (table.column(name).to_pylist() for name in ("id", "site", "age"))
     return sorted(zip(ids, sites, ages, strict=True))
-
-
-def catalog(stack: Stack, warehouse: str) -> Catalog:
-    """pyiceberg with nothing but what `vxp env` prints for the catalog."""
-    return load_catalog(
-        "vxp",
-        type="rest",
-        uri=stack.env["VXP_CATALOG_URI"],
-        credential=stack.env["VXP_CATALOG_CREDENTIAL"],
-        warehouse=warehouse,
-    )
 
 
 def head(stack: Stack, repo: str, branch: str) -> str:

@@ -136,8 +136,6 @@ def _tables(
 ) -> tuple[str, str, Result]:
     """Flow the raw layer into integration, normalise the visits into an Iceberg table on a work
     branch, merge it into integration, tag that, and query the table at the tag."""
-    from pyiceberg.catalog import load_catalog
-
     client = settings.lakefs()
     refs = lakefs_sdk.RefsApi(client)
     branches = lakefs_sdk.BranchesApi(client)
@@ -145,14 +143,7 @@ def _tables(
     branch = f"tables-demo-{run}"
     branches.create_branch(repository, lakefs_sdk.BranchCreation(name=branch, source="integration"))
     say(f"• merged source into integration; cut work branch [bold]{branch}[/bold] from it")
-    access = CatalogAccess.from_settings(settings)
-    catalog = load_catalog(
-        "vxp",
-        uri=access.uri,
-        credential=f"{access.client_id}:{access.client_secret}",
-        warehouse=f"{repository}.{branch}",
-        **{"oauth2-server-uri": f"{access.uri}/v1/oauth/tokens"},
-    )
+    catalog = CatalogAccess.from_settings(settings).pyiceberg(f"{repository}.{branch}")
     catalog.create_namespace_if_not_exists("trial")
     visits = sample_table()
     if catalog.table_exists("trial.visits"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from catalog import commits, refs
 from catalog.commits import Change, Write
@@ -22,23 +22,17 @@ from catalog.errors import (
 )
 from catalog.models import CreateNamespaceRequest, UpdateNamespacePropertiesRequest
 from catalog.refs import Location
-from catalog.routes.paging import after, page
+from catalog.routes.paging import PageSize, PageToken, after, page
 from catalog.state import (
     RefState,
     decode_level,
     namespace_document,
     namespace_marker,
-    validate_namespace,
 )
 
 router = APIRouter()
 T = TypeVar("T")
 C = Annotated[Ctx, Depends(ctx)]
-
-
-def _locate(c: Ctx, namespace: tuple[str, ...]) -> Location:
-    validate_namespace(namespace)
-    return c.warehouse.locate(namespace)
 
 
 def _dotted(namespace: tuple[str, ...]) -> str:
@@ -51,7 +45,7 @@ def _ref_properties(c: Ctx, ref: str) -> dict[str, str]:
 
 
 def _properties(c: Ctx, namespace: tuple[str, ...]) -> dict[str, str]:
-    loc = _locate(c, namespace)
+    loc = c.locate(namespace)
     if not loc.namespace:
         return _ref_properties(c, loc.ref)
     props = RefState(c.session, loc.repo, loc.ref).namespace_properties(loc.namespace)
@@ -79,8 +73,8 @@ def _write(c: Ctx, loc: Location, plan: Callable[[RefState], Change[T]], what: s
 def list_namespaces(
     c: C,
     parent: str | None = None,
-    page_token: Annotated[str | None, Query(alias="pageToken")] = None,
-    page_size: Annotated[int | None, Query(alias="pageSize")] = None,
+    page_token: PageToken = None,
+    page_size: PageSize = None,
 ) -> dict[str, object]:
     parent_ns = namespace_param(parent) if parent else ()
     if not parent_ns and c.warehouse.ref is None:
@@ -91,14 +85,7 @@ def list_namespaces(
         )
         items, token = page(after(names, page_token), page_token, page_size)
         return {"namespaces": [[name] for name in items], "next-page-token": token}
-    loc = _locate(c, parent_ns) if parent_ns else c.warehouse.locate(())
-    state = RefState(c.session, loc.repo, loc.ref)
-    if loc.namespace and not state.namespace_exists(loc.namespace):
-        refs.resolve(c.session, loc.repo, loc.ref)
-        raise NoSuchNamespace(f"Namespace does not exist: {_dotted(parent_ns)}")
-    if not loc.namespace:
-        # lakeFS answers a listing in a missing ref with a bare 404; name the missing ref instead
-        refs.resolve(c.session, loc.repo, loc.ref)
+    loc, state = c.listing(parent_ns)
     encoded, token = page(
         state.child_namespaces(loc.namespace, page_token or ""), page_token, page_size
     )
@@ -113,7 +100,7 @@ def create_namespace(c: C, body: CreateNamespaceRequest) -> dict[str, object]:
     namespace = tuple(body.namespace)
     if not namespace:
         raise BadRequest("cannot create the empty namespace")
-    loc = _locate(c, namespace)
+    loc = c.locate(namespace)
     if not loc.namespace:
         refs.resolve(c.session, loc.repo, loc.ref, missing=_NoSuchRefToCreate)
         raise AlreadyExists(
@@ -167,7 +154,7 @@ def namespace_exists(c: C, namespace: str) -> Response:
 @router.delete("/v1/{prefix}/namespaces/{namespace}", status_code=204)
 def drop_namespace(c: C, namespace: str) -> Response:
     ns = namespace_param(namespace)
-    loc = _locate(c, ns)
+    loc = c.locate(ns)
     if not loc.namespace:
         raise UnsupportedOperation(
             f"namespace {loc.ref!r} is a lakeFS ref; delete branches with lakeFS, not the catalog"
@@ -202,7 +189,7 @@ def update_properties(
     both = sorted(set(body.removals) & set(body.updates))
     if both:
         raise UnprocessableEntity(f"properties {both} are both updated and removed")
-    loc = _locate(c, ns)
+    loc = c.locate(ns)
     if not loc.namespace:
         raise UnsupportedOperation(f"namespace {loc.ref!r} is a lakeFS ref; it has no properties")
 

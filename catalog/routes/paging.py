@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import Annotated
+
+from fastapi import Query
 
 from catalog.errors import BadRequest
 
@@ -11,6 +14,10 @@ DEFAULT_PAGE_SIZE = 100
 # pageSize is an upper bound the server may undercut; this keeps a client's 10**40 from
 # overflowing islice (a 500) and one page's memory bounded
 MAX_PAGE_SIZE = 1000
+
+# the query parameters of a listing route
+PageToken = Annotated[str | None, Query(alias="pageToken")]
+PageSize = Annotated[int | None, Query(alias="pageSize")]
 
 
 def page(names: Iterable[str], token: str | None, size: int | None) -> tuple[list[str], str | None]:

@@ -4,15 +4,14 @@ multi-table transactions, and the metrics sink."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from catalog import refs
 from catalog.context import Ctx, ctx, namespace_param, path_value
-from catalog.errors import BadRequest, NoSuchNamespace
+from catalog.entries import TABLE, TableId, TableResult
+from catalog.errors import BadRequest
 from catalog.models import (
     CommitTableRequest,
     CommitTransactionRequest,
@@ -21,29 +20,16 @@ from catalog.models import (
     RenameTableRequest,
     ReportMetricsRequest,
 )
-from catalog.refs import Location
-from catalog.routes.paging import page
-from catalog.state import RefState, decode_level, validate_name, validate_namespace
-from catalog.tables import TableId, TableResult, missing_table
+from catalog.routes import entries
+from catalog.routes.paging import PageSize, PageToken
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 C = Annotated[Ctx, Depends(ctx)]
 
 
-def _location(c: Ctx, namespace: tuple[str, ...]) -> Location:
-    validate_namespace(namespace)
-    loc = c.warehouse.locate(namespace)
-    if not loc.namespace:
-        raise BadRequest(
-            f"tables live in a namespace inside the ref; {'.'.join(namespace)!r} is the ref itself"
-        )
-    return loc
-
-
 def _table(c: Ctx, namespace: tuple[str, ...], name: str) -> TableId:
-    validate_name("table", name)
-    return TableId(_location(c, namespace), name, namespace)
+    return entries.entry_id(c, TABLE, namespace, name)
 
 
 def _etag(metadata_location: str) -> str:
@@ -52,43 +38,18 @@ def _etag(metadata_location: str) -> str:
 
 
 def _json_response(c: Ctx, result: TableResult, *, with_config: bool) -> Response:
-    # The metadata JSON is passed through as bytes: parsing and re-serialising it per request
-    # would cost more than the rest of a load.
-    parts = [
-        b'{"metadata-location":',
-        json.dumps(result.metadata_location).encode(),
-        b',"metadata":',
-        result.metadata,
-    ]
-    if with_config:
-        parts += [b',"config":', json.dumps(c.rt.settings.client_config()).encode()]
-    parts.append(b"}")
     headers = {"ETag": _etag(result.metadata_location)} if result.metadata_location else {}
-    return Response(b"".join(parts), media_type="application/json", headers=headers)
+    return entries.load_response(c, result, config=with_config, headers=headers)
 
 
 @router.get("/v1/{prefix}/namespaces/{namespace}/tables")
 def list_tables(
     c: C,
     namespace: str,
-    page_token: Annotated[str | None, Query(alias="pageToken")] = None,
-    page_size: Annotated[int | None, Query(alias="pageSize")] = None,
+    page_token: PageToken = None,
+    page_size: PageSize = None,
 ) -> dict[str, object]:
-    ns = namespace_param(namespace)
-    validate_namespace(ns)
-    loc = c.warehouse.locate(ns)
-    state = RefState(c.session, loc.repo, loc.ref)
-    if loc.namespace and not state.namespace_exists(loc.namespace):
-        refs.resolve(c.session, loc.repo, loc.ref)
-        raise NoSuchNamespace(f"Namespace does not exist: {'.'.join(ns)}")
-    if not loc.namespace:
-        refs.resolve(c.session, loc.repo, loc.ref)
-        return {"identifiers": [], "next-page-token": None}
-    encoded, token = page(state.tables(loc.namespace, page_token or ""), page_token, page_size)
-    return {
-        "identifiers": [{"namespace": list(ns), "name": decode_level(n)} for n in encoded],
-        "next-page-token": token,
-    }
+    return entries.list_entries(c, TABLE, namespace, page_token, page_size)
 
 
 @router.post("/v1/{prefix}/namespaces/{namespace}/tables")
@@ -116,10 +77,7 @@ def load_table(
     snapshots: Literal["all", "refs"] | None = None,
 ) -> Response:
     tid = _table(c, namespace_param(namespace), path_value(table))
-    pointer = c.rt.tables.pointer(c.session, tid)
-    if pointer is None:
-        raise missing_table(c.session, tid)
-    location = pointer.metadata_location
+    location = c.rt.tables.existing(c.session, tid).metadata_location
     if if_none_match == _etag(location):
         return Response(status_code=304, headers={"ETag": if_none_match})
     result = TableResult(location, c.rt.files.read_raw(location, check_exists=True))
@@ -128,20 +86,14 @@ def load_table(
 
 @router.head("/v1/{prefix}/namespaces/{namespace}/tables/{table}", status_code=204)
 def table_exists(c: C, namespace: str, table: str) -> Response:
-    tid = _table(c, namespace_param(namespace), path_value(table))
-    if c.rt.tables.pointer(c.session, tid) is None:
-        raise missing_table(c.session, tid)
+    c.rt.tables.existing(c.session, _table(c, namespace_param(namespace), path_value(table)))
     return Response(status_code=204)
 
 
 @router.post("/v1/{prefix}/namespaces/{namespace}/tables/{table}")
 def commit_table(c: C, namespace: str, table: str, body: CommitTableRequest) -> Response:
     tid = _table(c, namespace_param(namespace), path_value(table))
-    if body.identifier is not None and (tuple(body.identifier.namespace), body.identifier.name) != (
-        namespace_param(namespace),
-        tid.name,
-    ):
-        raise BadRequest("the identifier in the body does not match the table in the path")
+    entries.check_identifier(TABLE, body.identifier, tid)
     [result] = c.rt.tables.commit(c.session, c.caller, [(tid, body)])
     return _json_response(c, result, with_config=False)
 
@@ -160,10 +112,7 @@ def drop_table(
 
 @router.post("/v1/{prefix}/tables/rename", status_code=204)
 def rename_table(c: C, body: RenameTableRequest) -> Response:
-    source = _table(c, tuple(body.source.namespace), body.source.name)
-    target = _table(c, tuple(body.destination.namespace), body.destination.name)
-    c.rt.tables.rename(c.session, c.caller, source, target)
-    return Response(status_code=204)
+    return entries.rename(c, c.rt.tables, body)
 
 
 @router.post("/v1/{prefix}/transactions/commit", status_code=204)

@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 
 from catalog.app import create_app
 from catalog.settings import Settings
+from vxp.engines.common import CatalogAccess
 from vxp.home import Home
 from vxp.ports import free_port
 from vxp.secrets import load_or_create
@@ -79,13 +80,15 @@ class CatalogServer:
         )
 
     def pyiceberg(self, warehouse: str) -> Catalog:
-        return load_catalog(
-            "vxp",
-            type="rest",
-            uri=self.url,
-            credential=f"{self.lakefs.access_key_id}:{self.lakefs.secret_access_key}",
-            warehouse=warehouse,
-        )
+        access = CatalogAccess(self.url, self.lakefs.access_key_id, self.lakefs.secret_access_key)
+        return access.pyiceberg(warehouse)
+
+    def trial(self, repo: str, *, scoped: bool = False) -> Catalog:
+        """pyiceberg after creating namespace ``trial`` on ``repo``'s main branch: on warehouse
+        ``<repo>.main``, or with ``scoped`` on ``<repo>``, where the ref is the first level."""
+        cat = self.pyiceberg(repo if scoped else f"{repo}.main")
+        cat.create_namespace(("main", "trial") if scoped else "trial")
+        return cat
 
 
 @pytest.fixture(scope="session")

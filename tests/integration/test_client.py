@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from pyiceberg.catalog import load_catalog
 
 import vxp_client
-from tests.support import Stack
+from tests.support import Stack, catalog
 from vxp.versioning import create_repository
 
 pytestmark = pytest.mark.integration
@@ -15,16 +14,10 @@ pytestmark = pytest.mark.integration
 
 def test_platform_client_queries_a_table_at_a_ref(embedded: Stack, repo_name: str) -> None:
     create_repository(embedded.settings, repo_name)
-    catalog = load_catalog(
-        "vxp",
-        uri=embedded.env["VXP_CATALOG_URI"],
-        credential=embedded.env["VXP_CATALOG_CREDENTIAL"],
-        warehouse=f"{repo_name}.integration",
-        **{"oauth2-server-uri": embedded.env["VXP_CATALOG_URI"] + "/v1/oauth/tokens"},
-    )
-    catalog.create_namespace("basel")
+    cat = catalog(embedded, f"{repo_name}.integration")
+    cat.create_namespace("basel")
     rows = pa.table({"patient_id": ["P1", "P2", "P3"], "age": [34, 51, 67]})
-    catalog.create_table("basel.patients", schema=rows.schema).append(rows)
+    cat.create_table("basel.patients", schema=rows.schema).append(rows)
 
     client = vxp_client.PlatformClient(repo_name, ref="integration", settings=embedded.settings)
     result = client.query("SELECT count(*) AS n, max(age) AS oldest FROM basel.patients")

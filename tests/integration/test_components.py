@@ -6,22 +6,14 @@ import uuid
 
 import pytest
 
-from tests.support import Stack
+from tests.support import Stack, s3_client
 from vxp.engines import duckdb as duck
 
 pytestmark = pytest.mark.integration
 
 
 def test_minio_put_get(full: Stack) -> None:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=full.env["VXP_S3_ENDPOINT"],
-        aws_access_key_id=full.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=full.env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(full)
     key = f"tests/{uuid.uuid4().hex}.txt"
     s3.put_object(Bucket="vxp-warehouse", Key=key, Body=b"hello minio")
     assert s3.get_object(Bucket="vxp-warehouse", Key=key)["Body"].read() == b"hello minio"
@@ -63,20 +55,13 @@ def test_duckdb_loads_extensions_offline(embedded: Stack) -> None:
 
 
 def test_duckdb_reads_minio_with_the_env_secret(full: Stack) -> None:
-    import boto3
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({"x": list(range(10))})
     path = f"/tmp/{uuid.uuid4().hex}.parquet"
     pq.write_table(table, path)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=full.env["VXP_S3_ENDPOINT"],
-        aws_access_key_id=full.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=full.env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(full)
     key = f"tests/{uuid.uuid4().hex}.parquet"
     s3.upload_file(path, "vxp-warehouse", key)
     conn = duck.connect(full.home.cache)

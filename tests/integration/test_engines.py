@@ -8,11 +8,10 @@ import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import ForbiddenError
 
-from tests.support import Stack
+from tests.support import Stack, catalog
 from tests.versioned_tables import (
     PATIENTS,
     branch,
-    catalog,
     head,
     patients,
     rows,

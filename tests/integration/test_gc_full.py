@@ -8,13 +8,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import httpx
 import pyarrow as pa
 import pytest
-from pyiceberg.catalog import Catalog, load_catalog
 
-from tests.support import Stack
+from tests.support import Stack, catalog, s3_client
 from vxp.services.minio import WAREHOUSE_BUCKET
 from vxp.versioning import create_repository
 
@@ -50,29 +48,13 @@ def lakefs(full: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def catalog(full: Stack, warehouse: str) -> Catalog:
-    return load_catalog(
-        "vxp",
-        type="rest",
-        uri=full.env["VXP_CATALOG_URI"],
-        credential=full.env["VXP_CATALOG_CREDENTIAL"],
-        warehouse=warehouse,
-    )
-
-
 def test_gc_on_minio_keeps_what_retained_commits_read(
     full: Stack, lakefs: httpx.Client, repo_name: str
 ) -> None:
     repo, other = repo_name, f"{repo_name}-other"
     create_repository(full.settings, repo)
     create_repository(full.settings, other)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=full.env["VXP_S3_ENDPOINT"],
-        aws_access_key_id=full.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=full.env["AWS_SECRET_ACCESS_KEY"],
-        region_name=full.env["AWS_REGION"],
-    )
+    s3 = s3_client(full)
 
     def keys(prefix: str) -> set[str]:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=WAREHOUSE_BUCKET, Prefix=prefix)

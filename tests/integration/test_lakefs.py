@@ -6,7 +6,7 @@ import lakefs_sdk
 import pytest
 from lakefs_sdk.exceptions import ApiException
 
-from tests.support import Stack
+from tests.support import Stack, s3_client
 from vxp.errors import VxpError
 from vxp.versioning import create_repository, upload
 
@@ -66,7 +66,6 @@ def test_branch_commit_merge_revert(stack: Stack, repo_name: str) -> None:
 def test_full_stack_keeps_lakefs_state_in_postgres_and_data_in_minio(
     full: Stack, repo_name: str
 ) -> None:
-    import boto3
     import psycopg
 
     repo = create_repository(full.settings, repo_name)
@@ -84,12 +83,6 @@ def test_full_stack_keeps_lakefs_state_in_postgres_and_data_in_minio(
         ).fetchone()
     assert partitions is not None and partitions[0] > 0
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=full.env["VXP_S3_ENDPOINT"],
-        aws_access_key_id=full.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=full.env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(full)
     listed = s3.list_objects_v2(Bucket="vxp-lakefs", Prefix=f"{repo_name}/")
     assert listed["KeyCount"] > 0

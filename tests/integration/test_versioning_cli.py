@@ -14,10 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.table import Table
 
-from tests.support import Stack
+from tests.support import Stack, catalog
 from vxp.versioning import create_repository, upload
 
 pytestmark = pytest.mark.integration
@@ -86,18 +85,6 @@ def cli(embedded: Stack, repo: str) -> Cli:
     return Cli(embedded, repo)
 
 
-def catalog(stack: Stack, repo: str, ref: str) -> Catalog:
-    return load_catalog(
-        "vxp",
-        type="rest",
-        uri=stack.env["VXP_CATALOG_URI"],
-        # pyiceberg would guess this (with a deprecation warning)
-        **{"oauth2-server-uri": stack.env["VXP_CATALOG_URI"] + "/v1/oauth/tokens"},
-        credential=stack.env["VXP_CATALOG_CREDENTIAL"],
-        warehouse=f"{repo}.{ref}",
-    )
-
-
 def snapshot_id(table: Table) -> int:
     snapshot = table.current_snapshot()
     assert snapshot is not None
@@ -158,7 +145,7 @@ def test_commit_staged_changes(embedded: Stack, cli: Cli, repo: str) -> None:
 
 def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str) -> None:
     cli.ok("branch", "create", "work")
-    work = catalog(embedded, repo, "work")
+    work = catalog(embedded, f"{repo}.work")
     work.create_namespace("trial")
     table = work.create_table("trial.visits", schema=VISITS)
     table.append(visits(1, 2, 3))
@@ -191,14 +178,14 @@ def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str
 def test_merge_conflict_names_the_table_and_changes_nothing(
     embedded: Stack, cli: Cli, repo: str
 ) -> None:
-    base = catalog(embedded, repo, "integration")
+    base = catalog(embedded, f"{repo}.integration")
     base.create_namespace("trial")
     base.create_table("trial.visits", schema=VISITS)
     base.create_table("trial.sites", schema=VISITS)
     cli.ok("branch", "create", "left")
     cli.ok("branch", "create", "right")
-    catalog(embedded, repo, "left").load_table("trial.visits").append(visits(1))
-    right = catalog(embedded, repo, "right")
+    catalog(embedded, f"{repo}.left").load_table("trial.visits").append(visits(1))
+    right = catalog(embedded, f"{repo}.right")
     right.load_table("trial.visits").append(visits(2, 3))
     right.load_table("trial.sites").append(visits(4))  # no conflict: only one side changed it
 
@@ -215,14 +202,14 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
 
 
 def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str) -> None:
-    base = catalog(embedded, repo, "integration")
+    base = catalog(embedded, f"{repo}.integration")
     base.create_namespace("trial")
     for name, ids in (("kept", (1,)), ("grown", (1, 2)), ("gone", (1, 2, 3))):
         base.create_table(f"trial.{name}", schema=VISITS).append(visits(*ids))
     cli.ok("snapshot", "create", "before")
     cli.ok("branch", "create", "work", "--from", "before")
 
-    work = catalog(embedded, repo, "work")
+    work = catalog(embedded, f"{repo}.work")
     grown = work.load_table("trial.grown")
     grown_before = snapshot_id(grown)
     grown.append(visits(3, 4, 5))
@@ -259,7 +246,7 @@ def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str)
 
 
 def test_snapshot_pins_a_commit(embedded: Stack, cli: Cli, repo: str) -> None:
-    base = catalog(embedded, repo, "integration")
+    base = catalog(embedded, f"{repo}.integration")
     base.create_namespace("trial")
     table = base.create_table("trial.visits", schema=VISITS)
     table.append(visits(1, 2))
@@ -278,7 +265,7 @@ def test_snapshot_pins_a_commit(embedded: Stack, cli: Cli, repo: str) -> None:
 
 
 def test_tables_list(embedded: Stack, cli: Cli, repo: str) -> None:
-    base = catalog(embedded, repo, "integration")
+    base = catalog(embedded, f"{repo}.integration")
     base.create_namespace("trial")
     base.create_namespace("imaging")
     base.create_namespace(("imaging", "mri"))

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
+from vxp.cli.options import (
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    print_done,
+    print_listing,
+    repository,
+)
 from vxp.connection import Settings
 from vxp.versioning import DEFAULT_BRANCH
 
@@ -33,11 +38,7 @@ def create(
     from vxp.refs import create_branch
 
     branch = create_branch(Settings.discover(), repository(repo), name, source)
-    Console().print(
-        f"[green]✓[/green] branch [bold]{branch.name}[/bold] from {source} "
-        f"at commit {branch.commit_id}",
-        highlight=False,
-    )
+    print_done(f"branch [bold]{branch.name}[/bold] from {source} at commit {branch.commit_id}")
 
 
 @app.command("list")
@@ -45,14 +46,12 @@ def list_branches(repo: RepoOption = None, format: FormatOption = OutputFormat.t
     """List branches with their head commit; layer branches are marked."""
     from vxp.refs import list_branches
 
-    branches = list_branches(Settings.discover(), repository(repo))
-    if format is OutputFormat.json:
-        print_json([b.to_json() for b in branches])
-        return
-    table = Table("branch", "head commit", "kind")
-    for branch in branches:
-        table.add_row(branch.name, branch.commit_id, "layer" if branch.layer else "work")
-    Console().print(table)
+    print_listing(
+        list_branches(Settings.discover(), repository(repo)),
+        format,
+        ("branch", "head commit", "kind"),
+        lambda b: (b.name, b.commit_id, "layer" if b.layer else "work"),
+    )
 
 
 @app.command()
@@ -63,4 +62,4 @@ def delete(
     from vxp.refs import delete_branch
 
     delete_branch(Settings.discover(), repository(repo), name)
-    Console().print(f"[green]✓[/green] deleted branch [bold]{name}[/bold]", highlight=False)
+    print_done(f"deleted branch [bold]{name}[/bold]")

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
+from vxp.cli.options import (
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    print_done,
+    print_listing,
+    repository,
+)
 from vxp.connection import Settings
 from vxp.versioning import DEFAULT_BRANCH
 
@@ -34,11 +39,7 @@ def create(
     from vxp.refs import create_snapshot
 
     snapshot = create_snapshot(Settings.discover(), repository(repo), name, ref)
-    Console().print(
-        f"[green]✓[/green] snapshot [bold]{snapshot.name}[/bold] of {ref} pins commit "
-        f"{snapshot.commit_id}",
-        highlight=False,
-    )
+    print_done(f"snapshot [bold]{snapshot.name}[/bold] of {ref} pins commit {snapshot.commit_id}")
 
 
 @app.command("list")
@@ -46,11 +47,9 @@ def list_snapshots(repo: RepoOption = None, format: FormatOption = OutputFormat.
     """List snapshots with the commit each pins."""
     from vxp.refs import list_snapshots
 
-    snapshots = list_snapshots(Settings.discover(), repository(repo))
-    if format is OutputFormat.json:
-        print_json([s.to_json() for s in snapshots])
-        return
-    table = Table("snapshot", "commit", "date (UTC)", "message")
-    for s in snapshots:
-        table.add_row(s.name, s.commit_id, s.date.strftime("%Y-%m-%d %H:%M:%S"), escape(s.message))
-    Console().print(table)
+    print_listing(
+        list_snapshots(Settings.discover(), repository(repo)),
+        format,
+        ("snapshot", "commit", "date (UTC)", "message"),
+        lambda s: (s.name, s.commit_id, s.date.strftime("%Y-%m-%d %H:%M:%S"), escape(s.message)),
+    )

@@ -9,7 +9,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
+from vxp.cli.options import (
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    print_done,
+    print_json,
+    print_listing,
+    repository,
+)
 from vxp.connection import Settings
 from vxp.errors import VxpError
 from vxp.versioning import DEFAULT_BRANCH
@@ -48,7 +56,7 @@ def commit(
         raise VxpError("no branch given", hint="pass --branch NAME or export VXP_BRANCH=NAME")
     metadata = parse_metadata(meta or [])
     created = commit_branch(Settings.discover(), repository(repo), branch, message, metadata)
-    Console().print(f"[green]✓[/green] committed {branch}: {created.id}", highlight=False)
+    print_done(f"committed {branch}: {created.id}")
 
 
 def merge(
@@ -67,9 +75,7 @@ def merge(
     from vxp.refs import merge as merge_refs
 
     commit_id = merge_refs(Settings.discover(), repository(repo), source, destination, message)
-    Console().print(
-        f"[green]✓[/green] merged {source} into {destination}: {commit_id}", highlight=False
-    )
+    print_done(f"merged {source} into {destination}: {commit_id}")
 
 
 def _catalog_cell(commit: CommitInfo) -> str:
@@ -98,20 +104,18 @@ def log(
     commits."""
     from vxp.refs import log as read_log
 
-    commits = read_log(Settings.discover(), repository(repo), ref, number)
-    if format is OutputFormat.json:
-        print_json([c.to_json() for c in commits])
-        return
-    table = Table("commit", "author", "date (UTC)", "message", "tables")
-    for c in commits:
-        table.add_row(
+    print_listing(
+        read_log(Settings.discover(), repository(repo), ref, number),
+        format,
+        ("commit", "author", "date (UTC)", "message", "tables"),
+        lambda c: (
             c.id[:12],
             c.committer,
             c.date.strftime("%Y-%m-%d %H:%M:%S"),
             escape(c.message),
             escape(_catalog_cell(c)),
-        )
-    Console().print(table)
+        ),
+    )
 
 
 _CHANGE_STYLE = {"added": "green", "changed": "yellow", "dropped": "red"}

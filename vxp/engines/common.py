@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import lakefs_sdk
 import pyarrow as pa
@@ -11,6 +12,9 @@ from lakefs_sdk.exceptions import ApiException, NotFoundException
 from vxp.connection import Settings
 from vxp.errors import VxpError
 from vxp.versioning import api_error
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 # the name of the ref-scoped warehouse (``<repo>.<ref>``) in a `vxp sql` session
 REF_CATALOG = "lake"
@@ -48,6 +52,21 @@ class CatalogAccess:
             client_id = settings.lakefs_access_key_id
             client_secret = settings.lakefs_secret_access_key
         return cls(uri.rstrip("/"), client_id, client_secret)
+
+    def pyiceberg(self, warehouse: str) -> Catalog:
+        """A new pyiceberg REST client (its own HTTP session and token) for ``warehouse``."""
+        # imported here: pyiceberg is slow to import and most commands never need it
+        from pyiceberg.catalog import load_catalog
+
+        return load_catalog(
+            "vxp",
+            type="rest",
+            uri=self.uri,
+            credential=f"{self.client_id}:{self.client_secret}",
+            warehouse=warehouse,
+            # pyiceberg would guess this (with a deprecation warning)
+            **{"oauth2-server-uri": f"{self.uri}/v1/oauth/tokens"},
+        )
 
 
 def resolve_ref(settings: Settings, repository: str, ref: str) -> str:

@@ -308,6 +308,11 @@ SCHEMA = TABLE_REQUEST["schema"]
 HUGE = "x" * 20_000
 
 
+def raw_post(path: str, content: bytes, id: str, headers: dict[str, str] = JSON) -> Any:
+    """A case that POSTs ``content`` as it is, for bodies no JSON encoder would write."""
+    return pytest.param("POST", path, {"content": content, "headers": headers}, id=id)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "request_args"),
     [
@@ -354,36 +359,23 @@ HUGE = "x" * 20_000
             "POST", f"{W}/namespaces", {"json": {"namespace": ["x" * 2_000_000]}}, id="body-2mb"
         ),
         # lone surrogates: valid JSON escapes that no UTF-8 path or response can hold
-        pytest.param(
-            "POST",
-            f"{W}/namespaces",
-            {"content": b'{"namespace": ["\\ud800"]}', "headers": JSON},
-            id="surrogate-namespace",
-        ),
-        pytest.param(
-            "POST",
+        raw_post(f"{W}/namespaces", b'{"namespace": ["\\ud800"]}', id="surrogate-namespace"),
+        raw_post(
             f"{W}/namespaces/ns/properties",
-            {"content": b'{"updates": {"k": "\\udfff"}}', "headers": JSON},
+            b'{"updates": {"k": "\\udfff"}}',
             id="surrogate-property",
         ),
         # broken bodies and content types
-        pytest.param("POST", f"{W}/namespaces", {"content": b"{", "headers": JSON}, id="json-cut"),
-        pytest.param("POST", f"{W}/namespaces", {"content": b"", "headers": JSON}, id="json-empty"),
-        pytest.param("POST", f"{W}/namespaces", {"content": b"null", "headers": JSON}, id="null"),
-        pytest.param(
-            "POST", f"{W}/namespaces", {"content": b"[" * 100_000, "headers": JSON}, id="deep"
-        ),
-        pytest.param(
-            "POST",
+        raw_post(f"{W}/namespaces", b"{", id="json-cut"),
+        raw_post(f"{W}/namespaces", b"", id="json-empty"),
+        raw_post(f"{W}/namespaces", b"null", id="null"),
+        raw_post(f"{W}/namespaces", b"[" * 100_000, id="deep"),
+        raw_post(f"{W}/namespaces", b'{"namespace": ["\xff"]}', id="not-utf8"),
+        raw_post(
             f"{W}/namespaces",
-            {"content": b'{"namespace": ["\xff"]}', "headers": JSON},
-            id="not-utf8",
-        ),
-        pytest.param(
-            "POST",
-            f"{W}/namespaces",
-            {"content": b'{"namespace": ["plain"]}', "headers": {"content-type": "text/plain"}},
+            b'{"namespace": ["plain"]}',
             id="text-plain",
+            headers={"content-type": "text/plain"},
         ),
         pytest.param("POST", f"{W}/namespaces", {"data": {"namespace": "x"}}, id="form"),
         pytest.param(
@@ -392,12 +384,7 @@ HUGE = "x" * 20_000
             {"json": {"name": "t", "schema": {"type": "struct", "fields": [{"id": 1}]}}},
             id="schema-incomplete",
         ),
-        pytest.param(
-            "POST",
-            f"{W}/namespaces/ns/tables/{TABLE}/metrics",
-            {"content": b"\x00", "headers": JSON},
-            id="metrics-garbage",
-        ),
+        raw_post(f"{W}/namespaces/ns/tables/{TABLE}/metrics", b"\x00", id="metrics-garbage"),
         pytest.param(
             "POST",
             f"{W}/namespaces/ns/tables/{TABLE}",

@@ -15,8 +15,7 @@ ARROW = pa.schema([("id", pa.int64())])
 
 
 def test_concurrent_appends_lose_no_update(catalog_server: CatalogServer, repo: str) -> None:
-    setup = catalog_server.pyiceberg(f"{repo}.main")
-    setup.create_namespace("trial")
+    setup = catalog_server.trial(repo)
     setup.create_table("trial.t", schema=ARROW)
     writers, appends_each = 4, 3
     failures: list[BaseException] = []
@@ -56,8 +55,7 @@ def _table_state(http: httpx.Client, path: str) -> dict[str, object]:
 def test_transaction_is_all_or_nothing(
     catalog_server: CatalogServer, repo: str, admin: Admin
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     cat.create_table("trial.a", schema=ARROW)
     cat.create_table("trial.b", schema=ARROW)
     base = f"/v1/{repo}.main"
@@ -100,8 +98,7 @@ def test_transaction_is_all_or_nothing(
 def test_writes_to_tags_and_commits_are_refused(
     catalog_server: CatalogServer, repo: str, admin: Admin
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     cat.create_table("trial.t", schema=ARROW)
     admin.tag("v1", "main")
     frozen = catalog_server.pyiceberg(f"{repo}.v1")
@@ -121,8 +118,7 @@ def test_writes_to_protected_branch_go_through_merge(
     admin.client.put(
         f"/repositories/{repo}/settings/branch_protection", json=[{"pattern": "main"}]
     ).raise_for_status()
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     cat.create_table("trial.t", schema=ARROW).append(pa.table({"id": [1]}, schema=ARROW))
     assert cat.load_table("trial.t").scan().to_arrow().num_rows == 1
 
@@ -147,8 +143,7 @@ def test_bad_namespace_names_are_400(
 
 
 def test_bad_table_names_are_400(catalog_server: CatalogServer, repo: str) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     with pytest.raises(BadRequestError, match="must not be empty"):
         cat.create_table("trial..", schema=ARROW)  # parsed as namespace ("trial", ""), table ""
     with pytest.raises(BadRequestError, match="path traversal"):

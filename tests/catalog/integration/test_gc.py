@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -65,9 +66,25 @@ def warehouse(catalog_server: CatalogServer) -> gc.Warehouse:
     return gc.Warehouse(settings.warehouse_root, allowed_locations=settings.allowed_locations)
 
 
-def cli_env(lakefs_server: LakeFSServer, catalog_server: CatalogServer) -> dict[str, str]:
-    """What `vxp env` gives `vxp gc` for this catalog."""
-    return {
+@pytest.fixture
+def sweep(session: Session, warehouse: gc.Warehouse, repo: str) -> Callable[..., gc.Report]:
+    """gc as most tests here run it: this test's repository, no age margin; keywords override."""
+
+    def run(**options: Any) -> gc.Report:
+        return gc.collect(session, warehouse, **({"repos": [repo], "older_than": NOW} | options))
+
+    return run
+
+
+@pytest.fixture
+def repo_dir(catalog_server: CatalogServer, repo: str) -> Path:
+    """Where the tables of this test's repository live, the prefix gc sweeps."""
+    return catalog_server.warehouse_dir / repo
+
+
+def vxp_gc(lakefs_server: LakeFSServer, catalog_server: CatalogServer, *args: str) -> str:
+    """The output of `vxp gc ARGS`, run with what `vxp env` gives it for this catalog."""
+    env = {
         "LAKEFS_ENDPOINT": lakefs_server.url,
         "LAKEFS_ACCESS_KEY_ID": lakefs_server.access_key_id,
         "LAKEFS_SECRET_ACCESS_KEY": lakefs_server.secret_access_key,
@@ -75,6 +92,9 @@ def cli_env(lakefs_server: LakeFSServer, catalog_server: CatalogServer) -> dict[
         "VXP_CATALOG_ALLOWED_LOCATIONS": ",".join(catalog_server.settings.allowed_locations),
         "COLUMNS": "300",
     }
+    result = CliRunner().invoke(app, ["gc", *args], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def delete_branch(admin: Admin, name: str) -> None:
@@ -92,11 +112,10 @@ def test_gc_deletes_only_what_no_retained_commit_reaches(
     catalog_server: CatalogServer,
     repo: str,
     admin: Admin,
-    session: Session,
-    warehouse: gc.Warehouse,
+    sweep: Callable[..., gc.Report],
+    repo_dir: Path,
 ) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     admin.branch("work")
     table = cat.create_table(("work", "trial", "t"), schema=ARROW)
     table.append(ids([1, 2, 3]))
@@ -144,7 +163,6 @@ def test_gc_deletes_only_what_no_retained_commit_reaches(
     delete_branch(admin, "scratch")
     cat.purge_table(("work", "trial", "t"))
 
-    repo_dir = catalog_server.warehouse_dir / repo
     orphans = {
         plant(local(table.location()) / "data" / "orphan.parquet"),
         # what a lost commit race leaves behind: a metadata file no pointer names
@@ -156,7 +174,7 @@ def test_gc_deletes_only_what_no_retained_commit_reaches(
     before = files_under(repo_dir)
     unreachable_bytes = sum(p.stat().st_size for p in orphans | scratch_files)
 
-    report = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    report = sweep()
 
     assert before - files_under(repo_dir) == orphans | scratch_files
     assert report.deleted_files == len(orphans | scratch_files)
@@ -173,7 +191,7 @@ def test_gc_deletes_only_what_no_retained_commit_reaches(
     assert rows(at_commit, appended.snapshot_id) == [1, 2, 3]
 
     # a second run finds nothing left to do
-    again = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    again = sweep()
     assert again.deleted_files == 0
     assert again.kept_reachable == report.kept_reachable
 
@@ -182,11 +200,10 @@ def test_commits_behind_merges_and_hidden_branches_are_retained(
     catalog_server: CatalogServer,
     repo: str,
     admin: Admin,
-    session: Session,
-    warehouse: gc.Warehouse,
+    sweep: Callable[..., gc.Report],
+    repo_dir: Path,
 ) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     admin.branch("feature")
     table = cat.create_table(("feature", "trial", "f"), schema=ARROW)
     table.append(ids([1]))
@@ -206,28 +223,22 @@ def test_commits_behind_merges_and_hidden_branches_are_retained(
     hidden.append(ids([5]))
     hidden_files = files_under(local(hidden.location()))
 
-    repo_dir = catalog_server.warehouse_dir / repo
     before = files_under(repo_dir)
-    report = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    report = sweep()
     assert report.deleted_files == 0
     assert files_under(repo_dir) == before
     assert rows(catalog_server.pyiceberg(f"{repo}.{first}").load_table("trial.f")) == [1]
 
     delete_branch(admin, "vxp-catalog-gc-test")
-    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    sweep()
     assert before - files_under(repo_dir) == hidden_files
     assert rows(catalog_server.pyiceberg(f"{repo}.{first}").load_table("trial.f")) == [1]
 
 
 def test_uncommitted_pointers_are_retained(
-    catalog_server: CatalogServer,
-    repo: str,
-    admin: Admin,
-    session: Session,
-    warehouse: gc.Warehouse,
+    catalog_server: CatalogServer, repo: str, admin: Admin, sweep: Callable[..., gc.Report]
 ) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     admin.branch("gone")
     table = cat.create_table(("gone", "trial", "u"), schema=ARROW)
     # named only by a commit of the deleted branch: the staged pointer names a later version
@@ -248,12 +259,12 @@ def test_uncommitted_pointers_are_retained(
     ).raise_for_status()
     files = files_under(local(table.location()))
 
-    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    sweep()
     assert files_under(local(table.location())) == files - {created}
     assert rows(cat.load_table(("staging", "trial", "u"))) == [3]
 
     delete_branch(admin, "staging")
-    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    sweep()
     assert files_under(local(table.location())) == set()
 
 
@@ -261,44 +272,36 @@ def test_dry_run_deletes_nothing(
     catalog_server: CatalogServer,
     lakefs_server: LakeFSServer,
     repo: str,
-    admin: Admin,
-    session: Session,
-    warehouse: gc.Warehouse,
+    sweep: Callable[..., gc.Report],
+    repo_dir: Path,
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
-    table = cat.create_table("trial.t", schema=ARROW)
+    table = catalog_server.trial(repo).create_table("trial.t", schema=ARROW)
     table.append(ids([1, 2]))
-    repo_dir = catalog_server.warehouse_dir / repo
     orphan = plant(local(table.location()) / "data" / "orphan.parquet")
     before = files_under(repo_dir)
 
-    report = gc.collect(session, warehouse, repos=[repo], older_than=NOW, dry_run=True)
+    report = sweep(dry_run=True)
     assert files_under(repo_dir) == before
     assert report.deleted_files == 1
     assert report.sample == [gc.file_key(orphan.as_uri())]
 
     # the CLI says the same and deletes nothing either
-    result = CliRunner().invoke(
-        app,
-        ["gc", "--repo", repo, "--dry-run", "--older-than", "0s"],
-        env=cli_env(lakefs_server, catalog_server),
+    output = vxp_gc(
+        lakefs_server, catalog_server, "--repo", repo, "--dry-run", "--older-than", "0s"
     )
-    assert result.exit_code == 0, result.output
-    assert "would delete" in result.output and "1 file," in result.output
-    assert str(orphan) in result.output
+    assert "would delete" in output and "1 file," in output
+    assert str(orphan) in output
     assert files_under(repo_dir) == before
 
-    real = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    real = sweep()
     assert before - files_under(repo_dir) == {orphan}
     assert real.deleted_files == report.deleted_files
 
 
 def test_older_than_protects_fresh_files(
-    catalog_server: CatalogServer, repo: str, session: Session, warehouse: gc.Warehouse
+    catalog_server: CatalogServer, repo: str, sweep: Callable[..., gc.Report], repo_dir: Path
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     table = cat.create_table("trial.t", schema=ARROW)
     table.append(ids([1]))
     data = local(table.location()) / "data"
@@ -307,24 +310,19 @@ def test_older_than_protects_fresh_files(
     stale = plant(data / "stale.parquet")
     two_hours_ago = time.time() - 2 * 3600
     os.utime(stale, (two_hours_ago, two_hours_ago))
-    repo_dir = catalog_server.warehouse_dir / repo
     before = files_under(repo_dir)
 
-    report = gc.collect(session, warehouse, repos=[repo], older_than=timedelta(hours=1))
+    report = sweep(older_than=timedelta(hours=1))
     assert before - files_under(repo_dir) == {stale}
     assert report.kept_young == len(in_flight)
 
-    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    sweep()
     assert before - files_under(repo_dir) == {stale} | in_flight
     assert rows(cat.load_table("trial.t")) == [1]
 
 
 def test_other_repositories_are_never_touched(
-    catalog_server: CatalogServer,
-    repo: str,
-    admin: Admin,
-    session: Session,
-    warehouse: gc.Warehouse,
+    catalog_server: CatalogServer, repo: str, admin: Admin, sweep: Callable[..., gc.Report]
 ) -> None:
     root = catalog_server.warehouse_dir
     # its prefix starts with this repository's name: only "<repo>/" itself is swept
@@ -345,31 +343,29 @@ def test_other_repositories_are_never_touched(
     borrowed = files_under(root / repo / "borrowed")
     own_orphan = plant(root / repo / "trial" / "orphan.parquet")
 
-    gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+    sweep()
     assert all(path.exists() for path in foreign | borrowed)
     assert not own_orphan.exists()
     assert rows(other_cat.load_table("trial.shared")) == [4, 5]
 
     # sweeping the other repository deletes its own orphan, still not the borrowed files
-    gc.collect(session, warehouse, repos=[other], older_than=NOW)
+    sweep(repos=[other])
     assert not (root / other / "trial" / "orphan.parquet").exists()
     assert all(path.exists() for path in borrowed)
     assert rows(other_cat.load_table("trial.shared")) == [4, 5]
 
 
 def test_unreadable_retained_metadata_stops_the_run(
-    catalog_server: CatalogServer, repo: str, session: Session, warehouse: gc.Warehouse
+    catalog_server: CatalogServer, repo: str, sweep: Callable[..., gc.Report]
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
-    table = cat.create_table("trial.t", schema=ARROW)
+    table = catalog_server.trial(repo).create_table("trial.t", schema=ARROW)
     table.append(ids([1]))
     manifest_list = local(table.current_snapshot().manifest_list)  # type: ignore[union-attr]
     orphan = plant(local(table.location()) / "data" / "orphan.parquet")
     hidden = manifest_list.rename(manifest_list.with_name("moved-away"))
     try:
         with pytest.raises(gc.GcError, match="manifest list"):
-            gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+            sweep()
         assert orphan.exists()
     finally:
         # every gc run reads every repository: leave none broken for later tests
@@ -382,11 +378,7 @@ def test_unknown_repository_is_refused(session: Session, warehouse: gc.Warehouse
 
 
 def test_view_metadata_is_kept(
-    catalog_server: CatalogServer,
-    repo: str,
-    admin: Admin,
-    session: Session,
-    warehouse: gc.Warehouse,
+    catalog_server: CatalogServer, repo: str, admin: Admin, sweep: Callable[..., gc.Report]
 ) -> None:
     base = f"/v1/{repo}.main"
     views = f"{base}/namespaces/trial/views"
@@ -416,7 +408,7 @@ def test_view_metadata_is_kept(
         # what a lost commit race leaves behind: a view metadata file no pointer names
         orphan = plant(local(second).with_name(f"00002-{uuid.uuid4()}.metadata.json"))
 
-        report = gc.collect(session, warehouse, repos=[repo], older_than=NOW)
+        report = sweep()
 
         # the view loads at the branch head and at the tag, each with its own version
         current = http.get(f"{views}/v")
@@ -439,8 +431,7 @@ def test_allowed_locations_are_marked_but_never_swept(
     session: Session,
     warehouse: gc.Warehouse,
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     outside = catalog_server.allowed_dir / repo
     table = cat.create_table("trial.t", schema=ARROW, location=(outside / "t").as_uri())
     table.append(ids([1]))
@@ -462,12 +453,7 @@ def test_allowed_locations_are_marked_but_never_swept(
     assert orphan.exists()
 
     # the CLI takes them from VXP_CATALOG_ALLOWED_LOCATIONS, as the catalog does
-    result = CliRunner().invoke(
-        app,
-        ["gc", "--repo", repo, "--older-than", "0s"],
-        env=cli_env(lakefs_server, catalog_server),
-    )
-    assert result.exit_code == 0, result.output
+    vxp_gc(lakefs_server, catalog_server, "--repo", repo, "--older-than", "0s")
     assert not orphan.exists()
     assert imported.exists() and stray.exists()
     assert files_under(outside) == kept

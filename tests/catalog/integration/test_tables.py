@@ -22,8 +22,7 @@ def rows(ids: list[int], site: str = "basel") -> pa.Table:
 
 
 def test_table_lifecycle(catalog_server: CatalogServer, repo: str, admin: Admin) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     table = cat.create_table("trial.patients", schema=ARROW)
     assert table.location().startswith(catalog_server.settings.warehouse_root + f"/{repo}/trial/")
     with pytest.raises(TableAlreadyExistsError):
@@ -109,8 +108,7 @@ def test_table_lifecycle(catalog_server: CatalogServer, repo: str, admin: Admin)
 
 
 def test_register_and_create_transaction(catalog_server: CatalogServer, repo: str) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     table = cat.create_table("trial.a", schema=ARROW)
     table.append(rows([1]))
     registered = cat.register_table("trial.b", table.refresh().metadata_location)
@@ -125,8 +123,7 @@ def test_register_and_create_transaction(catalog_server: CatalogServer, repo: st
 
 
 def test_load_table_etag(catalog_server: CatalogServer, repo: str) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     cat.create_table("trial.a", schema=ARROW)
     with catalog_server.http() as http:
         first = http.get(f"/v1/{repo}.main/namespaces/trial/tables/a")

@@ -23,8 +23,7 @@ def files_under(root: Path) -> set[Path]:
 
 
 def test_branching_copies_no_file(catalog_server: CatalogServer, repo: str, admin: Admin) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     table = cat.create_table(("main", "trial", "t"), schema=ARROW)
     table.append(ids([1, 2]))
     before = files_under(catalog_server.warehouse_dir / repo)
@@ -36,8 +35,7 @@ def test_branching_copies_no_file(catalog_server: CatalogServer, repo: str, admi
 
 
 def test_isolation_until_merge(catalog_server: CatalogServer, repo: str, admin: Admin) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     cat.create_table(("main", "trial", "t"), schema=ARROW).append(ids([1]))
     admin.branch("exp")
     cat.load_table(("exp", "trial", "t")).append(ids([2, 3]))
@@ -52,8 +50,7 @@ def test_isolation_until_merge(catalog_server: CatalogServer, repo: str, admin: 
 def test_time_travel_by_commit_and_tag(
     catalog_server: CatalogServer, repo: str, admin: Admin
 ) -> None:
-    cat = catalog_server.pyiceberg(f"{repo}.main")
-    cat.create_namespace("trial")
+    cat = catalog_server.trial(repo)
     table = cat.create_table("trial.t", schema=ARROW)
     table.append(ids([1, 2, 3]))
     commit = admin.head()
@@ -78,8 +75,7 @@ def test_time_travel_by_commit_and_tag(
 def test_merge_different_tables_succeeds(
     catalog_server: CatalogServer, repo: str, admin: Admin
 ) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     cat.create_table(("main", "trial", "a"), schema=ARROW)
     cat.create_table(("main", "trial", "b"), schema=ARROW)
     admin.branch("left")
@@ -93,8 +89,7 @@ def test_merge_different_tables_succeeds(
 
 
 def test_merge_same_table_conflicts(catalog_server: CatalogServer, repo: str, admin: Admin) -> None:
-    cat = catalog_server.pyiceberg(repo)
-    cat.create_namespace(("main", "trial"))
+    cat = catalog_server.trial(repo, scoped=True)
     cat.create_table(("main", "trial", "a"), schema=ARROW)
     admin.branch("left")
     admin.branch("right")
