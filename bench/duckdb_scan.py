@@ -17,13 +17,13 @@ import duckdb
 from bench import data
 from bench.core import Options, Recorder, ms, timed
 from bench.stack import running
-from vxp.versioning import create_repository
+from vxp.engines.common import REF_CATALOG
+from vxp.versioning import DEFAULT_BRANCH, create_repository
 
 NAME = "duckdb"
 TITLE = "d. DuckDB through the catalog vs read_parquet over the same files"
 
 REPOSITORY = "bench-duckdb"
-WAREHOUSE = f"{REPOSITORY}.integration"
 TABLE = "bench.events"
 FILES = 8
 SHAPES = {
@@ -56,7 +56,7 @@ def run(options: Options, recorder: Recorder) -> None:
     runs = options.scale(5, 15)
     with running(options, "embedded") as stack:
         create_repository(stack.settings, REPOSITORY)
-        catalog = stack.catalog(WAREHOUSE)
+        catalog = stack.catalog(f"{REPOSITORY}.{DEFAULT_BRANCH}")
         catalog.create_namespace(TABLE.split(".")[0])
         table = catalog.create_table(TABLE, schema=data.SCHEMA)
         per_file = rows // FILES
@@ -71,17 +71,17 @@ def run(options: Options, recorder: Recorder) -> None:
             start = time.perf_counter()
             conn = stack.duckdb()
             connected = time.perf_counter()
-            stack.attach(conn, WAREHOUSE)
+            stack.attach(conn, REPOSITORY, DEFAULT_BRANCH)
             connects.append(connected - start)
             attaches.append(time.perf_counter() - connected)
             conn.close()
         recorder.add("connect (load extensions)", ms(connects), "ms")
         recorder.add("ATTACH the catalog", ms(attaches), "ms")
         conn = stack.duckdb()
-        stack.attach(conn, WAREHOUSE)
+        stack.attach(conn, REPOSITORY, DEFAULT_BRANCH)
         sources = {
             "read_parquet": f"read_parquet({[str(p) for p in paths]!r})",
-            "catalog": f"lake.{TABLE}",
+            "catalog": f"{REF_CATALOG}.{TABLE}",
         }
         for shape, template in SHAPES.items():
             sql = {name: template.format(source=source) for name, source in sources.items()}

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import lakefs_sdk
 from duckdb import DuckDBPyConnection
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 
 from bench.core import Options
 from vxp.connection import Settings
 from vxp.engines import duckdb as duck
+from vxp.engines.common import CatalogAccess
 from vxp.home import Home
 from vxp.services.manager import ServiceManager
 
@@ -33,26 +34,15 @@ class Running:
 
     def catalog(self, warehouse: str) -> Catalog:
         """A new pyiceberg REST client (its own HTTP session and token) for ``warehouse``."""
-        return load_catalog(
-            "vxp",
-            type="rest",
-            uri=self.env["VXP_CATALOG_URI"],
-            credential=self.env["VXP_CATALOG_CREDENTIAL"],
-            warehouse=warehouse,
-        )
+        return CatalogAccess.from_settings(self.settings).pyiceberg(warehouse)
 
     def duckdb(self) -> DuckDBPyConnection:
         """An in-memory DuckDB with vxp's extensions loaded (nothing attached yet)."""
         return duck.connect(self.manager.home.cache)
 
-    def attach(self, conn: DuckDBPyConnection, warehouse: str, alias: str = "lake") -> None:
-        """Attach ``warehouse`` of the vxp catalog to ``conn`` as ``alias``."""
-        client_id, client_secret = self.env["VXP_CATALOG_CREDENTIAL"].split(":", 1)
-        conn.execute(
-            duck.attach_sql(
-                self.env["VXP_CATALOG_URI"], client_id, client_secret, warehouse, alias=alias
-            )
-        )
+    def attach(self, conn: DuckDBPyConnection, repository: str, ref: str) -> None:
+        """Attach ``ref`` of ``repository`` through the vxp catalog to ``conn`` as ``lake``."""
+        duck.attach(conn, self.settings, repository, ref)
 
 
 def new_home(options: Options, stack: str) -> Home:

@@ -72,6 +72,10 @@ def format_value(value: float | None) -> str:
         return "-"
     if value == 0:
         return "0"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    # round first, so 9.9996 shows as 10.0 rather than 10.00 (four digits)
+    value = float(f"{value:.3g}")
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:.0f}"

@@ -53,6 +53,8 @@ def test_values_keep_three_significant_digits() -> None:
     assert format_value(0.5) == "0.500"
     assert format_value(1.2345) == "1.23"
     assert format_value(12.345) == "12.3"
+    assert format_value(9.9996) == "10.0"
+    assert format_value(99.96) == "100"
     assert format_value(12345.6) == "12346"
 
 
