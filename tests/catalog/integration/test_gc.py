@@ -458,3 +458,30 @@ def test_allowed_locations_are_marked_but_never_swept(
     assert imported.exists() and stray.exists()
     assert files_under(outside) == kept
     assert rows(cat.load_table("trial.t")) == [1, 2]
+
+
+def test_tag_survives_compaction_expiry_and_gc(
+    catalog_server: CatalogServer, repo: str, admin: Admin, sweep: Callable[..., gc.Report]
+) -> None:
+    """Invariant 4 for the maintenance a branch sees most: compact, expire, then collect."""
+    cat = catalog_server.trial(repo)
+    table = cat.create_table("trial.events", schema=ARROW)
+    for batch in ([1], [2], [3]):
+        table.append(ids(batch))
+    admin.tag("before-maintenance", admin.head())
+    old_snapshots = [s.snapshot_id for s in table.refresh().snapshots()]
+
+    # compaction: the same rows rewritten into one file, then the old snapshots expired
+    table.overwrite(ids([1, 2, 3]))
+    table.refresh().maintenance.expire_snapshots().by_ids(old_snapshots).commit()
+    assert {s.snapshot_id for s in table.refresh().snapshots()}.isdisjoint(old_snapshots)
+
+    report = sweep()
+    assert report.deleted_files == 0  # every old file is still reachable from the tag
+
+    frozen = catalog_server.pyiceberg(f"{repo}.before-maintenance").load_table("trial.events")
+    assert rows(frozen) == [1, 2, 3]
+    assert [s.snapshot_id for s in frozen.snapshots()] == old_snapshots
+    # each pre-compaction snapshot still reads its own rows
+    assert [rows(frozen, sid) for sid in old_snapshots] == [[1], [1, 2], [1, 2, 3]]
+    assert rows(cat.load_table("trial.events")) == [1, 2, 3]
