@@ -6,7 +6,9 @@ the default users read) are layer branches, protected so they change only by mer
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 
 import lakefs_sdk
 from lakefs_sdk.exceptions import ApiException
@@ -21,8 +23,6 @@ _REPO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
 def api_error(exc: ApiException, doing: str) -> VxpError:
     """Turn a lakeFS API error into one readable line."""
-    import json
-
     message = exc.reason or "error"
     if exc.body:
         try:
@@ -73,8 +73,6 @@ def create_repository(settings: Settings, name: str) -> lakefs_sdk.Repository:
 
 def upload(settings: Settings, repository: str, branch: str, path: str, data: bytes) -> str:
     """Stage ``data`` at ``path`` on ``branch``; returns the object's checksum."""
-    import tempfile
-
     # the generated SDK takes a file name for the request body, not bytes
     with tempfile.NamedTemporaryFile(prefix="vxp-upload-") as handle:
         handle.write(data)

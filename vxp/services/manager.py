@@ -7,6 +7,7 @@ process (so a killed or recycled pid is detected, reported by ``status`` and res
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -136,8 +137,6 @@ class ServiceManager:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """One ``up``/``down`` at a time per installation (a second one waits)."""
-        import fcntl
-
         self.home.ensure()
         with (self.home.run / "lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
