@@ -1,15 +1,15 @@
-"""``python -m catalog [--host H] [--port P]``, configured by ``VXP_CATALOG_*`` variables."""
+"""``python -m vxp.catalog [--host H] [--port P]``, configured by ``VXP_CATALOG_*`` variables."""
 
 from __future__ import annotations
 
 import argparse
 
-from catalog.server import serve
-from catalog.settings import Settings
+from vxp.catalog.server import serve
+from vxp.catalog.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vxp.catalog", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8181)
     args = parser.parse_args()

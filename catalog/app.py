@@ -11,15 +11,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from catalog import errors
-from catalog.auth import TokenService
-from catalog.context import Runtime
-from catalog.lakefs_api import LakeFS
-from catalog.metadata import MetadataFiles
-from catalog.routes import config, namespaces, oauth, tables, views
-from catalog.settings import Settings
-from catalog.tables import TableService
-from catalog.views import ViewService
+from vxp.catalog import errors
+from vxp.catalog.auth import TokenService
+from vxp.catalog.context import Runtime
+from vxp.catalog.lakefs_api import LakeFS
+from vxp.catalog.metadata import MetadataFiles
+from vxp.catalog.routes import config, namespaces, oauth, tables, views
+from vxp.catalog.settings import Settings
+from vxp.catalog.tables import TableService
+from vxp.catalog.views import ViewService
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from catalog.errors import NotAuthorized
-from catalog.lakefs_api import LakeFS, Session
+from vxp.catalog.errors import NotAuthorized
+from vxp.catalog.lakefs_api import LakeFS, Session
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from catalog import refs
-from catalog.auth import Caller
-from catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
-from catalog.lakefs_api import LakeFSError, LakeFSUnreachable, Session
-from catalog.state import RefState
+from vxp.catalog import refs
+from vxp.catalog.auth import Caller
+from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
+from vxp.catalog.lakefs_api import LakeFSError, LakeFSUnreachable, Session
+from vxp.catalog.state import RefState
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from catalog import commits, refs
-from catalog.auth import Caller
-from catalog.commits import Change, Write
-from catalog.errors import (
+from vxp.catalog import commits, refs
+from vxp.catalog.auth import Caller
+from vxp.catalog.commits import Change, Write
+from vxp.catalog.errors import (
     AlreadyExists,
     BadRequest,
     CatalogError,
@@ -28,11 +28,11 @@ from catalog.errors import (
     NoSuchView,
     NoSuchWarehouse,
 )
-from catalog.lakefs_api import Session
-from catalog.metadata import METADATA_PATH_PROPERTY, MetadataFiles
-from catalog.refs import Location
-from catalog.settings import Settings
-from catalog.state import (
+from vxp.catalog.lakefs_api import Session
+from vxp.catalog.metadata import METADATA_PATH_PROPERTY, MetadataFiles
+from vxp.catalog.refs import Location
+from vxp.catalog.settings import Settings
+from vxp.catalog.state import (
     Namespace,
     Pointer,
     RefState,
@@ -40,7 +40,7 @@ from catalog.state import (
     validate_name,
     view_pointer,
 )
-from catalog.table_metadata import Json
+from vxp.catalog.table_metadata import Json
 
 T = TypeVar("T")
 

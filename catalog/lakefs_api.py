@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from catalog.errors import Forbidden, NotAuthorized, ServiceUnavailable
+from vxp.catalog.errors import Forbidden, NotAuthorized, ServiceUnavailable
 
 
 class LakeFSError(Exception):

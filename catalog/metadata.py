@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from pyiceberg.io import FileIO, load_file_io
 
-from catalog.errors import BadRequest, NotFound
-from catalog.settings import Settings
-from catalog.state import Namespace
+from vxp.catalog.errors import BadRequest, NotFound
+from vxp.catalog.settings import Settings
+from vxp.catalog.state import Namespace
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _VERSION = re.compile(r"/(\d+)-[^/]*\.metadata\.json$")

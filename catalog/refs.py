@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote
 
-from catalog.errors import BadRequest, NoSuchNamespace, NoSuchWarehouse, ReadOnlyRef
-from catalog.lakefs_api import Session
-from catalog.state import validate_name
+from vxp.catalog.errors import BadRequest, NoSuchNamespace, NoSuchWarehouse, ReadOnlyRef
+from vxp.catalog.lakefs_api import Session
+from vxp.catalog.state import validate_name
 
 _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from catalog.app import create_app
-from catalog.settings import Settings
+from vxp.catalog.app import create_app
+from vxp.catalog.settings import Settings
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8181) -> None:

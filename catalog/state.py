@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from catalog.errors import BadRequest
-from catalog.lakefs_api import Session
+from vxp.catalog.errors import BadRequest
+from vxp.catalog.lakefs_api import Session
 
 ROOT = "_vxp/catalog"
 NAMESPACES = f"{ROOT}/namespaces"

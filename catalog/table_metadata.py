@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from catalog.errors import BadRequest, CommitFailed, InvalidArgument
+from vxp.catalog.errors import BadRequest, CommitFailed, InvalidArgument
 
 Json = dict[str, Any]
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from pyiceberg.table.metadata import TableMetadataUtil
 
-from catalog import table_metadata as tm
-from catalog.auth import Caller
-from catalog.commits import Change, Write
-from catalog.entries import TABLE, EntryService, TableId, TableResult, dump, placement, run
-from catalog.errors import AlreadyExists, BadRequest, CommitFailed
-from catalog.lakefs_api import Session
-from catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
-from catalog.state import Pointer, RefState, validate_name
+from vxp.catalog import table_metadata as tm
+from vxp.catalog.auth import Caller
+from vxp.catalog.commits import Change, Write
+from vxp.catalog.entries import TABLE, EntryService, TableId, TableResult, dump, placement, run
+from vxp.catalog.errors import AlreadyExists, BadRequest, CommitFailed
+from vxp.catalog.lakefs_api import Session
+from vxp.catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
+from vxp.catalog.state import Pointer, RefState, validate_name
 
 
 class TableService(EntryService):

@@ -14,8 +14,8 @@ import time
 import uuid
 from typing import Any
 
-from catalog.errors import BadRequest, CommitFailed, InvalidArgument
-from catalog.table_metadata import Json, same_schema
+from vxp.catalog.errors import BadRequest, CommitFailed, InvalidArgument
+from vxp.catalog.table_metadata import Json, same_schema
 
 FORMAT_VERSION = 1
 LAST_ADDED = -1

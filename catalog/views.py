@@ -15,15 +15,15 @@ import json
 
 from pyiceberg.view.metadata import ViewMetadata
 
-from catalog import view_metadata as vm
-from catalog.auth import Caller
-from catalog.commits import Change
-from catalog.entries import VIEW, EntryService, TableId, TableResult, dump, placement
-from catalog.errors import BadRequest
-from catalog.lakefs_api import Session
-from catalog.models import CommitViewRequest, CreateViewRequest, RegisterViewRequest
-from catalog.state import Pointer, RefState, validate_name
-from catalog.table_metadata import Json
+from vxp.catalog import view_metadata as vm
+from vxp.catalog.auth import Caller
+from vxp.catalog.commits import Change
+from vxp.catalog.entries import VIEW, EntryService, TableId, TableResult, dump, placement
+from vxp.catalog.errors import BadRequest
+from vxp.catalog.lakefs_api import Session
+from vxp.catalog.models import CommitViewRequest, CreateViewRequest, RegisterViewRequest
+from vxp.catalog.state import Pointer, RefState, validate_name
+from vxp.catalog.table_metadata import Json
 
 ViewId = TableId
 

@@ -16,7 +16,7 @@ from typing import Any
 import lakefs_sdk
 from lakefs_sdk.exceptions import ApiException
 
-from catalog.state import parse_namespace_marker, parse_table_pointer
+from vxp.catalog.state import parse_namespace_marker, parse_table_pointer
 from vxp.connection import Settings
 from vxp.errors import VxpError
 from vxp.versioning import DEFAULT_BRANCH, LAYER_BRANCHES, api_error

@@ -18,7 +18,7 @@ from lakefs_sdk.exceptions import ApiException
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
-from catalog.state import (
+from vxp.catalog.state import (
     NAMESPACES,
     ROOT,
     TABLES,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from catalog.auth import Caller, session_for
-from catalog.context import Runtime, caller, runtime
-from catalog.errors import BadRequest
-from catalog.refs import check_warehouse, parse_warehouse
+from vxp.catalog.auth import Caller, session_for
+from vxp.catalog.context import Runtime, caller, runtime
+from vxp.catalog.errors import BadRequest
+from vxp.catalog.refs import check_warehouse, parse_warehouse
 
 router = APIRouter()
 

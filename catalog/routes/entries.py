@@ -6,12 +6,12 @@ import json
 
 from fastapi import Response
 
-from catalog.context import Ctx, namespace_param
-from catalog.entries import EntryService, Kind, TableId, TableResult
-from catalog.errors import BadRequest
-from catalog.models import RenameTableRequest, TableIdentifier
-from catalog.routes.paging import page
-from catalog.state import Namespace, decode_level, validate_name
+from vxp.catalog.context import Ctx, namespace_param
+from vxp.catalog.entries import EntryService, Kind, TableId, TableResult
+from vxp.catalog.errors import BadRequest
+from vxp.catalog.models import RenameTableRequest, TableIdentifier
+from vxp.catalog.routes.paging import page
+from vxp.catalog.state import Namespace, decode_level, validate_name
 
 
 def entry_id(c: Ctx, kind: Kind, namespace: Namespace, name: str) -> TableId:

@@ -8,10 +8,10 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Response
 
-from catalog import commits, refs
-from catalog.commits import Change, Write
-from catalog.context import Ctx, ctx, namespace_param
-from catalog.errors import (
+from vxp.catalog import commits, refs
+from vxp.catalog.commits import Change, Write
+from vxp.catalog.context import Ctx, ctx, namespace_param
+from vxp.catalog.errors import (
     AlreadyExists,
     BadRequest,
     CommitFailed,
@@ -20,10 +20,10 @@ from catalog.errors import (
     UnprocessableEntity,
     UnsupportedOperation,
 )
-from catalog.models import CreateNamespaceRequest, UpdateNamespacePropertiesRequest
-from catalog.refs import Location
-from catalog.routes.paging import PageSize, PageToken, after, page
-from catalog.state import (
+from vxp.catalog.models import CreateNamespaceRequest, UpdateNamespacePropertiesRequest
+from vxp.catalog.refs import Location
+from vxp.catalog.routes.paging import PageSize, PageToken, after, page
+from vxp.catalog.state import (
     RefState,
     decode_level,
     namespace_document,

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from catalog.auth import Caller, authenticate
-from catalog.context import Runtime, runtime
-from catalog.errors import CatalogError, NotAuthorized
+from vxp.catalog.auth import Caller, authenticate
+from vxp.catalog.context import Runtime, runtime
+from vxp.catalog.errors import CatalogError, NotAuthorized
 
 router = APIRouter()
 

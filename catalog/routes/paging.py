@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from catalog.errors import BadRequest
+from vxp.catalog.errors import BadRequest
 
 DEFAULT_PAGE_SIZE = 100
 # pageSize is an upper bound the server may undercut; this keeps a client's 10**40 from

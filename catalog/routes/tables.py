@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from catalog.context import Ctx, ctx, namespace_param, path_value
-from catalog.entries import TABLE, TableId, TableResult
-from catalog.errors import BadRequest
-from catalog.models import (
+from vxp.catalog.context import Ctx, ctx, namespace_param, path_value
+from vxp.catalog.entries import TABLE, TableId, TableResult
+from vxp.catalog.errors import BadRequest
+from vxp.catalog.models import (
     CommitTableRequest,
     CommitTransactionRequest,
     CreateTableRequest,
@@ -20,8 +20,8 @@ from catalog.models import (
     RenameTableRequest,
     ReportMetricsRequest,
 )
-from catalog.routes import entries
-from catalog.routes.paging import PageSize, PageToken
+from vxp.catalog.routes import entries
+from vxp.catalog.routes.paging import PageSize, PageToken
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -8,17 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from catalog.context import Ctx, ctx, namespace_param, path_value
-from catalog.entries import VIEW
-from catalog.models import (
+from vxp.catalog.context import Ctx, ctx, namespace_param, path_value
+from vxp.catalog.entries import VIEW
+from vxp.catalog.models import (
     CommitViewRequest,
     CreateViewRequest,
     RegisterViewRequest,
     RenameTableRequest,
 )
-from catalog.routes import entries
-from catalog.routes.paging import PageSize, PageToken
-from catalog.views import ViewId
+from vxp.catalog.routes import entries
+from vxp.catalog.routes.paging import PageSize, PageToken
+from vxp.catalog.views import ViewId
 
 router = APIRouter()
 C = Annotated[Ctx, Depends(ctx)]

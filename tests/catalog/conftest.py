@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 from pyiceberg.catalog import Catalog
 
-from catalog.app import create_app
-from catalog.settings import Settings
+from vxp.catalog.app import create_app
+from vxp.catalog.settings import Settings
 from vxp.engines.common import CatalogAccess
 from vxp.home import Home
 from vxp.ports import free_port

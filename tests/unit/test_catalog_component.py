@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from catalog.settings import Settings
 from vxp import secrets as secretlib
+from vxp.catalog.settings import Settings
 from vxp.home import Home
 from vxp.services.base import Context
 from vxp.services.catalog import ALLOWED_LOCATIONS, Catalog

@@ -25,8 +25,8 @@ def serve(
     VXP_CATALOG_TOKEN_SECRET, optional VXP_CATALOG_S3_*; see docs/reference/catalog.md). `vxp up`
     starts it for you with the local stack's settings.
     """
-    from catalog.server import serve as run
-    from catalog.settings import Settings, SettingsError
+    from vxp.catalog.server import serve as run
+    from vxp.catalog.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env(os.environ)

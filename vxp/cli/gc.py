@@ -21,7 +21,7 @@ from vxp.connection import Settings
 from vxp.errors import VxpError
 
 if TYPE_CHECKING:
-    from catalog.gc import Warehouse
+    from vxp.catalog.gc import Warehouse
 
 
 class _Bar:
@@ -44,8 +44,8 @@ class _Bar:
 def _warehouse(values: dict[str, str]) -> Warehouse:
     """The warehouse root, its FileIO properties and the catalog's allowed locations, from
     `vxp env`-style settings."""
-    from catalog.gc import Warehouse
-    from catalog.settings import S3Settings, parse_locations
+    from vxp.catalog.gc import Warehouse
+    from vxp.catalog.settings import S3Settings, parse_locations
 
     root = values.get("VXP_WAREHOUSE_ROOT", "")
     if not root:
@@ -109,9 +109,9 @@ def gc(
     catalog's VXP_CATALOG_ALLOWED_LOCATIONS are marked, never deleted. See docs/reference/gc.md.
     """
     # imported here: pyiceberg and pyarrow would slow down every other vxp command
-    from catalog import gc as collector
-    from catalog.errors import CatalogError
-    from catalog.lakefs_api import LakeFS, LakeFSError
+    from vxp.catalog import gc as collector
+    from vxp.catalog.errors import CatalogError
+    from vxp.catalog.lakefs_api import LakeFS, LakeFSError
 
     try:
         age = collector.parse_duration(older_than)

@@ -40,8 +40,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from catalog.routes.config import ENDPOINTS
 from tests.catalog.conftest import CatalogServer
+from vxp.catalog.routes.config import ENDPOINTS
 
 # the repository's CI checks the shared specs out beside the repository
 SPEC = Path(__file__).parents[3] / ".." / "shared" / "specs" / "iceberg-rest-catalog-open-api.yaml"

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog.app import create_app
-from catalog.settings import S3Settings, Settings
 from tests.catalog.conftest import CatalogServer
 from tests.catalog.integration.test_views import create_body
+from vxp.catalog.app import create_app
+from vxp.catalog.settings import S3Settings, Settings
 
 SERVER_ENDPOINT = "http://minio:9000"
 CLIENT_ENDPOINT = "http://vxp.example.org:9000"

@@ -21,10 +21,10 @@ import pytest
 from pyiceberg.table import Table
 from typer.testing import CliRunner
 
-from catalog import gc
-from catalog.lakefs_api import LakeFS, Session
 from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
 from tests.catalog.integration.test_views import create_body, version
+from vxp.catalog import gc
+from vxp.catalog.lakefs_api import LakeFS, Session
 from vxp.cli.app import app
 
 ARROW = pa.schema([("id", pa.int64())])

@@ -10,8 +10,8 @@ import httpx
 import pyarrow as pa
 from fastapi.routing import APIRoute
 
-from catalog.routes import views as view_routes
 from tests.catalog.conftest import Admin, CatalogServer
+from vxp.catalog.routes import views as view_routes
 
 ARROW = pa.schema([("id", pa.int64())])
 # what the view routes serve, labelled as in the config's "endpoints"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from catalog.gc import GcError, Warehouse, file_key, parse_duration
+from vxp.catalog.gc import GcError, Warehouse, file_key, parse_duration
 
 
 @pytest.mark.parametrize(

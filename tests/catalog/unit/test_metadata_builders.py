@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from catalog import table_metadata as tm
-from catalog import view_metadata as vm
-from catalog.errors import BadRequest, CommitFailed, InvalidArgument
-from catalog.metadata import MetadataFiles
-from catalog.settings import Settings, SettingsError
+from vxp.catalog import table_metadata as tm
+from vxp.catalog import view_metadata as vm
+from vxp.catalog.errors import BadRequest, CommitFailed, InvalidArgument
+from vxp.catalog.metadata import MetadataFiles
+from vxp.catalog.settings import Settings, SettingsError
 
 Json = dict[str, Any]
 

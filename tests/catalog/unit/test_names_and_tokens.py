@@ -8,14 +8,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from catalog.app import RawPathRouting
-from catalog.auth import Caller, TokenService
-from catalog.errors import BadRequest, NotAuthorized
-from catalog.metadata import MetadataFiles
-from catalog.refs import Warehouse, parse_warehouse
-from catalog.routes.paging import page
-from catalog.settings import Settings, SettingsError
-from catalog.state import (
+from vxp.catalog.app import RawPathRouting
+from vxp.catalog.auth import Caller, TokenService
+from vxp.catalog.errors import BadRequest, NotAuthorized
+from vxp.catalog.metadata import MetadataFiles
+from vxp.catalog.refs import Warehouse, parse_warehouse
+from vxp.catalog.routes.paging import page
+from vxp.catalog.settings import Settings, SettingsError
+from vxp.catalog.state import (
     Pointer,
     decode_level,
     encode_level,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalog.settings import Settings
+from vxp.catalog.settings import Settings
 
 BASE = {
     "VXP_CATALOG_LAKEFS_ENDPOINT": "http://lakefs:8000",
