@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from functools import partial
 
-import lakefs_sdk
-
 from bench import data
 from bench.core import Options, Recorder, ms, timed
 from bench.stack import running
-from vxp.versioning import DEFAULT_BRANCH, create_repository
+from vxp.core.names import DEFAULT_BRANCH
 
 NAME = "branching"
 TITLE = "e. lakeFS branch creation with 1 vs many tables (O(1) branching)"
@@ -31,7 +29,7 @@ def run(options: Options, recorder: Recorder) -> None:
     creates: list[float] = []
     with running(options, "embedded") as stack:
         for tables, repository in repositories.items():
-            create_repository(stack.settings, repository)
+            stack.create_repository(repository)
             catalog = stack.catalog(f"{repository}.{DEFAULT_BRANCH}")
             catalog.create_namespace(NAMESPACE)
             for i in range(tables):
@@ -44,12 +42,10 @@ def run(options: Options, recorder: Recorder) -> None:
         recorder.add(first, ms(building[:tenth]), "ms")
         recorder.add(last, ms(building[-tenth:]), "ms", baseline=first)
 
-        api = lakefs_sdk.BranchesApi(stack.lakefs())
+        lakefs = stack.lakefs
 
         def create(repository: str, name: str) -> None:
-            api.create_branch(
-                repository, lakefs_sdk.BranchCreation(name=name, source=DEFAULT_BRANCH)
-            )
+            lakefs.create_branch(repository, name, DEFAULT_BRANCH)
 
         for i in range(WARMUP):
             for repository in repositories.values():

@@ -22,7 +22,6 @@ from pyiceberg.table import Table, Transaction
 from bench import data, nessie
 from bench.core import Options, Recorder, ms, timed
 from bench.stack import running
-from vxp.versioning import create_repository
 
 NAME = "catalog"
 TITLE = "c. catalog: loadTable, commits, concurrent writers (vxp vs SqlCatalog; Nessie)"
@@ -190,7 +189,7 @@ def run(options: Options, recorder: Recorder) -> None:
         partial(_sql_catalog, f"sqlite:///{sql_dir / 'catalog.db'}", (sql_dir / "wh").as_uri()),
     )
     with running(options, "embedded") as stack:
-        create_repository(stack.settings, REPOSITORY)
+        stack.create_repository(REPOSITORY)
         vxp = Subject("vxp", partial(stack.catalog, f"{REPOSITORY}.integration"))
         _latencies(options, recorder, [sql, vxp])
         _concurrency(options, recorder, [sql, vxp])

@@ -17,8 +17,8 @@ import duckdb
 from bench import data
 from bench.core import Options, Recorder, ms, timed
 from bench.stack import running
-from vxp.engines.common import REF_CATALOG
-from vxp.versioning import DEFAULT_BRANCH, create_repository
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.domain.engines.common import REF_CATALOG
 
 NAME = "duckdb"
 TITLE = "d. DuckDB through the catalog vs read_parquet over the same files"
@@ -33,7 +33,7 @@ SHAPES = {
 }
 
 
-def _same(left: list[tuple[object, ...]], right: list[tuple[object, ...]]) -> bool:
+def same_rows(left: list[tuple[object, ...]], right: list[tuple[object, ...]]) -> bool:
     """Equal results; floats may differ in the last bits (summation order is not fixed)."""
     if len(left) != len(right):
         return False
@@ -55,7 +55,7 @@ def run(options: Options, recorder: Recorder) -> None:
     rows = options.scale(200_000, 2_000_000)
     runs = options.scale(5, 15)
     with running(options, "embedded") as stack:
-        create_repository(stack.settings, REPOSITORY)
+        stack.create_repository(REPOSITORY)
         catalog = stack.catalog(f"{REPOSITORY}.{DEFAULT_BRANCH}")
         catalog.create_namespace(TABLE.split(".")[0])
         table = catalog.create_table(TABLE, schema=data.SCHEMA)
@@ -87,7 +87,7 @@ def run(options: Options, recorder: Recorder) -> None:
             sql = {name: template.format(source=source) for name, source in sources.items()}
             # a warm-up run each (file cache, extension state) that also checks both agree
             results = {name: _query(conn, statement) for name, statement in sql.items()}
-            if not _same(results["read_parquet"], results["catalog"]):
+            if not same_rows(results["read_parquet"], results["catalog"]):
                 raise AssertionError(f"{shape}: the catalog and read_parquet disagree: {results}")
             times: dict[str, list[float]] = {name: [] for name in sql}
             for i in range(runs):

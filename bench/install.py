@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.core import Options, Recorder, environment, timed
 from bench.stack import new_home, remove_home
-from vxp.home import Home
+from vxp.core.home import Home
 from vxp.services.manager import ServiceManager
 
 NAME = "install"

@@ -1,4 +1,4 @@
-"""b. lakeFS branch creation and commit latency through lakefs-sdk: embedded vs full stack.
+"""b. lakeFS branch creation and commit latency through vxp's lakeFS gateway: embedded vs full.
 
 Embedded keeps lakeFS's KV store and blocks on local disk; full puts the KV store in PostgreSQL
 and the blocks in MinIO, so the ratio full/embedded is the cost of the team deployment's storage.
@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import random
 from functools import partial
-from pathlib import Path
-
-import lakefs_sdk
 
 from bench.core import SEED, Options, Recorder, ms, timed
 from bench.stack import Running, running
-from vxp.versioning import DEFAULT_BRANCH, create_repository
+from vxp.core.names import DEFAULT_BRANCH
 
 NAME = "lakefs"
 TITLE = "b. lakeFS branch creation and commit latency (embedded vs full)"
@@ -26,17 +23,12 @@ WARMUP = 20
 OBJECT_BYTES = 1024
 
 
-def _measure(stack: Running, branches: int, commits: int, scratch: Path) -> dict[str, list[float]]:
-    create_repository(stack.settings, REPOSITORY)
-    client = stack.lakefs()
-    branches_api = lakefs_sdk.BranchesApi(client)
-    commits_api = lakefs_sdk.CommitsApi(client)
-    objects_api = lakefs_sdk.ObjectsApi(client)
+def _measure(stack: Running, branches: int, commits: int) -> dict[str, list[float]]:
+    stack.create_repository(REPOSITORY)
+    lakefs = stack.lakefs
 
     def create(name: str) -> None:
-        branches_api.create_branch(
-            REPOSITORY, lakefs_sdk.BranchCreation(name=name, source=DEFAULT_BRANCH)
-        )
+        lakefs.create_branch(REPOSITORY, name, DEFAULT_BRANCH)
 
     for i in range(WARMUP):
         create(f"warmup-{i}")
@@ -44,25 +36,18 @@ def _measure(stack: Running, branches: int, commits: int, scratch: Path) -> dict
 
     create(WORK_BRANCH)
     rng = random.Random(SEED)
-    # the generated SDK uploads from a file name, not from bytes
-    body = scratch / "object.bin"
     uploads: list[float] = []
     commit_times: list[float] = []
     for i in range(WARMUP + commits):
-        body.write_bytes(rng.randbytes(OBJECT_BYTES))
+        # the gateway uploads from bytes in memory (no temporary file)
         upload = partial(
-            objects_api.upload_object,
+            lakefs.upload_object,
             REPOSITORY,
             WORK_BRANCH,
             f"objects/{i:05d}",
-            content=str(body),
+            rng.randbytes(OBJECT_BYTES),
         )
-        commit = partial(
-            commits_api.commit,
-            REPOSITORY,
-            WORK_BRANCH,
-            lakefs_sdk.CommitCreation(message=f"object {i}"),
-        )
+        commit = partial(lakefs.commit, REPOSITORY, WORK_BRANCH, f"object {i}", {})
         upload_time, commit_time = timed(upload), timed(commit)
         if i >= WARMUP:
             uploads.append(upload_time)
@@ -75,10 +60,8 @@ def run(options: Options, recorder: Recorder) -> None:
     commits = options.scale(50, 500)
     results: dict[str, dict[str, list[float]]] = {}
     for stack_name in ("embedded", "full"):
-        scratch = options.workdir / f"lakefs-{stack_name}"
-        scratch.mkdir()
         with running(options, stack_name) as stack:
-            results[stack_name] = _measure(stack, branches, commits, scratch)
+            results[stack_name] = _measure(stack, branches, commits)
     for operation in results["embedded"]:
         recorder.add(f"{operation} (embedded)", ms(results["embedded"][operation]), "ms")
         recorder.add(

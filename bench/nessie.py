@@ -19,13 +19,12 @@ import httpx
 from pyiceberg.catalog import Catalog, load_catalog
 
 from bench.core import Options
-from vxp import ports
-from vxp.errors import VxpError
-from vxp.home import Home
-from vxp.secrets import load_or_create
-from vxp.services import cache, process, toolchain
+from vxp.core.errors import VxpError
+from vxp.core.home import Home
+from vxp.services import cache, ports, process, toolchain
 from vxp.services.base import Context, LaunchSpec
 from vxp.services.minio import REGION, WAREHOUSE_BUCKET, MinIO
+from vxp.services.secrets import load_or_create
 from vxp.services.trino import java_home
 
 VERSION = "0.99.0"
