@@ -19,13 +19,21 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bench import branching, catalog_ops, duckdb_scan, install, lakefs_ops
+from bench import branching, catalog_ops, client, duckdb_scan, import_time, install, lakefs_ops
 from bench.core import Benchmark, Options, Recorder, load_average
 from bench.stats import format_ratio, format_value
-from vxp.home import Home
+from vxp.core.home import Home
 
 # in the order they run: the install/up figures first, before the others have warmed anything
-_MODULES: tuple[Benchmark, ...] = (install, lakefs_ops, catalog_ops, duckdb_scan, branching)
+_MODULES: tuple[Benchmark, ...] = (
+    install,
+    lakefs_ops,
+    catalog_ops,
+    duckdb_scan,
+    branching,
+    client,
+    import_time,
+)
 BENCHMARKS = {module.NAME: module for module in _MODULES}
 RESULTS = Path(__file__).resolve().parent / "results"
 
