@@ -29,17 +29,17 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pydicom
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.tag import BaseTag, Tag
+from pydicom.tag import Tag
 
 from ..problems import Problem, Severity
 from ..resources import (
@@ -144,7 +144,7 @@ _COPYABLE_VRS = frozenset(
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 _TAG = {
-    keyword: Tag(keyword)
+    keyword: int(Tag(keyword))
     for keyword in (
         "SpecificCharacterSet",
         "StudyInstanceUID",
@@ -152,6 +152,8 @@ _TAG = {
         "SOPInstanceUID",
         "InstanceNumber",
         "PatientID",
+        # an image (it has Rows) must have pixel data: its absence means a cut file
+        "Rows",
     )
 }
 
@@ -192,17 +194,23 @@ class AllowList:
     """
 
     keywords: tuple[str, ...] = DEFAULT_ALLOW_LIST
+    # (keyword, tag, attribute name) per keyword, resolved once: looking keywords up per file
+    # through pydicom's attribute access costs more than parsing the header
+    fields: tuple[tuple[str, int, str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "keywords", tuple(dict.fromkeys(self.keywords)))
-        refused = [f"{k} {why}" for k in self.keywords if (why := never_copied(k)) is not None]
+        keywords = tuple(dict.fromkeys(self.keywords))
+        object.__setattr__(self, "keywords", keywords)
+        refused = [f"{k} {why}" for k in keywords if (why := never_copied(k)) is not None]
         if refused:
             raise ValueError("DICOM allow-list refused: " + "; ".join(refused))
+        fields = tuple((k, int(Tag(k)), attribute_name(k), dictionary_VR(Tag(k))) for k in keywords)
+        object.__setattr__(self, "fields", fields)
 
     @property
-    def tags(self) -> list[BaseTag]:
+    def tags(self) -> list[int]:
         """The tags to read: the allowed ones plus those needed to group and link."""
-        return [*_TAG.values(), *(Tag(k) for k in self.keywords)]
+        return [*_TAG.values(), *(tag for _, tag, _, _ in self.fields)]
 
 
 @dataclass(frozen=True)
@@ -242,17 +250,75 @@ def _json_value(vr: str, value: Any) -> Any:
     return str(value).strip()
 
 
+# value representations decoded here without pydicom's element conversion (which costs more than
+# parsing the header): PS3.5 §6.2 ASCII-only strings, and fixed-size binary numbers
+_ASCII_VRS = frozenset({"AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
+_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT"})
+_BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
+# Specific Character Set values (PS3.3 C.12.1.1.2) whose text decodes with one Python codec
+_CODECS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 100": "latin_1", "ISO_IR 192": "utf_8"}
+
+
+def _charset(dataset: Dataset) -> str | None:
+    tag = 0x00080005
+    if tag not in dataset:
+        return "ascii"
+    raw = dataset.get_item(tag)
+    value = raw.value if raw is not None else b""
+    if isinstance(value, bytes):
+        name = value.decode("ascii", "replace").strip(" \0")
+    else:
+        name = str(value or "").strip()
+    return _CODECS.get(name)
+
+
+def _raw_value(dataset: Dataset, tag: int, vr: str, codec: str | None) -> Any:
+    """The value of element ``tag`` as str / list[str] / number / list[number], or raise KeyError.
+
+    Falls back to pydicom's conversion for what the fast path does not cover (other character
+    sets, ambiguous VRs, already converted elements).
+    """
+    raw = dataset.get_item(tag)
+    if raw is None:
+        raise KeyError(tag)
+    value = getattr(raw, "value", None)
+    raw_vr = getattr(raw, "VR", None) or vr
+    if isinstance(value, bytes):
+        if raw_vr in _ASCII_VRS or (raw_vr in _TEXT_VRS and codec is not None):
+            try:
+                text = value.decode("ascii" if raw_vr in _ASCII_VRS else (codec or "ascii"))
+            except UnicodeDecodeError:
+                return dataset[tag].value
+            text = text.rstrip(" \0")
+            if raw_vr in ("LT", "ST", "UT"):  # single-valued: backslash is a character here
+                return text.strip()
+            parts = [part.strip(" \0") for part in text.split("\\")]
+            return parts[0] if len(parts) == 1 else parts
+        if raw_vr in _BINARY:
+            little = getattr(raw, "is_little_endian", True)
+            code = _BINARY[raw_vr]
+            count = len(value) // struct.calcsize(code)
+            numbers = struct.unpack(
+                ("<" if little else ">") + code * count, value[: count * struct.calcsize(code)]
+            )
+            return numbers[0] if count == 1 else list(numbers)
+    return dataset[tag].value
+
+
 def _copy_attributes(
-    dataset: Dataset, allow_list: AllowList, relative_path: str, problems: list[Problem]
+    dataset: Dataset,
+    allow_list: AllowList,
+    relative_path: str,
+    problems: list[Problem],
+    codec: str | None,
 ) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
-    for keyword in allow_list.keywords:
-        element = dataset.get(keyword)
-        if element is None:
+    for keyword, tag, name, vr in allow_list.fields:
+        if tag not in dataset:
             continue
         try:
-            value = _json_value(dataset[keyword].VR, dataset[keyword].value)
-        except (ValueError, TypeError, OverflowError) as error:
+            value = _json_value(vr, _raw_value(dataset, tag, vr, codec))
+        except (ValueError, TypeError, OverflowError, struct.error) as error:
             problems.append(
                 Problem(
                     "dicom.attribute",
@@ -262,9 +328,19 @@ def _copy_attributes(
                 )
             )
             continue
-        if value is not None and value != []:
-            attributes[attribute_name(keyword)] = value
+        if value is not None and value != [] and value != "":
+            attributes[name] = value
     return attributes
+
+
+def _text(dataset: Dataset, keyword: str, codec: str | None) -> str | None:
+    tag = _TAG[keyword]
+    if tag not in dataset:
+        return None
+    value = _raw_value(dataset, tag, dictionary_VR(tag), codec)
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value or "").strip() or None
 
 
 def _pixel_data_complete(stream: Any, dataset: Dataset, size: int) -> bool:
@@ -272,12 +348,14 @@ def _pixel_data_complete(stream: Any, dataset: Dataset, size: int) -> bool:
 
     ``stop_before_pixels`` leaves the stream at the element's header; its length (or, for
     encapsulated pixel data of undefined length, the closing sequence delimiter) says whether
-    the file was cut. PS3.5 §7.1 (element encoding), §A.4 (encapsulation).
+    the file was cut. PS3.5 §7.1 (element encoding), §A.4 (encapsulation). An image (it has
+    Rows) that ends where its pixel data should start was cut too (PS3.3 C.7.6.3: Pixel Data
+    is required in the Image Pixel module).
     """
     position = stream.tell()
     header = stream.read(12)
     if len(header) < 8:
-        return len(header) == 0
+        return len(header) == 0 and _TAG["Rows"] not in dataset
     implicit, little = dataset.original_encoding
     order = "<" if little is not False else ">"
     if implicit:
@@ -293,6 +371,27 @@ def _pixel_data_complete(stream: Any, dataset: Dataset, size: int) -> bool:
         delimiter = struct.pack(order + "HHI", 0xFFFE, 0xE0DD, 0)
         return bool(stream.read(8) == delimiter)
     return bool(start + length <= size)
+
+
+class _Guarded:
+    """A binary file that remembers a short read: pydicom ends quietly at EOF, even mid-element.
+
+    A read that returns some but fewer bytes than asked means the file was cut inside a data
+    element (a clean end of the dataset reads 0 bytes of the next element's header).
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.name = getattr(raw, "name", None)
+        self.short_read = False
+        self.seek = raw.seek
+        self.tell = raw.tell
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if size > 0 and 0 < len(data) < size:
+            self.short_read = True
+        return data
 
 
 def read_instance(
@@ -323,13 +422,14 @@ def read_instance(
 
     size = path.stat().st_size
     try:
-        with path.open("rb") as stream:
+        with path.open("rb") as raw:
+            stream = _Guarded(raw)
             dataset = pydicom.dcmread(
                 stream, stop_before_pixels=True, specific_tags=allow_list.tags, force=True
             )
-            if stream.tell() > size:
+            if stream.short_read or stream.tell() > size:
                 return error("dicom.truncated", "The file ends inside its DICOM header.")
-            if not _pixel_data_complete(stream, dataset, size):
+            if not _pixel_data_complete(raw, dataset, size):
                 return error("dicom.truncated", "The file ends inside its pixel data.")
     # pydicom raises many types on corrupt input (struct.error, EOFError, ValueError, …)
     except Exception as exc:
@@ -337,9 +437,10 @@ def read_instance(
         return error("dicom.unreadable", f"The file {what}: {exc}.")
     if len(dataset) == 0:
         return error("dicom.unreadable", "The file has no readable DICOM data elements.")
+    codec = _charset(dataset)
     uids: dict[str, str] = {}
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID"):
-        value = str(dataset.get(keyword) or "").strip()
+        value = _text(dataset, keyword, codec) or ""
         if not value:
             problems.append(
                 Problem(
@@ -367,13 +468,14 @@ def read_instance(
         uids[keyword] = value
     if len(uids) < 2:
         return None, problems
-    attributes = _copy_attributes(dataset, allow_list, relative_path, problems)
+    attributes = _copy_attributes(dataset, allow_list, relative_path, problems, codec)
     try:
-        number = int(dataset.get("InstanceNumber")) if dataset.get("InstanceNumber") else None
+        text = _text(dataset, "InstanceNumber", codec)
+        number = int(text) if text else None
     except (ValueError, TypeError):
         number = None
-    sop = str(dataset.get("SOPInstanceUID") or "").strip() or None
-    patient = str(dataset.get("PatientID") or "").strip() or None
+    sop = _text(dataset, "SOPInstanceUID", codec)
+    patient = _text(dataset, "PatientID", codec)
     instance = DicomInstance(
         relative_path=relative_path,
         study_instance_uid=uids["StudyInstanceUID"],
