@@ -14,12 +14,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vxp.catalog import errors
 from vxp.catalog.auth import TokenService
 from vxp.catalog.context import Runtime
-from vxp.catalog.lakefs_api import LakeFS
 from vxp.catalog.metadata import MetadataFiles
 from vxp.catalog.routes import config, namespaces, oauth, tables, views
 from vxp.catalog.settings import Settings
 from vxp.catalog.tables import TableService
 from vxp.catalog.views import ViewService
+from vxp.lakefs import LakeFS
 
 log = logging.getLogger(__name__)
 

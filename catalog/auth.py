@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet, InvalidToken
 
 from vxp.catalog.errors import NotAuthorized
-from vxp.catalog.lakefs_api import LakeFS, Session
+from vxp.lakefs import LakeFS, Session
 
 
 @dataclass(frozen=True)

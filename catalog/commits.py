@@ -23,8 +23,14 @@ from typing import Generic, TypeVar
 from vxp.catalog import refs
 from vxp.catalog.auth import Caller
 from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
-from vxp.catalog.lakefs_api import LakeFSError, LakeFSUnreachable, Session
 from vxp.catalog.state import RefState
+from vxp.lakefs import (
+    LakeFSBadRequest,
+    LakeFSConflict,
+    LakeFSError,
+    LakeFSUnreachable,
+    Session,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +114,11 @@ def _land(
                 f"lost the answer to the lakeFS merge into {branch!r}; the commit may or may not "
                 "have landed (reload the table to find out)"
             ) from exc
-        except LakeFSError as exc:
-            if exc.status == 409:
-                raise _Conflict from exc
-            if "dirty" in exc.message:
+        except LakeFSConflict as exc:
+            raise _Conflict from exc
+        except LakeFSBadRequest as exc:
+            # lakeFS refuses (400) to merge into a branch with uncommitted changes
+            if session.has_uncommitted(repo, branch):
                 raise CommitFailed(
                     f"branch {branch!r} has uncommitted changes, and lakeFS does not merge into a "
                     "dirty branch; commit or reset them, then retry"

@@ -11,13 +11,14 @@ from fastapi import Depends, Header, Request
 from vxp.catalog import refs
 from vxp.catalog.auth import Caller, TokenService, session_for
 from vxp.catalog.errors import NoSuchNamespace, NotAuthorized
-from vxp.catalog.lakefs_api import LakeFS, Session
 from vxp.catalog.metadata import MetadataFiles
 from vxp.catalog.refs import Location, Warehouse, parse_warehouse
 from vxp.catalog.settings import Settings
-from vxp.catalog.state import Namespace, RefState, validate_namespace
+from vxp.catalog.state import RefState, validate_namespace
 from vxp.catalog.tables import TableService
 from vxp.catalog.views import ViewService
+from vxp.core.layout import Namespace
+from vxp.lakefs import LakeFS, Session
 
 # the spec's default namespace separator in path parameters (unit separator, %1F)
 NAMESPACE_SEPARATOR = "\x1f"

@@ -28,19 +28,13 @@ from vxp.catalog.errors import (
     NoSuchView,
     NoSuchWarehouse,
 )
-from vxp.catalog.lakefs_api import Session
 from vxp.catalog.metadata import METADATA_PATH_PROPERTY, MetadataFiles
 from vxp.catalog.refs import Location
 from vxp.catalog.settings import Settings
-from vxp.catalog.state import (
-    Namespace,
-    Pointer,
-    RefState,
-    table_pointer,
-    validate_name,
-    view_pointer,
-)
+from vxp.catalog.state import RefState, validate_name
 from vxp.catalog.table_metadata import Json
+from vxp.core.layout import Namespace, Pointer, table_pointer, view_pointer
+from vxp.lakefs import Session
 
 T = TypeVar("T")
 

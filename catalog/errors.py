@@ -13,6 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vxp.core.errors import Forbidden as ForbiddenError
+from vxp.core.errors import Unauthorized, Unavailable, VxpError
+
 
 class CatalogError(Exception):
     status: ClassVar[int] = 500
@@ -108,6 +111,21 @@ def _catalog_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.status, exc.type, exc.message), status_code=exc.status)
 
 
+def _vxp_error(_: Request, exc: Exception) -> JSONResponse:
+    """An error of the layers below (the lakeFS gateway) as the REST spec's error response."""
+    assert isinstance(exc, VxpError)
+    error: CatalogError
+    if isinstance(exc, Unauthorized):
+        error = NotAuthorized(f"lakeFS rejected the credentials: {exc.message}")
+    elif isinstance(exc, ForbiddenError):
+        error = Forbidden(f"lakeFS denied the request: {exc.message}")
+    elif isinstance(exc, Unavailable):
+        error = ServiceUnavailable(exc.message)
+    else:
+        error = CatalogError(exc.message)
+    return _catalog_error(_, error)
+
+
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # the spec answers malformed requests (including unknown update/requirement types) with 400
@@ -134,5 +152,6 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CatalogError, _catalog_error)
+    app.add_exception_handler(VxpError, _vxp_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

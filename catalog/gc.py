@@ -51,8 +51,8 @@ from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import ManifestFile, read_manifest_list
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
-from vxp.catalog.lakefs_api import LakeFSError, Session
-from vxp.catalog.state import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer
+from vxp.core.layout import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer
+from vxp.lakefs import LakeFSError, Session
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -25,7 +25,7 @@ from pyiceberg.io import FileIO, load_file_io
 
 from vxp.catalog.errors import BadRequest, NotFound
 from vxp.catalog.settings import Settings
-from vxp.catalog.state import Namespace
+from vxp.core.layout import Namespace
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _VERSION = re.compile(r"/(\d+)-[^/]*\.metadata\.json$")

@@ -14,8 +14,8 @@ from enum import Enum
 from urllib.parse import quote
 
 from vxp.catalog.errors import BadRequest, NoSuchNamespace, NoSuchWarehouse, ReadOnlyRef
-from vxp.catalog.lakefs_api import Session
 from vxp.catalog.state import validate_name
+from vxp.lakefs import Session
 
 _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 

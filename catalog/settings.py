@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from vxp.core.settings import DEFAULT_REGION
+
 
 class SettingsError(ValueError):
     """A required setting is missing or malformed."""
@@ -31,7 +33,7 @@ class S3Settings:
     endpoint: str
     access_key_id: str
     secret_access_key: str
-    region: str = "us-east-1"
+    region: str = DEFAULT_REGION
     path_style_access: bool = True
     # where engines reach the same storage, when that address differs from the catalog's: in
     # compose the catalog reaches MinIO on the container network (http://minio:9000), which no
@@ -128,7 +130,7 @@ class Settings:
                 endpoint=values["VXP_CATALOG_S3_ENDPOINT"],
                 access_key_id=required("VXP_CATALOG_S3_ACCESS_KEY_ID"),
                 secret_access_key=required("VXP_CATALOG_S3_SECRET_ACCESS_KEY"),
-                region=values.get("VXP_CATALOG_S3_REGION") or "us-east-1",
+                region=values.get("VXP_CATALOG_S3_REGION") or DEFAULT_REGION,
                 path_style_access=values.get("VXP_CATALOG_S3_PATH_STYLE_ACCESS", "true").lower()
                 != "false",
                 client_endpoint=values.get("VXP_CATALOG_S3_CLIENT_ENDPOINT") or None,

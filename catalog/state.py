@@ -1,38 +1,27 @@
-"""The catalog's own objects inside a lakeFS ref, and the rules for the names that address them.
-
-Layout (every level percent-encoded, see :func:`encode_level`)::
-
-    _vxp/catalog/namespaces/<l1>/<l2>/.namespace.json   {"properties": {...}}
-    _vxp/catalog/tables/<l1>/<l2>/<table>.json          {"metadata-location": ..., ...}
-    _vxp/catalog/views/<l1>/<l2>/<view>.json            {"metadata-location": ..., ...}
-
-Because these are ordinary objects of the ref, a lakeFS branch branches every namespace, table and
-view at once, a tag or commit freezes them, and a merge where both sides moved the same table's
-pointer is an ordinary lakeFS conflict.
-"""
+"""Reads of the catalog's objects inside a lakeFS ref, and the rules for the names that address
+them. The paths themselves are the core's (:mod:`vxp.core.layout`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, unquote
 
 from vxp.catalog.errors import BadRequest
-from vxp.catalog.lakefs_api import Session
-
-ROOT = "_vxp/catalog"
-NAMESPACES = f"{ROOT}/namespaces"
-TABLES = f"{ROOT}/tables"
-VIEWS = f"{ROOT}/views"
-MARKER = ".namespace.json"
-POINTER_SUFFIX = ".json"
-# an encoded level above this length would make lakeFS paths unwieldy; no real name gets close
-MAX_ENCODED_LEVEL = 255
-MAX_DEPTH = 16
-
-Namespace = tuple[str, ...]
+from vxp.core.layout import (
+    MAX_DEPTH,
+    MAX_ENCODED_LEVEL,
+    POINTER_SUFFIX,
+    Namespace,
+    Pointer,
+    encode_level,
+    namespace_dir,
+    namespace_marker,
+    table_pointer,
+    tables_dir,
+    view_pointer,
+    views_dir,
+)
+from vxp.lakefs import Session
 
 
 def validate_name(kind: str, value: str) -> None:
@@ -52,93 +41,6 @@ def validate_namespace(namespace: Namespace) -> None:
         raise BadRequest(f"namespace {'.'.join(namespace)!r} has more than {MAX_DEPTH} levels")
     for level in namespace:
         validate_name("namespace level", level)
-
-
-def encode_level(level: str) -> str:
-    """Percent-encode one name so it is exactly one path segment that never starts with a dot.
-
-    Encoding ``/`` and ``%`` makes the mapping reversible; encoding a leading ``.`` keeps every
-    encoded name apart from the catalog's own dot-files (``.namespace.json``) and from ``..``.
-    """
-    encoded = quote(level, safe="")
-    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
-
-
-def decode_level(encoded: str) -> str:
-    return unquote(encoded)
-
-
-def namespace_dir(namespace: Namespace) -> str:
-    return NAMESPACES + "/" + "".join(encode_level(level) + "/" for level in namespace)
-
-
-def namespace_marker(namespace: Namespace) -> str:
-    return namespace_dir(namespace) + MARKER
-
-
-def tables_dir(namespace: Namespace) -> str:
-    return TABLES + "/" + "".join(encode_level(level) + "/" for level in namespace)
-
-
-def table_pointer(namespace: Namespace, name: str) -> str:
-    return tables_dir(namespace) + encode_level(name) + POINTER_SUFFIX
-
-
-def views_dir(namespace: Namespace) -> str:
-    return VIEWS + "/" + "".join(encode_level(level) + "/" for level in namespace)
-
-
-def view_pointer(namespace: Namespace, name: str) -> str:
-    return views_dir(namespace) + encode_level(name) + POINTER_SUFFIX
-
-
-def parse_table_pointer(path: str) -> tuple[Namespace, str] | None:
-    """The namespace and table a pointer path names (inverse of :func:`table_pointer`).
-
-    None for any other path, so tools reading a ref's objects or diffs can tell table pointers
-    from namespaces and ordinary files.
-    """
-    rest = path.removeprefix(TABLES + "/")
-    if rest == path or not rest.endswith(POINTER_SUFFIX):
-        return None
-    *levels, name = rest[: -len(POINTER_SUFFIX)].split("/")
-    if "" in levels or not name:
-        return None
-    return tuple(decode_level(level) for level in levels), decode_level(name)
-
-
-def parse_namespace_marker(path: str) -> Namespace | None:
-    """The namespace a marker path names (inverse of :func:`namespace_marker`), else None."""
-    rest = path.removeprefix(NAMESPACES + "/")
-    if rest == path or not rest.endswith("/" + MARKER):
-        return None
-    levels = rest[: -len(MARKER) - 1].split("/")
-    if "" in levels:
-        return None
-    return tuple(decode_level(level) for level in levels)
-
-
-@dataclass(frozen=True)
-class Pointer:
-    """A table's or view's catalog entry: where its current metadata file is."""
-
-    metadata_location: str
-    previous_metadata_location: str | None = None
-
-    def to_bytes(self) -> bytes:
-        body: dict[str, Any] = {"metadata-location": self.metadata_location}
-        if self.previous_metadata_location is not None:
-            body["previous-metadata-location"] = self.previous_metadata_location
-        return json.dumps(body, sort_keys=True).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> Pointer:
-        body = json.loads(raw)
-        return cls(body["metadata-location"], body.get("previous-metadata-location"))
-
-
-def namespace_document(properties: dict[str, str]) -> bytes:
-    return json.dumps({"properties": properties}, sort_keys=True).encode()
 
 
 class RefState:

@@ -22,9 +22,10 @@ from vxp.catalog.auth import Caller
 from vxp.catalog.commits import Change, Write
 from vxp.catalog.entries import TABLE, EntryService, TableId, TableResult, dump, placement, run
 from vxp.catalog.errors import AlreadyExists, BadRequest, CommitFailed
-from vxp.catalog.lakefs_api import Session
 from vxp.catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
-from vxp.catalog.state import Pointer, RefState, validate_name
+from vxp.catalog.state import RefState, validate_name
+from vxp.core.layout import Pointer
+from vxp.lakefs import Session
 
 
 class TableService(EntryService):

@@ -20,10 +20,11 @@ from vxp.catalog.auth import Caller
 from vxp.catalog.commits import Change
 from vxp.catalog.entries import VIEW, EntryService, TableId, TableResult, dump, placement
 from vxp.catalog.errors import BadRequest
-from vxp.catalog.lakefs_api import Session
 from vxp.catalog.models import CommitViewRequest, CreateViewRequest, RegisterViewRequest
-from vxp.catalog.state import Pointer, RefState, validate_name
+from vxp.catalog.state import RefState, validate_name
 from vxp.catalog.table_metadata import Json
+from vxp.core.layout import Pointer
+from vxp.lakefs import Session
 
 ViewId = TableId
 

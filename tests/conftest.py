@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from tests.support import Stack
-from vxp.home import Home
+from vxp.core.home import Home
 from vxp.services.manager import ServiceManager
 
 
@@ -57,7 +57,8 @@ def repo_name() -> str:
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running ``vxp`` as a subprocess with its own, empty ``VXP_HOME``."""
     env = dict(os.environ)
-    env.pop("LAKEFS_ENDPOINT", None)
+    for key in [k for k in env if k.startswith("VXP_") or k.startswith("LAKEFS_")]:
+        env.pop(key)
     env["VXP_HOME"] = str(tmp_path / "home")
     env["VXP_CACHE"] = str(Home.from_env().cache)
     env["COLUMNS"] = "200"

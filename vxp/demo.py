@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import lakefs_sdk
 import pyarrow as pa
 import pyarrow.parquet as pq
-from lakefs_sdk.exceptions import NotFoundException
 
-from vxp.connection import Settings
-from vxp.engines import duckdb as duck
-from vxp.engines.common import CatalogAccess, Result
-from vxp.home import Home
-from vxp.versioning import create_repository, upload
+import vxp_client
+from vxp.core.home import Home
+from vxp.core.settings import Settings
+from vxp.domain.engines import duckdb as duck
+from vxp.domain.engines.common import CatalogAccess
+from vxp.domain.repositories import create_repository
+from vxp.lakefs import Session
 
 
 @dataclass(frozen=True)
@@ -64,49 +64,45 @@ def duckdb_over_lakefs(settings: Settings, cache: Path) -> duckdb.DuckDBPyConnec
         duck.s3_secret_sql(
             "lakefs",
             key_id=settings.lakefs_access_key_id,
-            secret=settings.lakefs_secret_access_key,
+            secret=settings.lakefs_secret_access_key.reveal(),
             endpoint=settings.lakefs_endpoint,
         )
     )
     return conn
 
 
-def run_demo(settings: Settings, repository: str, say: Callable[[str], None]) -> DemoResult:
-    client = settings.lakefs()
-    repos = lakefs_sdk.RepositoriesApi(client)
-    branches = lakefs_sdk.BranchesApi(client)
-    try:
-        repos.get_repository(repository)
+def run_demo(
+    session: Session, settings: Settings, repository: str, say: Callable[[str], None]
+) -> DemoResult:
+    """Ingest a Parquet file into ``source``, branch, query it at the commit with DuckDB, then
+    the same data as an Iceberg table merged into ``integration``, tagged and read at the tag."""
+    if session.repository_exists(repository):
         say(f"• repository [bold]{repository}[/bold] exists")
-    except NotFoundException:
-        create_repository(settings, repository)
+    else:
+        create_repository(session, repository, settings.storage_namespace_prefix)
         say(f"• created repository [bold]{repository}[/bold] (layers: source, integration)")
 
     run = uuid.uuid4().hex[:8]
     ingest = f"ingest-demo-{run}"
-    branches.create_branch(repository, lakefs_sdk.BranchCreation(name=ingest, source="source"))
+    session.create_branch(repository, ingest, "source")
     say(f"• cut ingestion branch [bold]{ingest}[/bold] from source")
 
     # one file per run: an ingestion adds data, it never rewrites what landed before
     path = f"raw/visits/run={run}/visits.parquet"
     data = parquet_bytes(sample_table())
-    upload(settings, repository, ingest, path, data)
+    session.upload_object(repository, ingest, path, data)
     say(f"• uploaded {path} ({len(data)} bytes)")
-    commit = lakefs_sdk.CommitsApi(client).commit(
-        repository,
-        ingest,
-        lakefs_sdk.CommitCreation(message="demo: ingest visits", metadata={"vxp.run": run}),
-    )
-    say(f"• committed [bold]{commit.id}[/bold]")
-    lakefs_sdk.RefsApi(client).merge_into_branch(repository, ingest, "source")
-    branches.delete_branch(repository, ingest)
+    commit = session.commit(repository, ingest, "demo: ingest visits", {"vxp.run": run})
+    say(f"• committed [bold]{commit}[/bold]")
+    session.merge(repository, ingest, "source", f"merge {ingest} into source", {})
+    session.delete_branch(repository, ingest)
     say("• merged into source (protected: merge-only) and removed the ingestion branch")
 
     experiment = f"exp-demo-{run}"
-    branches.create_branch(repository, lakefs_sdk.BranchCreation(name=experiment, source=commit.id))
+    session.create_branch(repository, experiment, commit)
     say(f"• branched [bold]{experiment}[/bold] from that commit (no data copied)")
 
-    uri = f"s3://{repository}/{commit.id}/{path}"
+    uri = f"s3://{repository}/{commit}/{path}"
     conn = duckdb_over_lakefs(settings, Home.from_env().cache)
     cursor = conn.execute(
         "SELECT site, count(*) AS visits, round(avg(systolic_bp), 1) AS mean_systolic "
@@ -117,31 +113,28 @@ def run_demo(settings: Settings, repository: str, say: Callable[[str], None]) ->
     rows = cursor.fetchall()
     conn.close()
 
-    tag, table_commit, table_result = _tables(settings, repository, run, say)
+    tag, table_commit, table = _tables(session, settings, repository, run, say)
     return DemoResult(
-        commit_id=commit.id,
+        commit_id=commit,
         branch=experiment,
         uri=uri,
         columns=columns,
         rows=rows,
         tag=tag,
         table_commit_id=table_commit,
-        table_columns=list(table_result.table.column_names),
-        table_rows=[tuple(r.values()) for r in table_result.table.to_pylist()],
+        table_columns=list(table.column_names),
+        table_rows=[tuple(r.values()) for r in table.to_pylist()],
     )
 
 
 def _tables(
-    settings: Settings, repository: str, run: str, say: Callable[[str], None]
-) -> tuple[str, str, Result]:
+    session: Session, settings: Settings, repository: str, run: str, say: Callable[[str], None]
+) -> tuple[str, str, pa.Table]:
     """Flow the raw layer into integration, normalise the visits into an Iceberg table on a work
     branch, merge it into integration, tag that, and query the table at the tag."""
-    client = settings.lakefs()
-    refs = lakefs_sdk.RefsApi(client)
-    branches = lakefs_sdk.BranchesApi(client)
-    refs.merge_into_branch(repository, "source", "integration")
+    session.merge(repository, "source", "integration", "merge source into integration", {})
     branch = f"tables-demo-{run}"
-    branches.create_branch(repository, lakefs_sdk.BranchCreation(name=branch, source="integration"))
+    session.create_branch(repository, branch, "integration")
     say(f"• merged source into integration; cut work branch [bold]{branch}[/bold] from it")
     catalog = CatalogAccess.from_settings(settings).pyiceberg(f"{repository}.{branch}")
     catalog.create_namespace_if_not_exists("trial")
@@ -152,19 +145,15 @@ def _tables(
         catalog.create_table("trial.visits", schema=visits.schema).append(visits)
     say(f"• wrote Iceberg table trial.visits on {branch} ({visits.num_rows} rows, a lakeFS commit)")
 
-    refs.merge_into_branch(repository, branch, "integration")
-    branches.delete_branch(repository, branch)
+    session.merge(repository, branch, "integration", f"merge {branch} into integration", {})
+    session.delete_branch(repository, branch)
     tag = f"demo-{run}"
-    head = branches.get_branch(repository, "integration").commit_id
-    lakefs_sdk.TagsApi(client).create_tag(repository, lakefs_sdk.TagCreation(id=tag, ref=head))
+    head = session.create_tag(repository, tag, "integration")
     say(f"• merged into integration and tagged it [bold]{tag}[/bold] ({head[:12]})")
 
-    result = duck.query(
-        Home.from_env().cache,
-        settings,
-        "SELECT site, count(*) AS visits, max(age) AS oldest FROM trial.visits "
-        "GROUP BY site ORDER BY site",
-        repository,
-        tag,
-    )
-    return tag, head, result
+    with vxp_client.PlatformClient(repository, tag, settings=settings) as client:
+        table = client.query(
+            "SELECT site, count(*) AS visits, max(age) AS oldest FROM trial.visits "
+            "GROUP BY site ORDER BY site"
+        )
+    return tag, head, table

@@ -11,7 +11,8 @@ from vxp.catalog.entries import EntryService, Kind, TableId, TableResult
 from vxp.catalog.errors import BadRequest
 from vxp.catalog.models import RenameTableRequest, TableIdentifier
 from vxp.catalog.routes.paging import page
-from vxp.catalog.state import Namespace, decode_level, validate_name
+from vxp.catalog.state import validate_name
+from vxp.core.layout import Namespace, decode_level
 
 
 def entry_id(c: Ctx, kind: Kind, namespace: Namespace, name: str) -> TableId:

@@ -23,12 +23,8 @@ from vxp.catalog.errors import (
 from vxp.catalog.models import CreateNamespaceRequest, UpdateNamespacePropertiesRequest
 from vxp.catalog.refs import Location
 from vxp.catalog.routes.paging import PageSize, PageToken, after, page
-from vxp.catalog.state import (
-    RefState,
-    decode_level,
-    namespace_document,
-    namespace_marker,
-)
+from vxp.catalog.state import RefState
+from vxp.core.layout import decode_level, namespace_document, namespace_marker
 
 router = APIRouter()
 T = TypeVar("T")

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from vxp.catalog.auth import Caller, authenticate
 from vxp.catalog.context import Runtime, runtime
 from vxp.catalog.errors import CatalogError, NotAuthorized
+from vxp.core.errors import Unauthorized
 
 router = APIRouter()
 
@@ -62,7 +63,7 @@ async def get_token(request: Request, rt: Annotated[Runtime, Depends(runtime)]) 
             try:
                 # lakeFS is called synchronously; keep the event loop free meanwhile
                 caller = await run_in_threadpool(authenticate, rt.lakefs, client_id, secret)
-            except NotAuthorized:
+            except Unauthorized:
                 return _oauth_error(401, "invalid_client", "lakeFS does not know these credentials")
         elif grant == TOKEN_EXCHANGE:
             # refresh: a still-valid token of ours buys a new one with a fresh lifetime

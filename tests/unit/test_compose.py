@@ -21,11 +21,11 @@ import pytest
 import yaml
 from rich.console import Console
 
-from vxp import secrets as secretlib
-from vxp.engines import trino as trino_engine
-from vxp.home import Home
+from vxp.core.home import Home
+from vxp.domain.engines import trino as trino_engine
 from vxp.services import catalog as catalog_service
 from vxp.services import lakefs, minio, postgres, trino
+from vxp.services import secrets as secretlib
 from vxp.services.base import Context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -589,7 +589,7 @@ def test_trino_config_matches_the_service_manager(tmp_path: Path) -> None:
 
 
 def test_trino_environment_matches_the_service_manager(tmp_path: Path) -> None:
-    """What the catalogs' ${ENV:…} references resolve to (vxp.engines.trino.catalog_properties)."""
+    """What the catalogs' ${ENV:…} references resolve to (see catalog_properties)."""
     ctx = _context(tmp_path)
     expected = trino.Trino().environment(ctx)
     actual = _environment("trino")

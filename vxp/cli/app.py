@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import httpx
 import typer
-import urllib3
-from lakefs_sdk.exceptions import ApiException
 from rich.console import Console
 
+from vxp import __version__
 from vxp.cli import branch, catalog, demo, gc, repo, snapshot, sql, stack, tables, versioning
-from vxp.errors import VxpError
-from vxp.versioning import api_error
+from vxp.core.errors import Unavailable, VxpError
 
 app = typer.Typer(
     name="vxp",
@@ -21,7 +20,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vxp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="print vxp's version"
+        ),
+    ] = False,
+) -> None:
+    """vxp: versioned research data."""
+
+
 stack.register(app)
 app.add_typer(repo.app, name="repo")
 app.add_typer(catalog.app, name="catalog")
@@ -34,26 +54,30 @@ app.add_typer(tables.app, name="tables")
 app.command("sql")(sql.sql)
 
 
+def _fail(error: VxpError) -> None:
+    err = Console(stderr=True)
+    err.print(f"[bold red]error:[/bold red] {error.message}", highlight=False)
+    if error.hint:
+        err.print(f"[dim]hint:[/dim] {error.hint}", highlight=False)
+    sys.exit(error.exit_code)
+
+
 def main() -> None:
-    """Console-script entry point: user errors become a message and exit 1, never a traceback."""
+    """Console-script entry point: errors become a message and the exit code of their kind
+    (1 invalid input or refused, 3 conflict, 4 platform unavailable), never a traceback."""
     try:
         app()
     except VxpError as exc:
-        err = Console(stderr=True)
-        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
-        if exc.hint:
-            err.print(f"[dim]hint:[/dim] {exc.hint}", highlight=False)
-        sys.exit(1)
-    except ApiException as exc:
-        err = Console(stderr=True)
-        err.print(f"[bold red]error:[/bold red] {api_error(exc, 'lakeFS refused the request')}")
-        sys.exit(1)
-    except (urllib3.exceptions.HTTPError, httpx.TransportError) as exc:
-        # a server of the stack is down or unreachable: say which, not a stack trace
-        err = Console(stderr=True)
-        err.print(f"[bold red]error:[/bold red] cannot reach a vxp server: {exc}", highlight=False)
-        err.print("[dim]hint:[/dim] check `vxp status`; `vxp up` restarts what died")
-        sys.exit(1)
+        _fail(exc)
+    except httpx.TransportError as exc:
+        # the catalog or Trino is down or moved: say so, and what to do
+        _fail(
+            Unavailable(
+                f"cannot reach a vxp server ({type(exc).__name__}: {exc})",
+                hint="check `vxp status`; `vxp up` restarts what died. With variables of an "
+                'earlier `eval "$(vxp env)"`, run it again: ports may have changed',
+            )
+        )
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted[/yellow]")
         sys.exit(130)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from vxp.cli.context import session
 from vxp.cli.options import (
     FormatOption,
     OutputFormat,
@@ -14,11 +15,11 @@ from vxp.cli.options import (
     print_listing,
     repository,
 )
-from vxp.connection import Settings
-from vxp.versioning import DEFAULT_BRANCH
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.domain import refs
 
-# Commands import vxp.refs when they run: it pulls in the catalog's layout module (and with it
-# FastAPI), which every other `vxp` command would otherwise pay for at start-up.
+# heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
+# other `vxp` commands start fast
 
 app = typer.Typer(
     help="Create, list and delete branches. Branching is O(1) and branches every table at once.",
@@ -35,19 +36,17 @@ def create(
     repo: RepoOption = None,
 ) -> None:
     """Create branch NAME from a ref; nothing is copied, tables included."""
-    from vxp.refs import create_branch
 
-    branch = create_branch(Settings.discover(), repository(repo), name, source)
+    branch = refs.create_branch(session(), repository(repo), name, source)
     print_done(f"branch [bold]{branch.name}[/bold] from {source} at commit {branch.commit_id}")
 
 
 @app.command("list")
 def list_branches(repo: RepoOption = None, format: FormatOption = OutputFormat.table) -> None:
     """List branches with their head commit; layer branches are marked."""
-    from vxp.refs import list_branches
 
     print_listing(
-        list_branches(Settings.discover(), repository(repo)),
+        refs.list_branches(session(), repository(repo)),
         format,
         ("branch", "head commit", "kind"),
         lambda b: (b.name, b.commit_id, "layer" if b.layer else "work"),
@@ -59,7 +58,6 @@ def delete(
     name: Annotated[str, typer.Argument(help="branch to delete")], repo: RepoOption = None
 ) -> None:
     """Delete a work branch. Layer branches (source, integration) are never deleted."""
-    from vxp.refs import delete_branch
 
-    delete_branch(Settings.discover(), repository(repo), name)
+    refs.delete_branch(session(), repository(repo), name)
     print_done(f"deleted branch [bold]{name}[/bold]")

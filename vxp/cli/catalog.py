@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
 
 app = typer.Typer(
     help="The Iceberg REST catalog whose state lives in lakeFS.", no_args_is_help=True

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vxp.connection import Settings
+from vxp.cli.context import session, settings
 from vxp.demo import run_demo
 from vxp.services.manager import ServiceManager
 
@@ -24,7 +24,7 @@ def demo(
     `integration`, tag it, and query the table at the tag through the catalog."""
     console = Console()
     ServiceManager().up()
-    result = run_demo(Settings.discover(), repository, say=console.print)
+    result = run_demo(session(), settings(), repository, say=console.print)
     console.print(f"• DuckDB query over [bold]{result.uri}[/bold]")
     table = Table(*result.columns)
     for row in result.rows:

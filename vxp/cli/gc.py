@@ -17,8 +17,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from vxp.connection import Settings
-from vxp.errors import VxpError
+from vxp.cli.context import session, settings
+from vxp.core.errors import NotFound, VxpError
+from vxp.core.settings import Settings
 
 if TYPE_CHECKING:
     from vxp.catalog.gc import Warehouse
@@ -41,34 +42,28 @@ class _Bar:
             self._progress.advance(self._task, amount)
 
 
-def _warehouse(values: dict[str, str]) -> Warehouse:
-    """The warehouse root, its FileIO properties and the catalog's allowed locations, from
-    `vxp env`-style settings."""
+def _warehouse(settings: Settings) -> Warehouse:
+    """The warehouse root, its FileIO properties and the catalog's allowed locations."""
     from vxp.catalog.gc import Warehouse
-    from vxp.catalog.settings import S3Settings, parse_locations
 
-    root = values.get("VXP_WAREHOUSE_ROOT", "")
+    root = settings.warehouse_root
     if not root:
-        raise VxpError(
+        raise NotFound(
             "VXP_WAREHOUSE_ROOT is not set: gc needs the catalog's warehouse root",
             hint="`vxp env` prints it for the local stack; for a team deployment set it to the "
             "catalog's VXP_CATALOG_WAREHOUSE_ROOT",
         )
     # the same variable the catalog reads: tables and views may live under these prefixes too
-    allowed = parse_locations(values.get("VXP_CATALOG_ALLOWED_LOCATIONS"))
+    allowed = settings.catalog_allowed_locations
     if not root.startswith("s3://"):
         return Warehouse(root, allowed_locations=allowed)
-    endpoint = values.get("VXP_S3_ENDPOINT") or values.get("AWS_ENDPOINT_URL", "")
-    key, secret = values.get("AWS_ACCESS_KEY_ID", ""), values.get("AWS_SECRET_ACCESS_KEY", "")
-    if not (endpoint and key and secret):
-        raise VxpError(
+    if settings.s3 is None or not settings.s3.access_key_id:
+        raise NotFound(
             f"the warehouse {root} needs S3 settings to list and delete files",
-            hint="set VXP_S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            hint="set VXP_S3_ENDPOINT, VXP_S3_ACCESS_KEY_ID and VXP_S3_SECRET_ACCESS_KEY "
             "(`vxp env` prints them for the local full stack)",
         )
-    region = values.get("AWS_REGION") or "us-east-1"
-    properties = S3Settings(endpoint, key, secret, region).file_io_properties()
-    return Warehouse(root, properties, allowed)
+    return Warehouse(root, settings.s3.file_io_properties(), allowed)
 
 
 def _size(count: int) -> str:
@@ -111,19 +106,16 @@ def gc(
     # imported here: pyiceberg and pyarrow would slow down every other vxp command
     from vxp.catalog import gc as collector
     from vxp.catalog.errors import CatalogError
-    from vxp.catalog.lakefs_api import LakeFS, LakeFSError
+    from vxp.lakefs import LakeFSError
 
     try:
         age = collector.parse_duration(older_than)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--older-than") from exc
-    settings = Settings.discover()
     try:
-        warehouse = _warehouse(settings.values)
+        warehouse = _warehouse(settings())
     except collector.GcError as exc:
         raise VxpError(f"gc cannot start: {exc}") from exc
-    lakefs = LakeFS(settings.lakefs_endpoint)
-    session = lakefs.as_user(settings.lakefs_access_key_id, settings.lakefs_secret_access_key)
     console = Console()
     columns = (
         SpinnerColumn(),
@@ -135,7 +127,7 @@ def gc(
     try:
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
             report = collector.collect(
-                session,
+                session(),
                 warehouse,
                 repos=[repo] if repo else None,
                 older_than=age,
@@ -147,8 +139,6 @@ def gc(
     except (CatalogError, LakeFSError) as exc:
         # lakeFS is only asked while marking, before anything is deleted
         raise VxpError(f"gc stopped, nothing was deleted: {exc}") from exc
-    finally:
-        lakefs.close()
 
     table = Table("", "", show_header=False, box=None)
     table.add_row("repositories read", str(len(report.repositories_marked)))

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
 
 RepoOption = Annotated[
     str | None,

@@ -1,17 +1,20 @@
-"""``vxp repo …``: lakeFS repositories with their layer branches."""
+"""``vxp repo create | list``: lakeFS repositories with their layer branches."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from vxp.connection import Settings
-from vxp.versioning import LAYER_BRANCHES, create_repository
+from vxp.cli.context import session, settings
+from vxp.cli.options import FormatOption, OutputFormat, print_done, print_listing
+from vxp.core.names import DEFAULT_BRANCH, LAYER_BRANCHES
+from vxp.domain.repositories import create_repository, list_repositories
 
 app = typer.Typer(
-    help="Create and inspect repositories (one per data domain).", no_args_is_help=True
+    help="Create and list repositories (one per data domain).",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -21,15 +24,31 @@ def create(name: Annotated[str, typer.Argument(help="repository name, e.g. clini
 
     `integration` is the default branch users read; both change only by merge
     (source → integration → app-*).
+
+    Example: vxp repo create clinical
     """
-    settings = Settings.discover()
-    repo = create_repository(settings, name)
-    if trino_url := settings.values.get("TRINO_URL"):
-        from vxp.engines.trino import ensure_repository_catalogs
+    config = settings()
+    repo = create_repository(session(), name, config.storage_namespace_prefix)
+    if config.trino_url:
+        from vxp.domain.engines.trino import ensure_repository_catalogs
 
         # every Trino client sees the new repository at once, as catalog `<name>`
-        ensure_repository_catalogs(trino_url, [name])
-    Console().print(
-        f"[green]✓[/green] repository [bold]{repo.id}[/bold] at {repo.storage_namespace}; "
-        f"branches {', '.join(LAYER_BRANCHES)} (protected, default {repo.default_branch})"
+        ensure_repository_catalogs(config.trino_url, [name])
+    print_done(
+        f"repository [bold]{repo.name}[/bold] at {config.storage_namespace_prefix}{name}; "
+        f"branches {', '.join(LAYER_BRANCHES)} (protected, default {DEFAULT_BRANCH})"
+    )
+
+
+@app.command("list")
+def list_(format: FormatOption = OutputFormat.table) -> None:
+    """List repositories with the head commit of each layer branch.
+
+    Example: vxp repo list --format json
+    """
+    print_listing(
+        list_repositories(session()),
+        format,
+        ("repository", *LAYER_BRANCHES),
+        lambda r: (r.name, *((r.heads[layer] or "-")[:12] for layer in LAYER_BRANCHES)),
     )

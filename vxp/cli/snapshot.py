@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from vxp.cli.context import session
 from vxp.cli.options import (
     FormatOption,
     OutputFormat,
@@ -15,11 +16,11 @@ from vxp.cli.options import (
     print_listing,
     repository,
 )
-from vxp.connection import Settings
-from vxp.versioning import DEFAULT_BRANCH
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.domain import refs
 
-# Commands import vxp.refs when they run: it pulls in the catalog's layout module (and with it
-# FastAPI), which every other `vxp` command would otherwise pay for at start-up.
+# heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
+# other `vxp` commands start fast
 
 app = typer.Typer(
     help="Snapshots: tags that pin one commit, every file and table in it, for good.",
@@ -36,19 +37,17 @@ def create(
     repo: RepoOption = None,
 ) -> None:
     """Create snapshot NAME of the commit REF points at now; prints the commit ID it pins."""
-    from vxp.refs import create_snapshot
 
-    snapshot = create_snapshot(Settings.discover(), repository(repo), name, ref)
+    snapshot = refs.create_snapshot(session(), repository(repo), name, ref)
     print_done(f"snapshot [bold]{snapshot.name}[/bold] of {ref} pins commit {snapshot.commit_id}")
 
 
 @app.command("list")
 def list_snapshots(repo: RepoOption = None, format: FormatOption = OutputFormat.table) -> None:
     """List snapshots with the commit each pins."""
-    from vxp.refs import list_snapshots
 
     print_listing(
-        list_snapshots(Settings.discover(), repository(repo)),
+        refs.list_snapshots(session(), repository(repo)),
         format,
         ("snapshot", "commit", "date (UTC)", "message"),
         lambda s: (s.name, s.commit_id, s.date.strftime("%Y-%m-%d %H:%M:%S"), escape(s.message)),

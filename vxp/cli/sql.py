@@ -12,16 +12,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vxp.cli.context import session, settings
 from vxp.cli.options import RepoOption, repository
-from vxp.engines import Engine
-from vxp.errors import VxpError
-from vxp.versioning import DEFAULT_BRANCH
+from vxp.core.errors import VxpError
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.domain.engines import Engine
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# vxp.engines.sql is imported when the command runs: DuckDB, pyarrow and the Trino client would
-# otherwise slow down every other `vxp` command's start.
+# heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
+# other `vxp` commands start fast
 
 # the terminal table shows this many rows; files (--output, csv, json) get all of them
 SHOWN_ROWS = 1000
@@ -77,14 +78,13 @@ def sql(
 
     Example: vxp sql "SELECT site, count(*) FROM basel.patients GROUP BY site" --ref v1
     """
-    from vxp.connection import Settings
-    from vxp.engines import sql as engines
-    from vxp.home import Home
+    from vxp.core.home import Home
+    from vxp.domain.engines import sql as engines
 
     text = sys.stdin.read() if statement == "-" else statement
     chosen = _format(format, output)
     answer = engines.run(
-        Settings.discover(), Home.from_env().cache, text, repository(repo), ref, engine
+        session(), settings(), Home.from_env().cache, text, repository(repo), ref, engine
     )
     err = Console(stderr=True)
     summary = (

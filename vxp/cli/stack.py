@@ -11,12 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vxp.core.settings import Health, StackName
 from vxp.services.manager import ServiceManager, Status
-
-
-class StackName(StrEnum):
-    embedded = "embedded"
-    full = "full"
 
 
 class EnvFormat(StrEnum):
@@ -24,7 +20,13 @@ class EnvFormat(StrEnum):
     json = "json"
 
 
-_HEALTH_STYLE = {"healthy": "green", "ready": "green", "dead": "red", "unhealthy": "yellow"}
+_HEALTH_STYLE = {
+    Health.HEALTHY: "green",
+    Health.READY: "green",
+    Health.DEAD: "red",
+    Health.UNHEALTHY: "yellow",
+    Health.UNAVAILABLE: "red",
+}
 
 
 def _print_status(rows: list[Status]) -> None:
@@ -43,6 +45,13 @@ def _print_status(rows: list[Status]) -> None:
             str(row.pid or "-"),
         )
     console.print(table)
+    for row in rows:
+        if row.ui is not None:
+            console.print(
+                f"{row.component} web UI: {row.ui} (log in with the {row.component} access key "
+                "and secret key that `vxp env` prints)",
+                soft_wrap=True,
+            )
 
 
 def up(
@@ -73,7 +82,8 @@ def status() -> None:
     """Show each component: version, URL, health and pid."""
     rows = ServiceManager().status()
     _print_status(rows)
-    if any(row.health in ("dead", "unhealthy") for row in rows):
+    # stopped, dead, unhealthy and unavailable (DuckDB extensions that do not load) all fail
+    if not rows or not all(row.health.ok for row in rows):
         raise typer.Exit(1)
 
 
@@ -96,7 +106,7 @@ def install(
     components: Annotated[
         list[str] | None, typer.Argument(help="components to install (default: all of the stack)")
     ] = None,
-    stack: Annotated[StackName, typer.Option(help="which stack's components")] = StackName.full,
+    stack: Annotated[StackName, typer.Option(help="which stack's components")] = StackName.FULL,
     force: Annotated[bool, typer.Option(help="reinstall even if cached")] = False,
 ) -> None:
     """Install components into the cache ($VXP_CACHE, default ~/.cache/vxp) without starting them.

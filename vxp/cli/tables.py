@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vxp.cli.context import session, settings
 from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
-from vxp.connection import Settings
-from vxp.versioning import DEFAULT_BRANCH
+from vxp.core.names import DEFAULT_BRANCH
 
-# Commands import vxp.tables when they run: it pulls in pyiceberg and the catalog's layout module
-# (and with it FastAPI), which every other `vxp` command would otherwise pay for at start-up.
+# heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
+# other `vxp` commands start fast
 
 app = typer.Typer(
     help="Inspect the Iceberg tables of any branch, tag or commit.", no_args_is_help=True
@@ -33,9 +33,9 @@ def list_tables(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """List the namespaces and tables at REF, each table with snapshot ID and row count."""
-    from vxp.tables import tables_at
+    from vxp.domain.tables import tables_at
 
-    result = tables_at(Settings.discover(), repository(repo), ref)
+    result = tables_at(session(), settings(), repository(repo), ref)
     if format is OutputFormat.json:
         print_json(result.to_json())
         return

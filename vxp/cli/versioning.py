@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vxp.cli.context import session, settings
 from vxp.cli.options import (
     FormatOption,
     OutputFormat,
@@ -18,16 +19,18 @@ from vxp.cli.options import (
     print_listing,
     repository,
 )
-from vxp.connection import Settings
-from vxp.errors import VxpError
-from vxp.versioning import DEFAULT_BRANCH
+from vxp.core.errors import VxpError
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.domain.refs import CommitInfo
+from vxp.domain.refs import commit as commit_branch
+from vxp.domain.refs import log as read_log
+from vxp.domain.refs import merge as merge_refs
 
 if TYPE_CHECKING:
-    from vxp.refs import CommitInfo
-    from vxp.tables import RefDiff, TableState
+    from vxp.domain.tables import RefDiff, TableState
 
-# Commands import vxp.refs and vxp.tables when they run: they pull in pyiceberg and the catalog's
-# layout module (and with it FastAPI), which every other `vxp` command would otherwise pay for.
+# heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
+# other `vxp` commands start fast
 
 
 def commit(
@@ -49,13 +52,12 @@ def commit(
     Table writes through the catalog are committed as they happen and need no `vxp commit`.
     Nothing staged is an error (exit 1).
     """
-    from vxp.refs import commit as commit_branch
-    from vxp.refs import parse_metadata
+    from vxp.domain.refs import parse_metadata
 
     if not branch:
         raise VxpError("no branch given", hint="pass --branch NAME or export VXP_BRANCH=NAME")
     metadata = parse_metadata(meta or [])
-    created = commit_branch(Settings.discover(), repository(repo), branch, message, metadata)
+    created = commit_branch(session(), repository(repo), branch, message, metadata)
     print_done(f"committed {branch}: {created.id}")
 
 
@@ -72,9 +74,8 @@ def merge(
     When both sides changed the same table (or file), nothing is merged: the conflicting tables
     are listed and the command exits 1.
     """
-    from vxp.refs import merge as merge_refs
 
-    commit_id = merge_refs(Settings.discover(), repository(repo), source, destination, message)
+    commit_id = merge_refs(session(), repository(repo), source, destination, message)
     print_done(f"merged {source} into {destination}: {commit_id}")
 
 
@@ -102,10 +103,9 @@ def log(
 ) -> None:
     """Show the newest commits of REF, with the tables, snapshots and operations of catalog
     commits."""
-    from vxp.refs import log as read_log
 
     print_listing(
-        read_log(Settings.discover(), repository(repo), ref, number),
+        read_log(session(), repository(repo), ref, number),
         format,
         ("commit", "author", "date (UTC)", "message", "tables"),
         lambda c: (
@@ -165,9 +165,9 @@ def diff(
 ) -> None:
     """Compare two refs table by table: tables added, dropped and changed, with snapshot IDs and
     row counts, plus a count of other changed objects."""
-    from vxp.tables import diff as diff_refs
+    from vxp.domain.tables import diff as diff_refs
 
-    result = diff_refs(Settings.discover(), repository(repo), left, right)
+    result = diff_refs(session(), settings(), repository(repo), left, right)
     if format is OutputFormat.json:
         print_json(result.to_json())
     else:

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from rich.console import Console
 
-from vxp.home import Home
+from vxp.core.home import Home
 from vxp.services import cache
 
 
@@ -63,6 +63,8 @@ class Component(ABC):
     startup_timeout: ClassVar[float] = 60.0
     # False for engines that run inside the client process (DuckDB): nothing to start or stop
     is_process: ClassVar[bool] = True
+    # the path of the component's web UI under :meth:`url`, if it serves one to browsers
+    web_ui: ClassVar[str | None] = None
 
     @abstractmethod
     def installed(self, ctx: Context) -> bool:
@@ -73,7 +75,7 @@ class Component(ABC):
         """Install into the cache with progress; never rebuild a cached version unless forced."""
 
     def verify(self, ctx: Context) -> None:  # noqa: B027 - optional hook
-        """Raise :class:`~vxp.errors.VxpError` if the cached install is corrupt."""
+        """Raise :class:`~vxp.core.errors.VxpError` if the cached install is corrupt."""
 
     def prepare(self, ctx: Context) -> None:  # noqa: B027 - optional hook
         """Write configuration files and initialise data directories (idempotent)."""

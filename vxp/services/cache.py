@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
 
 MANIFEST = "vxp-manifest.json"
 

@@ -10,13 +10,13 @@ from typing import ClassVar
 import httpx
 
 from vxp import __version__
-from vxp.engines import duckdb as duck
+from vxp.core.settings import Key
 from vxp.services.base import Component, Context, LaunchSpec
 from vxp.services.minio import WAREHOUSE_BUCKET
 
 # prefixes besides the warehouse root where clients may put tables and views; the local stack has
 # no configuration file, so it comes from the environment `vxp up` runs in
-ALLOWED_LOCATIONS = "VXP_CATALOG_ALLOWED_LOCATIONS"
+ALLOWED_LOCATIONS = Key.CATALOG_ALLOWED_LOCATIONS.value
 
 
 class Catalog(Component):
@@ -92,22 +92,14 @@ class Catalog(Component):
         )
         uri = self.url(ctx)
         settings = {
-            "VXP_CATALOG_URI": uri,
-            "VXP_CATALOG_CREDENTIAL": credential,
+            Key.CATALOG_URI: uri,
             # where table files live; `vxp gc` sweeps it (with the S3 settings of MinIO's env)
-            "VXP_WAREHOUSE_ROOT": self.warehouse_root(ctx),
+            Key.WAREHOUSE_ROOT: self.warehouse_root(ctx),
             # pyiceberg reads these: load_catalog("vxp", warehouse="<repo>.<ref>") needs no more
             "PYICEBERG_CATALOG__VXP__URI": uri,
             "PYICEBERG_CATALOG__VXP__CREDENTIAL": credential,
             # pyiceberg deprecates guessing the token endpoint from the URI
             "PYICEBERG_CATALOG__VXP__OAUTH2_SERVER_URI": f"{uri}/v1/oauth/tokens",
-            # replace REPOSITORY.REF by a warehouse, e.g. clinical.integration
-            "VXP_DUCKDB_ATTACH": duck.attach_sql(
-                uri,
-                ctx.secrets["lakefs_access_key_id"],
-                ctx.secrets["lakefs_secret_access_key"],
-                warehouse="REPOSITORY.REF",
-            ),
         }
         allowed_file = self._allowed_locations_file(ctx)
         allowed = allowed_file.read_text().strip() if allowed_file.exists() else ""

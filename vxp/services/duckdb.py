@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vxp.engines import duckdb as engine
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
+from vxp.domain.engines import duckdb as engine
 from vxp.services.base import Component, Context, LaunchSpec
 
 

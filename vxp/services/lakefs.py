@@ -8,12 +8,15 @@ from typing import ClassVar
 import httpx
 import yaml
 
-from vxp.errors import VxpError
-from vxp.services import toolchain
+from vxp.core.errors import VxpError
+from vxp.core.settings import DEFAULT_REGION, Key
+from vxp.services import cache, toolchain
 from vxp.services.base import CachedComponent, Context, LaunchSpec
 
 MODULE = "github.com/treeverse/lakefs"
 VERSION = "1.86.0"
+# what the cached binary holds beyond the Go code: the web UI, built from the module's webui/
+BUILD = "webui"
 # the MinIO bucket that holds every repository's storage namespace in the full stack
 BUCKET = "vxp-lakefs"
 
@@ -23,11 +26,23 @@ class LakeFS(CachedComponent):
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"lakefs": 8000}
     startup_timeout = 120.0
+    web_ui = "/"
+
+    def slot(self, ctx: Context) -> Path:
+        # keyed by version and build: a binary cached before the UI was embedded is rebuilt once
+        return cache.slot(ctx.home.cache, self.name, f"{self.version}+{BUILD}")
 
     def binary(self, ctx: Context) -> Path:
         return self.slot(ctx) / "lakefs"
 
     def build(self, ctx: Context, slot: Path) -> None:
+        """Build the web UI, then the binary that embeds it, into ``slot``.
+
+        As lakeFS's own ``make build`` does (``gen-ui`` before ``go build``): ``webui/content.go``
+        embeds ``webui/dist`` with ``go:embed``, and without ``dist/index.html`` the server
+        answers ``/`` with "UI Not Built". Raises :class:`VxpError` when a tool is missing, a
+        step fails, or the UI build left no ``index.html``.
+        """
         toolchain.go_build_module(
             MODULE,
             f"v{self.version}",
@@ -37,7 +52,17 @@ class LakeFS(CachedComponent):
             work=slot,
             # stamp the version the way lakeFS's own release build does
             ldflags=f"-X {MODULE}/pkg/version.Version={self.version}",
+            before_build=lambda src: self._build_webui(ctx, src),
         )
+
+    def _build_webui(self, ctx: Context, src: Path) -> None:
+        webui = src / "webui"
+        # VERSION is what lakeFS's Makefile passes: the UI shows it in its "about" box
+        toolchain.npm_build(
+            webui, f"the lakeFS {self.version} web UI", ctx.console, env={"VERSION": self.version}
+        )
+        if not (webui / "dist" / "index.html").is_file():
+            raise VxpError(f"the lakeFS web UI build wrote no {webui / 'dist' / 'index.html'}")
 
     def checked_files(self) -> list[str]:
         return ["lakefs"]
@@ -81,7 +106,7 @@ class LakeFS(CachedComponent):
                 "s3": {
                     "endpoint": f"http://127.0.0.1:{ctx.ports['minio']}",
                     "force_path_style": True,
-                    "region": "us-east-1",
+                    "region": DEFAULT_REGION,
                     "discover_bucket_region": False,
                     "credentials": {
                         "access_key_id": ctx.secrets["minio_root_user"],
@@ -140,8 +165,8 @@ class LakeFS(CachedComponent):
 
     def settings(self, ctx: Context) -> dict[str, str]:
         return {
-            "LAKEFS_ENDPOINT": self.url(ctx),
-            "LAKEFS_ACCESS_KEY_ID": ctx.secrets["lakefs_access_key_id"],
-            "LAKEFS_SECRET_ACCESS_KEY": ctx.secrets["lakefs_secret_access_key"],
-            "VXP_STORAGE_NAMESPACE_PREFIX": self.storage_namespace(ctx, ""),
+            Key.LAKEFS_ENDPOINT: self.url(ctx),
+            Key.LAKEFS_ACCESS_KEY_ID: ctx.secrets["lakefs_access_key_id"],
+            Key.LAKEFS_SECRET_ACCESS_KEY: ctx.secrets["lakefs_secret_access_key"],
+            Key.STORAGE_NAMESPACE_PREFIX: self.storage_namespace(ctx, ""),
         }

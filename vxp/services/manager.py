@@ -18,11 +18,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vxp import ports as portlib
-from vxp import secrets as secretlib
-from vxp.errors import VxpError
-from vxp.home import Home
+from vxp.core.errors import VxpError
+from vxp.core.home import Home
+from vxp.core.settings import Health, Key, write_client_file
+from vxp.services import ports as portlib
 from vxp.services import process
+from vxp.services import secrets as secretlib
 from vxp.services.base import Component, Context
 from vxp.services.catalog import Catalog
 from vxp.services.duckdb import DuckDB
@@ -60,8 +61,10 @@ class Status:
     component: str
     version: str
     url: str
-    health: str  # healthy | unhealthy | dead | stopped | ready (in-process)
+    health: Health
     pid: int | None
+    # the address of the component's web UI for a browser, if it serves one
+    ui: str | None = None
 
 
 @dataclass
@@ -206,6 +209,8 @@ class ServiceManager:
                 elif not component.healthy(ctx):
                     raise VxpError(f"{component.name} is installed but does not load")
             state.save(self.home.state_file)
+            # clients on this machine find the stack without `eval "$(vxp env)"`
+            write_client_file(self.home, self._env(state))
         return self.status()
 
     def _ensure_running(self, component: Component, ctx: Context, state: State) -> None:
@@ -273,16 +278,18 @@ class ServiceManager:
             handle = state.processes.get(component.name)
             if not component.is_process:
                 ok = component.installed(ctx) and component.healthy(ctx)
-                health, pid = ("ready" if ok else "unavailable"), None
+                health, pid = (Health.READY if ok else Health.UNAVAILABLE), None
             elif handle is None:
-                health, pid = "stopped", None
+                health, pid = Health.STOPPED, None
             elif not process.alive(handle):
-                health, pid = "dead", handle.pid
+                health, pid = Health.DEAD, handle.pid
             else:
-                health = "healthy" if self._serving(component, ctx, handle) else "unhealthy"
+                healthy = self._serving(component, ctx, handle)
+                health = Health.HEALTHY if healthy else Health.UNHEALTHY
                 pid = handle.pid
             url = component.url(ctx) if all(p in ctx.ports for p in component.ports) else "-"
-            rows.append(Status(component.name, component.version, url, health, pid))
+            ui = url + component.web_ui if component.web_ui is not None and url != "-" else None
+            rows.append(Status(component.name, component.version, url, health, pid, ui))
         return rows
 
     def down(self) -> list[str]:
@@ -305,8 +312,12 @@ class ServiceManager:
         state = self._state()
         if state.stack is None:
             raise VxpError("no vxp stack has been started here", hint="run `vxp up` first")
+        return self._env(state)
+
+    def _env(self, state: State) -> dict[str, str]:
+        assert state.stack is not None
         ctx = self._context(state.stack, state)
-        settings: dict[str, str] = {"VXP_HOME": str(self.home.root), "VXP_STACK": state.stack}
+        settings: dict[str, str] = {Key.HOME: str(self.home.root), Key.STACK: state.stack}
         for component in components_for(state.stack):
             if all(p in ctx.ports for p in component.ports):
                 settings.update(component.settings(ctx))

@@ -6,10 +6,11 @@ generated root credentials, and never phones home.
 
 :meth:`MinIO.settings` exports, for ``vxp env``:
 
-- ``VXP_S3_ENDPOINT`` / ``AWS_ENDPOINT_URL``: the S3 API endpoint (the AWS variable is read by
-  boto3, the AWS CLI and pyarrow);
-- ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``: the MinIO root user and password;
-- ``AWS_REGION``: ``us-east-1``, the region MinIO reports.
+- ``VXP_S3_ENDPOINT``: the S3 API endpoint;
+- ``VXP_S3_ACCESS_KEY_ID`` / ``VXP_S3_SECRET_ACCESS_KEY``: the MinIO root user and password;
+- ``VXP_S3_REGION``: the region MinIO reports.
+
+Only ``VXP_*`` names: ``eval "$(vxp env)"`` must never replace a user's own ``AWS_*`` variables.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import httpx
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from vxp.core.settings import DEFAULT_REGION, Key
 from vxp.services import toolchain
 from vxp.services.base import CachedComponent, Context, LaunchSpec
 from vxp.services.lakefs import BUCKET as LAKEFS_BUCKET
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 MODULE = "github.com/minio/minio"
 # a Go pseudo-version (commit 7aac2a2c5b7c, 2026-02-12): the module has no tagged releases
 VERSION = "0.0.0-20260212201848-7aac2a2c5b7c"
-REGION = "us-east-1"
+REGION = DEFAULT_REGION
 # the bucket that holds Iceberg table files written outside lakeFS' storage namespaces
 WAREHOUSE_BUCKET = "vxp-warehouse"
 
@@ -107,9 +109,8 @@ class MinIO(CachedComponent):
 
     def settings(self, ctx: Context) -> dict[str, str]:
         return {
-            "VXP_S3_ENDPOINT": self.url(ctx),
-            "AWS_ENDPOINT_URL": self.url(ctx),
-            "AWS_ACCESS_KEY_ID": ctx.secrets["minio_root_user"],
-            "AWS_SECRET_ACCESS_KEY": ctx.secrets["minio_root_password"],
-            "AWS_REGION": REGION,
+            Key.S3_ENDPOINT: self.url(ctx),
+            Key.S3_ACCESS_KEY_ID: ctx.secrets["minio_root_user"],
+            Key.S3_SECRET_ACCESS_KEY: ctx.secrets["minio_root_password"],
+            Key.S3_REGION: REGION,
         }

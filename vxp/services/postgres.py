@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
+from vxp.core.settings import Key
 from vxp.services.base import Component, Context, LaunchSpec
 
 if TYPE_CHECKING:
@@ -266,12 +267,8 @@ class Postgres(Component):
         port = str(ctx.ports["postgres"])
         password = ctx.secrets["postgres_password"]
         return {
-            "VXP_POSTGRES_DSN": (
+            # only a VXP_ name: `eval "$(vxp env)"` must never replace a user's own PG* variables
+            Key.POSTGRES_DSN: (
                 f"postgresql://{SUPERUSER}:{quote(password, safe='')}@127.0.0.1:{port}/{DATABASE}"
             ),
-            "PGHOST": "127.0.0.1",
-            "PGPORT": port,
-            "PGUSER": SUPERUSER,
-            "PGPASSWORD": password,
-            "PGDATABASE": DATABASE,
         }

@@ -1,7 +1,8 @@
-"""Builds and downloads through the ecosystems' own channels: Go modules and Maven artifacts.
+"""Builds and downloads through the ecosystems' own channels: Go modules, npm, Maven artifacts.
 
-Registry locations are never hard-coded: ``go`` uses its configured module proxy (GOPROXY) and
-``mvn`` its configured repositories (Maven Central unless the user's settings say otherwise).
+Registry locations are never hard-coded: ``go`` uses its configured module proxy (GOPROXY),
+``npm`` its configured registry and ``mvn`` its configured repositories (Maven Central unless the
+user's settings say otherwise).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import shutil
 import subprocess
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
 
 
 def require_tool(tool: str, purpose: str, hint: str) -> str:
@@ -74,11 +76,15 @@ def go_build_module(
     console: Console,
     work: Path,
     ldflags: str = "",
+    before_build: Callable[[Path], None] | None = None,
 ) -> None:
     """Download a Go module at ``version`` and build ``package`` inside it into ``output``.
 
     Building inside the downloaded module (rather than ``go install module@version``) honours the
-    module's own ``replace`` directives, which ``go install`` refuses.
+    module's own ``replace`` directives, which ``go install`` refuses. ``before_build``, if given,
+    is called with the writable copy of the module (under ``work``) before ``go build``, to
+    generate files the build embeds (the module cache itself is read-only). The copy is removed
+    afterwards. Raises :class:`VxpError` when ``go`` is missing, the download or the build fails.
     """
     go = require_tool(
         "go", f"build {module}", "install Go 1.24 or newer (Debian: apt install golang-go)"
@@ -104,6 +110,8 @@ def go_build_module(
     shutil.copytree(source_dir, src)
     for path in [src, *src.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
+    if before_build is not None:
+        before_build(src)
     output.parent.mkdir(parents=True, exist_ok=True)
     run_with_progress(
         [go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(output), package],
@@ -113,6 +121,33 @@ def go_build_module(
         env=env,
     )
     shutil.rmtree(src)
+
+
+def npm_build(
+    project: Path, label: str, console: Console, env: dict[str, str] | None = None
+) -> None:
+    """Install the locked dependencies of the npm ``project`` folder, then run its ``build`` script.
+
+    ``npm ci`` installs exactly ``package-lock.json`` from npm's configured registry (through its
+    own cache, ``~/.npm``). Packages' install scripts are not run (``--ignore-scripts``): the ones
+    a front-end build needs (esbuild, swc) only check for their platform package, which npm
+    installs anyway, and a script could otherwise reach hosts other than the registry. Audit and
+    funding calls are skipped. ``npm run build`` then works offline; ``env`` is added to its
+    environment. Raises :class:`VxpError` when ``npm`` is missing or either step fails (with its
+    last output lines).
+    """
+    npm = require_tool(
+        "npm",
+        f"build {label}",
+        "install Node.js 20.19 or newer, with npm",
+    )
+    run_with_progress(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+        f"installing the npm packages of {label}",
+        console,
+        cwd=project,
+    )
+    run_with_progress([npm, "run", "build"], f"building {label}", console, cwd=project, env=env)
 
 
 def go_install(module_at_version: str, package: str, output: Path, console: Console) -> None:

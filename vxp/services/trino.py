@@ -2,7 +2,7 @@
 
 One coordinator that also executes queries, sized for a small machine shared with lakeFS, MinIO
 and PostgreSQL. Only the Iceberg plugin is installed. Catalogs are dynamic: each repository is a
-Trino catalog created at start-up or on demand (see :mod:`vxp.engines.trino`).
+Trino catalog created at start-up or on demand (see :mod:`vxp.domain.engines.trino`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import ClassVar
 
 import httpx
 
-from vxp.engines import trino as engine
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
+from vxp.core.settings import Key
+from vxp.domain.engines import trino as engine
 from vxp.services import toolchain
 from vxp.services.base import CachedComponent, Context, LaunchSpec
 from vxp.services.minio import REGION
@@ -196,7 +197,10 @@ class Trino(CachedComponent):
             stale.unlink()
 
     def environment(self, ctx: Context) -> dict[str, str]:
-        """What the catalogs' ``${ENV:…}`` references resolve to (see :mod:`vxp.engines.trino`)."""
+        """What the catalogs' ``${ENV:…}`` references resolve to.
+
+        See :mod:`vxp.domain.engines.trino`.
+        """
         return {
             "VXP_CATALOG_URI": f"http://127.0.0.1:{ctx.ports['catalog']}",
             "VXP_CATALOG_CREDENTIAL": (
@@ -237,34 +241,24 @@ class Trino(CachedComponent):
     def after_start(self, ctx: Context) -> None:
         # every repository is queryable as a catalog right away, also those made while Trino was
         # down; `vxp sql` creates the catalogs of repositories made later
-        import lakefs_sdk
-        from lakefs_sdk.exceptions import ApiException
         from requests.exceptions import RequestException
         from trino.exceptions import TrinoQueryError
 
-        from vxp.connection import Settings
+        from vxp.core.settings import Settings
+        from vxp.lakefs import LakeFSError, open_session
         from vxp.services.lakefs import LakeFS
 
-        api = lakefs_sdk.RepositoriesApi(Settings.from_mapping(LakeFS().settings(ctx)).lakefs())
-        repositories: list[str] = []
         try:
-            after = ""
-            while True:
-                page = api.list_repositories(after=after, amount=1000)
-                repositories += [repo.id for repo in page.results]
-                if not page.pagination.has_more:
-                    break
-                after = page.pagination.next_offset
+            session = open_session(Settings.from_values(LakeFS().settings(ctx)))
+            repositories = list(session.list_repositories())
             engine.ensure_repository_catalogs(self.url(ctx), repositories)
-        except (ApiException, RequestException, TrinoQueryError) as exc:
+        except (LakeFSError, RequestException, TrinoQueryError) as exc:
             # Trino itself is fine, and `vxp sql` makes missing catalogs: warn, do not fail `up`
             ctx.console.print(f"[yellow]could not create the repositories' Trino catalogs: {exc}")
 
     def settings(self, ctx: Context) -> dict[str, str]:
         return {
-            "TRINO_HOST": "127.0.0.1",
-            "TRINO_PORT": str(ctx.ports["trino"]),
-            "TRINO_URL": self.url(ctx),
+            Key.TRINO_URL: self.url(ctx),
         }
 
 

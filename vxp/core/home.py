@@ -7,6 +7,7 @@ cache of built binaries, so a second run never rebuilds, while data, logs and se
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,12 @@ class Home:
     cache: Path
 
     @classmethod
-    def from_env(cls) -> Home:
-        root = Path(os.environ.get("VXP_HOME") or Path.home() / ".vxp").expanduser()
-        cache = Path(os.environ.get("VXP_CACHE") or Path.home() / ".cache" / "vxp").expanduser()
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Home:
+        """The installation ``$VXP_HOME`` (default ``~/.vxp``) with cache ``$VXP_CACHE``
+        (default ``~/.cache/vxp``), read from ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        root = Path(env.get("VXP_HOME") or Path.home() / ".vxp").expanduser()
+        cache = Path(env.get("VXP_CACHE") or Path.home() / ".cache" / "vxp").expanduser()
         return cls(root=root.absolute(), cache=cache.absolute())
 
     @property

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from vxp.engines.common import Result, repository_catalog
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
+from vxp.domain.engines.common import Result, repository_catalog
 
 if TYPE_CHECKING:
     from trino.dbapi import Connection

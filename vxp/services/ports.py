@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -1,6 +1,6 @@
 """Iceberg tables as a lakeFS ref holds them: list them, and compare two refs table by table.
 
-A ref's catalog objects (see :mod:`catalog.state`) name each table's current metadata file; the
+A ref's catalog objects (see :mod:`vxp.core.layout`) name each table's current metadata file; the
 metadata's current snapshot gives the snapshot ID and, in its summary, the row count. Metadata
 files are read straight from object storage (file:// embedded, s3:// on the full stack), as
 engines do; lakeFS only holds the pointers.
@@ -13,12 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import lakefs_sdk
-from lakefs_sdk.exceptions import ApiException
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
-from vxp.catalog.state import (
+from vxp.core.errors import InvalidInput, NotFound, VxpError
+from vxp.core.layout import (
     NAMESPACES,
     ROOT,
     TABLES,
@@ -28,13 +27,11 @@ from vxp.catalog.state import (
     parse_table_pointer,
     table_pointer,
 )
-from vxp.connection import Settings
-from vxp.errors import VxpError
-from vxp.refs import pages
-from vxp.versioning import api_error
+from vxp.core.settings import Settings
+from vxp.domain.refs import resolve
+from vxp.lakefs import Session
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_PAGE = 1000
 
 
 def _name(namespace: Namespace, table: str | None = None) -> str:
@@ -88,40 +85,40 @@ def _state(namespace: Namespace, name: str, location: str, metadata: TableMetada
 class RefReader:
     """Reads catalog objects of one repository and the metadata files they point to."""
 
-    def __init__(self, settings: Settings, repo: str) -> None:
+    def __init__(self, session: Session, settings: Settings, repo: str) -> None:
         self.repo = repo
-        self.client = settings.lakefs()
-        self.objects = lakefs_sdk.ObjectsApi(self.client)
-        self.io: FileIO = load_file_io(_file_io_properties(settings.values))
+        self.session = session
+        self.io: FileIO = load_file_io(settings.s3.file_io_properties() if settings.s3 else {})
 
     def resolve(self, ref: str) -> str:
-        """The commit ID ``ref`` names, so every later read sees one consistent state."""
-        try:
-            return str(lakefs_sdk.CommitsApi(self.client).get_commit(self.repo, ref).id)
-        except ApiException as exc:
-            raise api_error(exc, f"could not resolve ref {ref!r} in {self.repo!r}") from exc
+        """The commit ID ``ref`` names, so every later read sees one consistent state.
+
+        Raises:
+            NotFound: no such repository or ref.
+        """
+        return resolve(self.session, self.repo, ref)
 
     def paths(self, commit: str, prefix: str) -> list[str]:
-        try:
-            return [
-                entry.path
-                for entry in pages(
-                    lambda after: self.objects.list_objects(
-                        self.repo, commit, prefix=prefix, after=after, amount=_PAGE
-                    )
-                )
-            ]
-        except ApiException as exc:
-            raise api_error(exc, f"could not list {prefix} at {commit[:12]}") from exc
+        """Every object path under ``prefix`` at ``commit``, recursively."""
+        return [e.path for e in self.session.list_objects(self.repo, commit, prefix, delimiter="")]
 
     def table(self, commit: str, namespace: Namespace, name: str) -> TableState:
+        """The table's state at ``commit``.
+
+        Raises:
+            NotFound: no such table at ``commit``.
+            InvalidInput: its pointer or metadata file is malformed.
+        """
         path = table_pointer(namespace, name)
+        raw = self.session.get_object(self.repo, commit, path)
+        if raw is None:
+            raise NotFound(f"table {_name(namespace, name)} does not exist at {commit[:12]}")
         try:
-            pointer = Pointer.from_bytes(bytes(self.objects.get_object(self.repo, commit, path)))
-        except ApiException as exc:
-            raise api_error(exc, f"could not read table pointer {path}") from exc
+            pointer = Pointer.from_bytes(raw)
         except (ValueError, KeyError) as exc:
-            raise VxpError(f"table pointer {path} at {commit[:12]} is malformed: {exc}") from exc
+            raise InvalidInput(
+                f"table pointer {path} at {commit[:12]} is malformed: {exc}"
+            ) from exc
         location = pointer.metadata_location
         return _state(namespace, name, location, self.metadata(location))
 
@@ -133,7 +130,7 @@ class RefReader:
             raise VxpError(
                 f"cannot read table metadata {location}: {exc}",
                 hint="on the full stack the S3 settings come from `vxp env` "
-                "(VXP_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+                "(VXP_S3_ENDPOINT, VXP_S3_ACCESS_KEY_ID, VXP_S3_SECRET_ACCESS_KEY)",
             ) from exc
         if raw[:2] == _GZIP_MAGIC:
             raw = gzip.decompress(raw)
@@ -141,22 +138,6 @@ class RefReader:
             return TableMetadataUtil.parse_raw(raw.decode())
         except ValueError as exc:
             raise VxpError(f"{location} is not valid Iceberg table metadata: {exc}") from exc
-
-
-def _file_io_properties(values: dict[str, str]) -> dict[str, str]:
-    """pyiceberg FileIO properties for the stack's object storage (none needed for file://)."""
-    endpoint = values.get("VXP_S3_ENDPOINT")
-    if not endpoint:
-        return {}
-    region = values.get("AWS_REGION") or "us-east-1"
-    return {
-        "s3.endpoint": endpoint,
-        "s3.access-key-id": values.get("AWS_ACCESS_KEY_ID", ""),
-        "s3.secret-access-key": values.get("AWS_SECRET_ACCESS_KEY", ""),
-        "s3.path-style-access": "true",
-        "s3.region": region,
-        "client.region": region,
-    }
 
 
 # --- tables at a ref -------------------------------------------------------------------------
@@ -178,9 +159,13 @@ class RefTables:
         }
 
 
-def tables_at(settings: Settings, repo: str, ref: str) -> RefTables:
-    """Every namespace and table at ``ref``, with each table's current snapshot and row count."""
-    reader = RefReader(settings, repo)
+def tables_at(session: Session, settings: Settings, repo: str, ref: str) -> RefTables:
+    """Every namespace and table at ``ref``, with each table's current snapshot and row count.
+
+    Raises:
+        NotFound: no such repository or ref.
+    """
+    reader = RefReader(session, settings, repo)
     commit = reader.resolve(ref)
     namespaces = [
         ns
@@ -240,27 +225,19 @@ class RefDiff:
 _TABLE_CHANGE = {"added": "added", "removed": "dropped", "changed": "changed"}
 
 
-def diff(settings: Settings, repo: str, left: str, right: str) -> RefDiff:
+def diff(session: Session, settings: Settings, repo: str, left: str, right: str) -> RefDiff:
     """What changed from ``left`` to ``right``: tables, namespaces, and ordinary objects.
 
     Both refs are compared as they are (lakeFS's two-dot diff), not since their merge base.
+
+    Raises:
+        NotFound: no such repository, or either ref does not exist.
     """
-    reader = RefReader(settings, repo)
+    reader = RefReader(session, settings, repo)
     left_commit, right_commit = reader.resolve(left), reader.resolve(right)
-    refs_api = lakefs_sdk.RefsApi(reader.client)
-    try:
-        entries = list(
-            pages(
-                lambda after: refs_api.diff_refs(
-                    repo, left_commit, right_commit, type="two_dot", after=after, amount=_PAGE
-                )
-            )
-        )
-    except ApiException as exc:
-        raise api_error(exc, f"could not diff {left!r} and {right!r}") from exc
     result = RefDiff(left, left_commit, right, right_commit)
-    for entry in entries:
-        kind = str(entry.type)
+    for entry in session.diff_refs(repo, left_commit, right_commit):
+        kind = entry.type
         table = parse_table_pointer(entry.path)
         namespace = parse_namespace_marker(entry.path)
         if table is not None:

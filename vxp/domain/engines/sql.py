@@ -17,11 +17,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from vxp.connection import Settings
-from vxp.engines import Engine, trino
-from vxp.engines import duckdb as duck
-from vxp.engines.common import resolve_ref
-from vxp.errors import VxpError
+from vxp.core.errors import InvalidInput, NotFound, VxpError
+from vxp.core.settings import Settings
+from vxp.domain.engines import Engine, trino
+from vxp.domain.engines import duckdb as duck
+from vxp.domain.refs import resolve
+from vxp.lakefs import Session
 
 
 class FileFormat(StrEnum):
@@ -42,19 +43,34 @@ class Answer:
 
 
 def run(
-    settings: Settings, cache: Path, sql: str, repository: str, ref: str, engine: Engine
+    session: Session,
+    settings: Settings,
+    cache: Path,
+    sql: str,
+    repository: str,
+    ref: str,
+    engine: Engine,
 ) -> Answer:
-    """Run ``sql`` at ``ref`` of ``repository``; the ref is checked first for a clear error."""
+    """Run ``sql`` at ``ref`` of ``repository``; the ref is checked first for a clear error.
+
+    Args:
+        cache: the vxp cache directory (DuckDB's offline extensions live there).
+
+    Raises:
+        InvalidInput: the statement is empty.
+        NotFound: no such repository or ref, or no Trino for ``Engine.trino``.
+        VxpError: the engine refused the statement (its message says why).
+    """
     if not sql.strip():
-        raise VxpError("the SQL statement is empty")
-    commit_id = resolve_ref(settings, repository, ref)
+        raise InvalidInput("the SQL statement is empty")
+    commit_id = resolve(session, repository, ref)
     if engine is Engine.duckdb:
         result = duck.query(cache, settings, sql, repository, ref)
     else:
-        url = settings.values.get("TRINO_URL")
+        url = settings.trino_url
         if not url:
-            raise VxpError(
-                "no Trino here: TRINO_URL is not set",
+            raise NotFound(
+                "no Trino here: VXP_TRINO_URL is not set",
                 hint="start the full stack (`vxp up --stack full`), or use --engine duckdb",
             )
         result = trino.query(url, sql, repository, ref)

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from vxp.connection import Settings
-from vxp.engines.common import REF_CATALOG, CatalogAccess, Result, repository_catalog
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
+from vxp.core.settings import DEFAULT_REGION, Settings
+from vxp.domain.engines.common import REF_CATALOG, CatalogAccess, Result, repository_catalog
 
 EXTENSIONS = ("avro", "httpfs", "iceberg")
 VERSION = duckdb.__version__
@@ -83,7 +83,7 @@ def s3_secret_sql(name: str, key_id: str, secret: str, endpoint: str) -> str:
     return (
         f"CREATE OR REPLACE SECRET {name} (TYPE s3, KEY_ID {quote(key_id)}, "
         f"SECRET {quote(secret)}, ENDPOINT {quote(host)}, URL_STYLE 'path', "
-        f"USE_SSL {'true' if scheme == 'https' else 'false'}, REGION 'us-east-1')"
+        f"USE_SSL {'true' if scheme == 'https' else 'false'}, REGION {quote(DEFAULT_REGION)})"
     )
 
 

@@ -1,0 +1,435 @@
+"""Branches, commits, merges, history and snapshots of a repository, over the lakeFS SDK.
+
+Layer branches (``source``, ``integration``) change only by merge and are never deleted here;
+snapshots are lakeFS tags, so they pin a commit ID for good.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from vxp.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, VxpError
+from vxp.core.layout import parse_namespace_marker, parse_table_pointer
+from vxp.core.metadata import (
+    CATALOG_ACTION,
+    CATALOG_CALLER,
+    CATALOG_CHANGES,
+    CATALOG_NAMESPACE,
+    CATALOG_TABLES,
+    RESERVED_PREFIXES,
+)
+from vxp.core.names import DEFAULT_BRANCH, LAYER_BRANCHES, validate_branch_name
+from vxp.lakefs import (
+    Commit,
+    LakeFSAlreadyExists,
+    LakeFSBadRequest,
+    LakeFSConflict,
+    LakeFSForbidden,
+    LakeFSNotFound,
+    Session,
+)
+
+
+def resolve(session: Session, repo: str, ref: str) -> str:
+    """The commit ID of ``ref`` (branch, tag, commit ID or ref expression such as ``main~1``).
+
+    Raises:
+        NotFound: the repository or the ref does not exist; the message names which.
+    """
+    try:
+        commit = session.resolve_commit(repo, ref)
+    except LakeFSNotFound as exc:
+        raise NotFound(
+            f"repository {repo!r} does not exist",
+            hint="pass --repo NAME (or set VXP_REPO); `vxp repo list` shows the repositories",
+        ) from exc
+    if commit is None:
+        raise NotFound(
+            f"ref {ref!r} does not exist in repository {repo!r}",
+            hint="a ref is a branch, a tag (snapshot) or a commit ID; "
+            f"`vxp branch list --repo {repo}` and `vxp snapshot list --repo {repo}` show them",
+        )
+    return commit
+
+
+# --- branches ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    commit_id: str
+
+    @property
+    def layer(self) -> bool:
+        return self.name in LAYER_BRANCHES
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "commit_id": self.commit_id, "layer": self.layer}
+
+
+def list_branches(session: Session, repo: str) -> list[Branch]:
+    """The repository's branches (the catalog's hidden temporary branches excluded).
+
+    Raises:
+        NotFound: no such repository.
+    """
+    try:
+        heads = session.branch_heads(repo)
+    except LakeFSNotFound as exc:
+        raise _no_repository(repo) from exc
+    return [Branch(name, commit_id) for name, commit_id in heads.items()]
+
+
+def create_branch(session: Session, repo: str, name: str, source: str) -> Branch:
+    """Branch ``name`` from ``source`` (branch, tag or commit): O(1), tables included.
+
+    Raises:
+        InvalidInput: ``name`` breaks lakeFS's branch-name rule.
+        AlreadyExists: a branch of that name exists.
+        NotFound: no such repository or ``source``.
+    """
+    validate_branch_name(name)
+    resolve(session, repo, source)
+    try:
+        session.create_branch(repo, name, source)
+    except LakeFSAlreadyExists as exc:
+        raise AlreadyExists(
+            f"branch {name!r} exists already in {repo!r}",
+            hint="pick another name, or `vxp branch delete` the old one first",
+        ) from exc
+    return Branch(name, resolve(session, repo, name))
+
+
+def delete_branch(session: Session, repo: str, name: str) -> None:
+    """Delete a work branch; its commits stay reachable from tags and merges.
+
+    Raises:
+        Forbidden: ``name`` is a layer branch.
+        NotFound: no such branch.
+    """
+    if name in LAYER_BRANCHES:
+        # lakeFS branch protection refuses writes to these branches, not their deletion
+        raise Forbidden(
+            f"{name!r} is a layer branch of {repo!r}; vxp never deletes layer branches",
+            hint="layer branches change only by merge; delete the work branch you merged from",
+        )
+    try:
+        session.delete_branch(repo, name)
+    except LakeFSNotFound as exc:
+        raise NotFound(
+            f"branch {name!r} does not exist in repository {repo!r}",
+            hint=f"`vxp branch list --repo {repo}` shows the branches",
+        ) from exc
+
+
+# --- commits and history -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """One table a catalog commit changed, as named in its ``vxp.catalog.changes`` metadata."""
+
+    table: str
+    snapshot_id: int | None
+    operation: str | None
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    id: str
+    parents: list[str]
+    committer: str
+    date: datetime
+    message: str
+    metadata: dict[str, str]
+    # set for commits the catalog made: create-table, commit-table, drop-table, …
+    catalog_action: str | None = None
+    tables: list[TableChange] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parents": self.parents,
+            "committer": self.committer,
+            "date": self.date.isoformat(),
+            "message": self.message,
+            "metadata": self.metadata,
+            "catalog": None
+            if self.catalog_action is None
+            else {
+                "action": self.catalog_action,
+                "caller": self.metadata.get(CATALOG_CALLER),
+                "namespace": self.metadata.get(CATALOG_NAMESPACE),
+                "tables": [
+                    {"table": t.table, "snapshot_id": t.snapshot_id, "operation": t.operation}
+                    for t in self.tables
+                ],
+            },
+        }
+
+
+def _commit_info(commit: Commit) -> CommitInfo:
+    metadata = dict(commit.metadata)
+    return CommitInfo(
+        id=commit.id,
+        parents=list(commit.parents),
+        committer=commit.committer,
+        date=commit.date,
+        message=commit.message,
+        metadata=metadata,
+        catalog_action=metadata.get(CATALOG_ACTION),
+        tables=_table_changes(metadata),
+    )
+
+
+def _table_changes(metadata: dict[str, str]) -> list[TableChange]:
+    raw = metadata.get(CATALOG_CHANGES)
+    if raw is None:
+        # rename commits name both tables but carry no per-table entries
+        tables = metadata.get(CATALOG_TABLES)
+        return [TableChange(t, None, None) for t in tables.split(", ")] if tables else []
+    try:
+        entries = json.loads(raw)
+        return [
+            TableChange(".".join(entry["table"]), entry.get("snapshot-id"), entry.get("operation"))
+            for entry in entries
+        ]
+    except (ValueError, TypeError, KeyError):
+        # written by a different catalog version or by hand: show the commit, not a traceback
+        return []
+
+
+def log(session: Session, repo: str, ref: str, limit: int) -> list[CommitInfo]:
+    """The newest ``limit`` commits reachable from ``ref``, newest first.
+
+    Raises:
+        NotFound: no such repository or ref.
+    """
+    commit = resolve(session, repo, ref)
+    commits: list[CommitInfo] = []
+    for entry in session.log(repo, commit):
+        commits.append(_commit_info(entry))
+        if len(commits) >= limit:
+            break
+    return commits
+
+
+def parse_metadata(pairs: list[str]) -> dict[str, str]:
+    """``key=value`` pairs from the command line; reserved keys are refused."""
+    metadata: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInput(f"commit metadata {pair!r} is not key=value")
+        if key.startswith(RESERVED_PREFIXES):
+            raise InvalidInput(
+                f"commit metadata key {key!r} is reserved",
+                hint=f"keys starting with {' or '.join(RESERVED_PREFIXES)} are "
+                "written by the catalog and lakeFS",
+            )
+        metadata[key] = value
+    return metadata
+
+
+def commit(
+    session: Session, repo: str, branch: str, message: str, metadata: dict[str, str]
+) -> CommitInfo:
+    """Commit the branch's staged (uncommitted) changes.
+
+    Raises:
+        InvalidInput: nothing is staged.
+        Forbidden: ``branch`` is a protected layer branch.
+        NotFound: no such repository or branch.
+    """
+    try:
+        staged = session.has_uncommitted(repo, branch)
+    except LakeFSNotFound as exc:
+        resolve(session, repo, branch)
+        raise NotFound(f"branch {branch!r} does not exist in repository {repo!r}") from exc
+    if not staged:
+        raise InvalidInput(
+            f"nothing to commit on {repo}/{branch}: no staged changes",
+            hint="upload or delete objects on the branch first; table writes through the "
+            "catalog are committed as they happen",
+        )
+    try:
+        created = session.commit_details(repo, branch, message, metadata)
+    except LakeFSForbidden as exc:
+        raise Forbidden(
+            f"{repo}/{branch} refused the commit: it is a protected branch",
+            hint="layer branches change only by merge: commit on a work branch "
+            "(vxp branch create NAME) and merge it"
+            if branch in LAYER_BRANCHES
+            else None,
+        ) from exc
+    return _commit_info(created)
+
+
+# --- merges --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A path both sides of a merge changed; ``table`` names it when it is a table pointer."""
+
+    path: str
+    table: str | None = None
+    namespace: str | None = None
+
+    def describe(self) -> str:
+        if self.table is not None:
+            return f"table {self.table}"
+        if self.namespace is not None:
+            return f"namespace {self.namespace}"
+        return f"object {self.path}"
+
+
+class MergeConflict(VxpError):
+    # thousands of conflicting files must not bury the tables in the message
+    SHOWN = 20
+
+    def __init__(self, source: str, destination: str, conflicts: list[Conflict]) -> None:
+        lines = "".join(f"\n  {c.describe()}" for c in conflicts[: self.SHOWN])
+        if len(conflicts) > self.SHOWN:
+            lines += f"\n  … and {len(conflicts) - self.SHOWN} more paths"
+        super().__init__(
+            f"merging {source!r} into {destination!r} conflicts: both sides changed{lines}\n"
+            "nothing was changed",
+            hint=f"redo one side's change on a branch cut from {destination!r} and merge that; "
+            "vxp never lets one side's table commits silently overwrite the other's",
+        )
+        self.conflicts = conflicts
+
+
+def _conflict(path: str) -> Conflict:
+    table = parse_table_pointer(path)
+    if table is not None:
+        return Conflict(path, table=".".join((*table[0], table[1])))
+    namespace = parse_namespace_marker(path)
+    if namespace is not None:
+        return Conflict(path, namespace=".".join(namespace))
+    return Conflict(path)
+
+
+def conflicts(session: Session, repo: str, source: str, destination: str) -> list[Conflict]:
+    """Paths both ``source`` and ``destination`` changed since their merge base; tables first."""
+    # the three-dot diff is lakeFS's merge preview: it marks such paths as type "conflict"
+    diffs = session.diff_refs(repo, destination, source, three_dot=True)
+    found = [_conflict(d.path) for d in diffs if d.type == "conflict"]
+    return sorted(found, key=lambda c: (c.table is None, c.namespace is None, c.path))
+
+
+def merge(
+    session: Session, repo: str, source: str, destination: str, message: str | None = None
+) -> str:
+    """Merge ``source`` (any ref) into branch ``destination``; the merge commit's ID.
+
+    A conflict raises :class:`MergeConflict` naming the conflicting tables; lakeFS merges are
+    atomic, so nothing changed. There is deliberately no "source wins"/"dest wins" strategy:
+    it would silently drop one side's table commits.
+
+    Raises:
+        NotFound: no such repository, ``source`` or ``destination``.
+        InvalidInput: ``destination`` already has every change of ``source``.
+        MergeConflict: both sides changed the same tables or objects.
+    """
+    source_commit = resolve(session, repo, source)
+    destination_commit = resolve(session, repo, destination)
+    # lakeFS answers 400 both for "nothing to merge" and for a dirty destination; tell them
+    # apart by state, not by lakeFS's message text
+    preview = session.diff_refs(repo, destination_commit, source_commit, three_dot=True)
+    if next(preview, None) is None:
+        raise InvalidInput(
+            f"nothing to merge: {destination!r} already has every change of {source!r}"
+        )
+    try:
+        return session.merge(
+            repo, source, destination, message or f"merge {source} into {destination}", {}
+        )
+    except LakeFSConflict as exc:
+        found = conflicts(session, repo, source, destination)
+        if found:
+            raise MergeConflict(source, destination, found) from exc
+        raise
+    except LakeFSBadRequest as exc:
+        if session.has_uncommitted(repo, destination):
+            raise InvalidInput(
+                f"{destination!r} has uncommitted changes, and lakeFS does not merge into a "
+                "branch with uncommitted changes",
+                hint=f"commit them (vxp commit --branch {destination}) or reset them first",
+            ) from exc
+        raise
+
+
+# --- snapshots -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    commit_id: str
+    date: datetime
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "commit_id": self.commit_id,
+            "date": self.date.isoformat(),
+            "message": self.message,
+        }
+
+
+def _snapshot(session: Session, repo: str, name: str, commit_id: str) -> Snapshot:
+    commit = session.get_commit(repo, commit_id)
+    if commit is None:
+        raise NotFound(f"the commit {commit_id[:12]} of snapshot {name!r} is gone")
+    return Snapshot(name, commit_id, commit.date, commit.message)
+
+
+def create_snapshot(session: Session, repo: str, name: str, ref: str = DEFAULT_BRANCH) -> Snapshot:
+    """Tag the commit ``ref`` points at now; the tag pins it (and every table in it) for good.
+
+    Raises:
+        NotFound: no such repository or ref.
+        AlreadyExists: a snapshot (tag) of that name exists.
+    """
+    commit_id = resolve(session, repo, ref)
+    try:
+        session.create_tag(repo, name, commit_id)
+    except LakeFSAlreadyExists as exc:
+        raise AlreadyExists(
+            f"snapshot {name!r} exists already in {repo!r}",
+            hint="snapshots never move; pick a new name (e.g. v2)",
+        ) from exc
+    except LakeFSBadRequest as exc:
+        raise InvalidInput(
+            f"invalid snapshot name {name!r}",
+            hint="use letters, digits, '_', '-' and '.' (lakeFS's tag rule)",
+        ) from exc
+    return _snapshot(session, repo, name, commit_id)
+
+
+def list_snapshots(session: Session, repo: str) -> list[Snapshot]:
+    """Every snapshot (tag) with its commit's date and message, in name order.
+
+    Raises:
+        NotFound: no such repository.
+    """
+    try:
+        tags = session.tag_commits(repo)
+    except LakeFSNotFound as exc:
+        raise _no_repository(repo) from exc
+    return [_snapshot(session, repo, name, commit_id) for name, commit_id in tags.items()]
+
+
+def _no_repository(repo: str) -> NotFound:
+    return NotFound(
+        f"repository {repo!r} does not exist",
+        hint="`vxp repo list` shows the repositories; `vxp repo create NAME` makes one",
+    )

@@ -1,0 +1,182 @@
+"""``PlatformClient``: one repository of the platform, read at one commit."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from vxp.core.errors import InvalidInput, VxpError
+from vxp.core.home import Home
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.core.settings import Settings
+from vxp.domain.refs import resolve
+from vxp.lakefs import LakeFS
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+__all__ = ["PlatformClient"]
+
+
+class PlatformClient:
+    """A repository of the platform, pinned to the commit ``ref`` named when it was made.
+
+    Every read of one client — SQL, tables, files — sees that one commit, even while the branch
+    moves on; :attr:`commit` says which. Make a new client (or :meth:`at`) to read another
+    version. Use it as a context manager, or call :meth:`close`::
+
+        with vxp_client.PlatformClient("clinical", ref="v1") as client:
+            table = client.query("SELECT site, count(*) FROM basel.patients GROUP BY site")
+
+    Args:
+        repository: the lakeFS repository (data domain), e.g. ``"clinical"``.
+        ref: a branch, tag (snapshot), commit ID or ref expression (``integration~1``).
+        settings: where the platform is; default :meth:`Settings.load` (the ``VXP_*``
+            variables of ``vxp env``, else the stack ``vxp up`` started on this machine).
+
+    Raises:
+        NotFound: no platform is configured, or the repository or ref does not exist.
+        Unavailable: lakeFS cannot be reached.
+    """
+
+    def __init__(
+        self, repository: str, ref: str = DEFAULT_BRANCH, *, settings: Settings | None = None
+    ) -> None:
+        self.repository = repository
+        self.ref = ref
+        self.settings = settings or Settings.load()
+        self._lakefs = LakeFS(self.settings.lakefs_endpoint)
+        self._session = self._lakefs.as_user(
+            self.settings.lakefs_access_key_id, self.settings.lakefs_secret_access_key.reveal()
+        )
+        self._lock = threading.Lock()
+        self._duckdb: duckdb.DuckDBPyConnection | None = None
+        self._catalog: Catalog | None = None
+        self._closed = False
+        try:
+            #: the commit ID every read of this client sees
+            self.commit: str = resolve(self._session, repository, ref)
+        except BaseException:
+            self._lakefs.close()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the DuckDB connection and the lakeFS connection pool; idempotent."""
+        with self._lock:
+            if self._duckdb is not None:
+                self._duckdb.close()
+                self._duckdb = None
+            self._catalog = None
+            self._lakefs.close()
+            self._closed = True
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"PlatformClient(repository={self.repository!r}, ref={self.ref!r}, "
+            f"commit={self.commit[:12]!r})"
+        )
+
+    def at(self, ref: str) -> PlatformClient:
+        """A new client of the same repository and settings, pinned to ``ref``'s commit now.
+
+        Raises:
+            NotFound: no such ref.
+        """
+        return PlatformClient(self.repository, ref, settings=self.settings)
+
+    # --- refs --------------------------------------------------------------------------------
+
+    def branches(self) -> dict[str, str]:
+        """The repository's branches: name → head commit ID (as of this call)."""
+        return self._session.branch_heads(self.repository)
+
+    def tags(self) -> dict[str, str]:
+        """The repository's tags (snapshots): name → the commit ID each pins."""
+        return self._session.tag_commits(self.repository)
+
+    # --- SQL and tables ----------------------------------------------------------------------
+
+    def query(self, sql: str) -> pa.Table:
+        """Run SQL with DuckDB at this client's commit; the last statement's rows.
+
+        ``namespace.table`` names a table at :attr:`commit`;
+        ``<repo>."<other ref>.<namespace>".<table>`` the same table at any other ref. One DuckDB
+        connection serves every query of the client (extensions load once).
+
+        Raises:
+            InvalidInput: the statement is empty or DuckDB refused it (the message says why).
+        """
+        import duckdb
+        import pyarrow as pa
+
+        if not sql.strip():
+            raise InvalidInput("the SQL statement is empty")
+        with self._lock:
+            conn = self._connection()
+            try:
+                relation = conn.execute(sql)
+                return relation.to_arrow_table() if relation.description else pa.table({})
+            except duckdb.Error as exc:
+                raise InvalidInput(
+                    f"DuckDB: {exc}",
+                    hint=f"the query ran at commit {self.commit[:12]} ({self.ref!r}) of "
+                    f"{self.repository!r}",
+                ) from exc
+
+    def table(self, name: str) -> Table:
+        """The Iceberg table ``namespace.table`` at :attr:`commit`, as a pyiceberg ``Table``.
+
+        Raises:
+            NotFound: no such table at the commit.
+        """
+        from pyiceberg.exceptions import NoSuchTableError
+
+        from vxp.core.errors import NotFound
+
+        with self._lock:
+            catalog = self._pyiceberg()
+        try:
+            return catalog.load_table(name)
+        except NoSuchTableError as exc:
+            raise NotFound(
+                f"table {name!r} does not exist at commit {self.commit[:12]} ({self.ref!r}) "
+                f"of {self.repository!r}"
+            ) from exc
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise VxpError("this PlatformClient is closed", hint="make a new one")
+        if self._duckdb is None:
+            from vxp.domain.engines import duckdb as engine
+
+            self._duckdb = engine.session(
+                Home.from_env().cache, self.settings, self.repository, self.commit
+            )
+        return self._duckdb
+
+    def _pyiceberg(self) -> Catalog:
+        if self._closed:
+            raise VxpError("this PlatformClient is closed", hint="make a new one")
+        if self._catalog is None:
+            from vxp.domain.engines.common import CatalogAccess
+
+            access = CatalogAccess.from_settings(self.settings)
+            self._catalog = access.pyiceberg(f"{self.repository}.{self.commit}")
+        return self._catalog
