@@ -19,13 +19,13 @@ from pyiceberg.catalog import Catalog
 
 from vxp.catalog.app import create_app
 from vxp.catalog.settings import Settings
-from vxp.engines.common import CatalogAccess
-from vxp.home import Home
-from vxp.ports import free_port
-from vxp.secrets import load_or_create
+from vxp.core.home import Home
+from vxp.domain.engines.common import CatalogAccess
 from vxp.services import process
 from vxp.services.base import Context
 from vxp.services.lakefs import LakeFS
+from vxp.services.ports import free_port
+from vxp.services.secrets import load_or_create
 
 _repo_numbers = itertools.count(1)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from vxp import secrets as secretlib
 from vxp.catalog.settings import Settings
-from vxp.home import Home
+from vxp.core.home import Home
+from vxp.services import secrets as secretlib
 from vxp.services.base import Context
 from vxp.services.catalog import ALLOWED_LOCATIONS, Catalog
 

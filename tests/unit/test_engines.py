@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from vxp.cli.sql import SqlFormat, _format
-from vxp.engines import duckdb as duck
-from vxp.engines import trino
-from vxp.engines.common import repository_catalog
-from vxp.engines.sql import FileFormat, export, export_bytes
-from vxp.errors import VxpError
+from vxp.core.errors import VxpError
+from vxp.domain.engines import duckdb as duck
+from vxp.domain.engines import trino
+from vxp.domain.engines.common import repository_catalog
+from vxp.domain.engines.sql import FileFormat, export, export_bytes
 
 
 def test_catalog_names() -> None:

@@ -43,7 +43,7 @@ def test_port_ownership_tells_our_server_from_a_stranger(tmp_path: Path) -> None
     import socket
     import time
 
-    from vxp.ports import free_port
+    from vxp.services.ports import free_port
 
     port = free_port()
     server = process.spawn(

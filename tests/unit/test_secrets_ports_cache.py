@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vxp import ports, secrets
-from vxp.errors import VxpError
-from vxp.services import cache, process
+from vxp.core.errors import VxpError
+from vxp.services import cache, ports, process, secrets
 from vxp.services.manager import State, components_for
 
 

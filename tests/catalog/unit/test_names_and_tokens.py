@@ -15,14 +15,8 @@ from vxp.catalog.metadata import MetadataFiles
 from vxp.catalog.refs import Warehouse, parse_warehouse
 from vxp.catalog.routes.paging import page
 from vxp.catalog.settings import Settings, SettingsError
-from vxp.catalog.state import (
-    Pointer,
-    decode_level,
-    encode_level,
-    namespace_marker,
-    table_pointer,
-    validate_name,
-)
+from vxp.catalog.state import validate_name
+from vxp.core.layout import Pointer, decode_level, encode_level, namespace_marker, table_pointer
 
 
 @pytest.mark.parametrize("name", ["basel", "a/b", "50%", ".hidden", "..x", "ü ñ", "a.b"])
