@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from vxp.core.errors import InvalidInput, VxpError
+from vxp.core.errors import InvalidInput, Unavailable, VxpError
 from vxp.core.home import Home
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.core.settings import Settings
@@ -175,8 +175,16 @@ class PlatformClient:
         if self._closed:
             raise VxpError("this PlatformClient is closed", hint="make a new one")
         if self._catalog is None:
+            from requests.exceptions import ConnectionError as RequestsConnectionError
+
             from vxp.domain.engines.common import CatalogAccess
 
             access = CatalogAccess.from_settings(self.settings)
-            self._catalog = access.pyiceberg(f"{self.repository}.{self.commit}")
+            try:
+                self._catalog = access.pyiceberg(f"{self.repository}.{self.commit}")
+            except RequestsConnectionError as exc:
+                raise Unavailable(
+                    f"the vxp catalog at {access.uri} is unreachable",
+                    hint="check `vxp status`; `vxp up` restarts what died",
+                ) from exc
         return self._catalog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from vxp import __version__
 from vxp.cli import branch, catalog, demo, gc, repo, snapshot, sql, stack, tables, versioning
 from vxp.core.errors import Unavailable, VxpError
+from vxp.core.settings import Key
 
 app = typer.Typer(
     name="vxp",
@@ -55,6 +57,13 @@ app.command("sql")(sql.sql)
 
 
 def _fail(error: VxpError) -> None:
+    if isinstance(error, Unavailable) and os.environ.get(Key.LAKEFS_ENDPOINT):
+        # the endpoints of an earlier `eval "$(vxp env)"` go stale when the stack moves
+        error.hint = (
+            f"{error.hint + '; ' if error.hint else ''}the VXP_* variables in this shell "
+            'may be stale: run `eval "$(vxp env)"` again, or unset them to use this '
+            "machine's stack"
+        )
     err = Console(stderr=True)
     err.print(f"[bold red]error:[/bold red] {error.message}", highlight=False)
     if error.hint:

@@ -62,13 +62,20 @@ def up(
             "PostgreSQL and Trino. Default: the stack already running here, else embedded."
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="switch this home to another stack even though that hides the repositories "
+            "made on the stack it ran before"
+        ),
+    ] = False,
 ) -> None:
     """Install (first time only, cached) and start the platform; idempotent.
 
     A component that died is restarted; healthy ones are left alone. Ports: the usual ones when
     free, else any free port; pin one with VXP_<COMPONENT>_PORT (e.g. VXP_LAKEFS_PORT=8000).
     """
-    rows = ServiceManager().up(stack.value if stack else None)
+    rows = ServiceManager().up(stack.value if stack else None, force=force)
     _print_status(rows)
 
 

@@ -184,8 +184,14 @@ class ServiceManager:
                 component.install(ctx, force=force)
             component.verify(ctx)
 
-    def up(self, stack: str | None = None) -> list[Status]:
-        """Start ``stack`` (default: the running one, else ``embedded``); idempotent."""
+    def up(self, stack: str | None = None, *, force: bool = False) -> list[Status]:
+        """Start ``stack`` (default: the one last started here, else ``embedded``); idempotent.
+
+        Raises:
+            VxpError: another stack is running; or this home last ran another stack and
+                ``force`` is not set (each stack has its own lakeFS metadata, so switching
+                hides the other stack's repositories until it is switched back).
+        """
         with self._lock():
             state = self._state()
             running = self._running(state)
@@ -193,6 +199,15 @@ class ServiceManager:
                 raise VxpError(
                     f"the {state.stack} stack is running; it cannot become the {stack} stack",
                     hint="run `vxp down` first",
+                )
+            if stack is not None and state.stack not in (None, stack) and not force:
+                raise VxpError(
+                    f"this home ({self.home.root}) last ran the {state.stack} stack; the {stack} "
+                    f"stack has its own lakeFS, so the repositories made on the {state.stack} "
+                    "stack would disappear from view (they stay on disk and come back when you "
+                    f"switch back with `vxp up --stack {state.stack}`)",
+                    hint=f"`vxp up --stack {stack} --force` to switch anyway, or use another "
+                    "home for it: VXP_HOME=~/.vxp-" + stack,
                 )
             chosen = stack or state.stack or "embedded"
             components = components_for(chosen)

@@ -8,7 +8,14 @@ from vxp.core.errors import VxpError
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``port`` now.
+
+    SO_REUSEADDR, as the servers themselves (Go, Java) bind: connections of a stopped server
+    linger in TIME_WAIT for a minute, which must not make its port look taken and move it on
+    the next ``vxp up`` (that moved Trino's port on every restart of the full stack).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
