@@ -132,13 +132,22 @@ class PlatformClient:
             conn = self._connection()
             try:
                 relation = conn.execute(sql)
-                return relation.to_arrow_table() if relation.description else pa.table({})
+                table = relation.to_arrow_table() if relation.description else pa.table({})
             except duckdb.Error as exc:
                 raise InvalidInput(
                     f"DuckDB: {exc}",
                     hint=f"the query ran at commit {self.commit[:12]} ({self.ref!r}) of "
                     f"{self.repository!r}",
                 ) from exc
+        # the result says which version it was read from (Arrow schema metadata)
+        return table.replace_schema_metadata(
+            {
+                **(table.schema.metadata or {}),
+                b"vxp.repository": self.repository.encode(),
+                b"vxp.ref": self.ref.encode(),
+                b"vxp.commit": self.commit.encode(),
+            }
+        )
 
     def table(self, name: str) -> Table:
         """The Iceberg table ``namespace.table`` at :attr:`commit`, as a pyiceberg ``Table``.

@@ -130,3 +130,28 @@ def test_switching_a_home_to_another_stack_asks_for_force(tmp_path: Path) -> Non
     with pytest.raises(VxpError, match="repositories made on the embedded stack") as caught:
         ServiceManager(home).up("full")
     assert caught.value.hint is not None and "--force" in caught.value.hint
+
+
+def test_results_say_which_commit_they_read(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vxp.domain.engines import Engine
+    from vxp.domain.engines import sql as engines
+
+    answer = engines.Answer(pa.table({"n": [1, 2]}), 0.1, Engine.duckdb, "v1", "c0ffee" * 10)
+    target = tmp_path / "out.parquet"
+    engines.export(
+        answer.table, engines.FileFormat.parquet, target, engines.provenance(answer, "r")
+    )
+    metadata = pq.read_metadata(target).metadata
+    assert metadata[b"vxp.commit"] == ("c0ffee" * 10).encode()
+    assert metadata[b"vxp.repository"] == b"r"
+    wrapped = json.loads(engines.envelope(answer, "r"))
+    assert wrapped == {
+        "repository": "r",
+        "ref": "v1",
+        "commit": "c0ffee" * 10,
+        "engine": "duckdb",
+        "rows": [{"n": 1}, {"n": 2}],
+    }

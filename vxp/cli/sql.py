@@ -14,7 +14,7 @@ from rich.table import Table
 
 from vxp.cli.context import session, settings
 from vxp.cli.options import RepoOption, repository
-from vxp.core.errors import VxpError
+from vxp.core.errors import InvalidInput, VxpError
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.domain.engines import Engine
 
@@ -69,6 +69,14 @@ def sql(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the result to this file")
     ] = None,
+    envelope: Annotated[
+        bool,
+        typer.Option(
+            "--envelope",
+            help="with --format json: one object {repository, ref, commit, engine, rows} that "
+            "says which version the rows were read from",
+        ),
+    ] = False,
 ) -> None:
     """Run SQL on the Iceberg tables of a branch, tag or commit, with DuckDB or Trino.
 
@@ -91,16 +99,27 @@ def sql(
         f"{_rows(answer.table.num_rows)} in {answer.seconds:.2f}s "
         f"({answer.engine}, {answer.ref} at {answer.commit_id[:12]})"
     )
+    if envelope and chosen is not SqlFormat.json:
+        raise InvalidInput("--envelope needs --format json")
     if chosen is SqlFormat.table:
-        _print_table(answer.table)
+        _print_table(answer.table, f"{repository(repo)} @ {answer.ref} ({answer.commit_id[:12]})")
         err.print(summary, style="dim", highlight=False)
         return
     fmt = engines.FileFormat(chosen.value)
-    if output is None:
-        sys.stdout.buffer.write(engines.export_bytes(answer.table, fmt))
+    provenance = engines.provenance(answer, repository(repo))
+    if envelope:
+        data = engines.envelope(answer, repository(repo))
+        if output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return
+        output.write_bytes(data)
+    elif output is None:
+        sys.stdout.buffer.write(engines.export_bytes(answer.table, fmt, provenance))
         sys.stdout.flush()
         return
-    engines.export(answer.table, fmt, output)
+    else:
+        engines.export(answer.table, fmt, output, provenance)
     err.print(f"{summary}; wrote {output}", style="dim", highlight=False)
 
 
@@ -128,11 +147,12 @@ def _rows(n: int) -> str:
     return "1 row" if n == 1 else f"{n} rows"
 
 
-def _print_table(result: pa.Table) -> None:
+def _print_table(result: pa.Table, title: str) -> None:
     console = Console()
     if result.num_columns == 0:
         return
-    table = Table(*(escape(name) for name in result.column_names))
+    # the header names the version the rows come from
+    table = Table(*(escape(name) for name in result.column_names), title=escape(title))
     shown = result.slice(0, SHOWN_ROWS)
     # by column, not as dicts: a result may repeat a column name
     columns = [column.to_pylist() for column in shown.columns]

@@ -10,6 +10,7 @@ The names a statement uses are the same on both engines:
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -84,27 +85,69 @@ _COPY_OPTIONS = {
 }
 
 
-def export(table: pa.Table, fmt: FileFormat, target: Path) -> None:
+def export(
+    table: pa.Table, fmt: FileFormat, target: Path, provenance: Mapping[str, str] | None = None
+) -> None:
     """Write ``table`` to ``target`` as CSV (with header), a JSON array of objects, or Parquet.
 
     DuckDB writes all three, so results of both engines come out alike: nested values as JSON
-    objects and arrays, decimals as exact numbers, timestamps in ISO form.
+    objects and arrays, decimals as exact numbers, timestamps in ISO form. ``provenance``
+    (``vxp.repository``, ``vxp.ref``, ``vxp.commit``, …) goes into a Parquet file's key-value
+    metadata, so the file itself says which version it was read from.
+
+    Raises:
+        VxpError: the result has no columns, or the file cannot be written.
     """
     if table.num_columns == 0:
         raise VxpError(f"the statement returned no columns; there is nothing to write as {fmt}")
+    options = _COPY_OPTIONS[fmt]
+    if fmt is FileFormat.parquet and provenance:
+        pairs = ", ".join(f"{duck.quote(k)}: {duck.quote(v)}" for k, v in provenance.items())
+        options += f", KV_METADATA {{{pairs}}}"
     conn = duckdb.connect()
     try:
         conn.register("result", table)
-        conn.execute(f"COPY result TO {duck.quote(str(target))} ({_COPY_OPTIONS[fmt]})")
+        conn.execute(f"COPY result TO {duck.quote(str(target))} ({options})")
     except (duckdb.Error, OSError) as exc:
         raise VxpError(f"could not write {target}: {exc}") from exc
     finally:
         conn.close()
 
 
-def export_bytes(table: pa.Table, fmt: FileFormat) -> bytes:
+def export_bytes(
+    table: pa.Table, fmt: FileFormat, provenance: Mapping[str, str] | None = None
+) -> bytes:
     """What :func:`export` would write, for printing to standard output."""
     with tempfile.TemporaryDirectory(prefix="vxp-sql-") as tmp:
         target = Path(tmp) / f"result.{fmt}"
-        export(table, fmt, target)
+        export(table, fmt, target, provenance)
         return target.read_bytes()
+
+
+def envelope(answer: Answer, repository: str) -> bytes:
+    """The result as one JSON object that says which version it read::
+
+    {"repository": …, "ref": …, "commit": …, "engine": …, "rows": [{…}, …]}
+    """
+    import json
+
+    rows = export_bytes(answer.table, FileFormat.json) if answer.table.num_columns else b"[]"
+    head = json.dumps(
+        {
+            "repository": repository,
+            "ref": answer.ref,
+            "commit": answer.commit_id,
+            "engine": str(answer.engine),
+        }
+    )
+    return head[:-1].encode() + b', "rows": ' + rows.strip() + b"}\n"
+
+
+def provenance(answer: Answer, repository: str) -> dict[str, str]:
+    """The keys that name the version a result was read from."""
+    return {
+        "vxp.repository": repository,
+        "vxp.ref": answer.ref,
+        "vxp.commit": answer.commit_id,
+        "vxp.engine": str(answer.engine),
+    }
