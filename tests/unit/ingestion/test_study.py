@@ -4,7 +4,6 @@ validation codes, XPT, entities, example generator."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -65,10 +64,10 @@ def test_scan_delivery_reports_bad_entries(tmp_path: Path) -> None:
     write(tmp_path, "back\\slash.csv", "x")
     write(tmp_path, ".DS_Store", "x")
     outside = write(tmp_path.parent, f"{tmp_path.name}-outside.txt", "secret")
-    os.symlink(outside, tmp_path / "out.csv")
-    os.symlink(tmp_path / "a.csv", tmp_path / "in.csv")
-    os.symlink(tmp_path / "sub", tmp_path / "subl")
-    os.symlink(tmp_path / "missing", tmp_path / "dangling.csv")
+    (tmp_path / "out.csv").symlink_to(outside)
+    (tmp_path / "in.csv").symlink_to(tmp_path / "a.csv")
+    (tmp_path / "subl").symlink_to(tmp_path / "sub")
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "missing")
     ps = Problems()
     files = scan_delivery(tmp_path, ps)
     assert [f.relative_path for f in files] == ["a.csv", "in.csv", "sub/b.csv"]
