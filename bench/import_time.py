@@ -27,6 +27,8 @@ SUBJECTS = {
 # the interpreter's own start, for reading the others net of it
 EMPTY = ("python -c pass", "pass")
 # modules that would mean the client drags in a server or the stack manager (issue 6)
+# issue 6: import vxp_client costs at most this times import pyiceberg.catalog.rest
+GOAL = 1.5
 FORBIDDEN = ("fastapi", "starlette", "uvicorn", "vxp.services.manager")
 
 
@@ -85,9 +87,9 @@ def run(options: Options, recorder: Recorder) -> None:
                 + ("yes" if "duckdb" in loaded else "no")
             )
     ratio = recorder.find(f"import {others[0]}").ratio
-    verdict = "met" if ratio is not None and ratio <= 1.5 else "NOT met"
+    verdict = "met" if ratio is not None and ratio <= GOAL else "NOT met"
     recorder.note(
         f"p50 of {runs} fresh interpreters each, alternating; net of the interpreter's start "
-        f"(p50 {empty.p50:.0f} ms): {'; '.join(net)}; goal (issue 6): vxp_client <= 1.5x "
+        f"(p50 {empty.p50:.0f} ms): {'; '.join(net)}; goal (issue 6): vxp_client <= {GOAL}x "
         f"pyiceberg.catalog.rest: {verdict}"
     )
