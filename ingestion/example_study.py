@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 SITES = [("01", "Basel", "CH"), ("02", "Zurich", "CH"), ("03", "Lyon", "FR")]
@@ -57,7 +58,7 @@ _DICTIONARY: list[tuple[str, str, str, str, str, int]] = [
 ]
 
 
-def _csv(rows: list[list[object]]) -> bytes:
+def _csv(rows: Sequence[Sequence[object]]) -> bytes:
     buf = io.StringIO(newline="")
     csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue().encode("utf-8")
