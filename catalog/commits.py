@@ -108,7 +108,7 @@ def _land(
                 session.upload_object(repo, temp, write.path, write.content)
         session.commit(repo, temp, message, metadata)
         try:
-            session.merge(repo, temp, branch, message, metadata)
+            session.merge(repo, temp, branch, message, metadata, squash=True)
         except LakeFSUnreachable as exc:
             raise CommitStateUnknown(
                 f"lost the answer to the lakeFS merge into {branch!r}; the commit may or may not "

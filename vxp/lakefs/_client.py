@@ -528,18 +528,31 @@ class Session:
         message: str,
         metadata: Mapping[str, str],
         *,
-        squash: bool = True,
+        squash: bool = False,
+        strategy: str | None = None,
     ) -> str:
         """Merge ``source`` into branch ``destination``; the merge commit's ID.
+
+        ``squash`` makes the result one commit with a single parent (the catalog's own
+        temporary branches); without it the merge commit keeps both parents, so later merges
+        find the right merge base. ``strategy`` ``"source-wins"`` or ``"dest-wins"`` resolves
+        conflicting paths for one side (lakeFS's merge strategies); None: conflicts fail.
 
         Raises:
             LakeFSConflict: both sides changed the same paths; nothing changed.
             LakeFSPreconditionFailed: a pre-merge hook refused it.
             LakeFSBadRequest: nothing to merge, or ``destination`` has uncommitted changes.
         """
+        request: dict[str, Any] = {
+            "message": message,
+            "metadata": dict(metadata),
+            "squash_merge": squash,
+        }
+        if strategy is not None:
+            request["strategy"] = strategy
         body = self._request(
             "POST",
             f"/repositories/{_seg(repo)}/refs/{_seg(source)}/merge/{_seg(destination)}",
-            json={"message": message, "metadata": dict(metadata), "squash_merge": squash},
+            json=request,
         )
         return str(body.json()["reference"])
