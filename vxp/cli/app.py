@@ -11,7 +11,19 @@ import typer
 from rich.console import Console
 
 from vxp import __version__
-from vxp.cli import branch, catalog, demo, gc, repo, snapshot, sql, stack, tables, versioning
+from vxp.cli import (
+    branch,
+    catalog,
+    demo,
+    gc,
+    ingest,
+    repo,
+    snapshot,
+    sql,
+    stack,
+    tables,
+    versioning,
+)
 from vxp.core.errors import Unavailable, VxpError
 from vxp.core.settings import Key
 
@@ -53,6 +65,7 @@ app.add_typer(branch.app, name="branch")
 versioning.register(app)
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(tables.app, name="tables")
+app.add_typer(ingest.app, name="ingest")
 app.command("sql")(sql.sql)
 
 

@@ -1,0 +1,96 @@
+"""What an ingestion run reports: the one JSON summary of ``--ci`` and the final table.
+
+Exit codes (``docs/reference/ingestion.md``): 0 landed or unchanged (or landed without merge),
+1 invalid input, 3 conflict, 4 platform unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from .integration import TableChange
+from .problems import Problems
+
+__all__ = ["Outcome", "Progress", "RunReport", "SilentProgress"]
+
+
+class Outcome(StrEnum):
+    """How a run ended."""
+
+    LANDED = "landed"  # merged into source and integration
+    STAGED = "staged"  # landed on the run's branches; --no-merge
+    UNCHANGED = "unchanged"  # the same delivery is already integrated: no commit
+    INVALID = "invalid"  # the delivery has errors: nothing written
+    CONFLICT = "conflict"  # a merge conflicted and re-planning did not help
+
+    @property
+    def exit_code(self) -> int:
+        return {Outcome.INVALID: 1, Outcome.CONFLICT: 3}.get(self, 0)
+
+
+@dataclass
+class RunReport:
+    """The summary of one run (``--ci`` prints it as JSON)."""
+
+    source: str
+    repository: str
+    outcome: Outcome = Outcome.LANDED
+    run: str | None = None
+    branches: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, str] = field(default_factory=dict)
+    changes: list[TableChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+    resumed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "repository": self.repository,
+            "outcome": str(self.outcome),
+            "run": self.run,
+            "resumed": self.resumed,
+            "branches": self.branches,
+            "commits": self.commits,
+            "tables": [c.to_json() for c in sorted(self.changes, key=lambda c: c.table)],
+            "warnings": [*self.warnings, *(p.message for p in self.problems.warnings)],
+            "errors": [p.to_json() for p in sorted(self.problems.errors, key=_order)],
+        }
+
+
+def _order(problem: Any) -> Any:
+    return problem.sort_key()
+
+
+class Progress(Protocol):
+    """Where a run reports its phases (a progress bar on a terminal, nothing with ``--ci``)."""
+
+    def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
+        """A new phase starts; ``total`` units of work (None: unknown)."""
+
+    def advance(self, amount: int = 1) -> None:
+        """``amount`` units of the current phase are done."""
+
+    def say(self, message: str) -> None:
+        """A line for the user (rich markup allowed)."""
+
+
+class SilentProgress:
+    """Reports nothing (``--ci``, tests)."""
+
+    def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
+        return None
+
+    def advance(self, amount: int = 1) -> None:
+        return None
+
+    def say(self, message: str) -> None:
+        return None
+
+
+def counting(progress: Progress) -> Callable[[int], None]:
+    """A callback that advances ``progress`` by its argument (bytes, files)."""
+    return progress.advance

@@ -1,0 +1,512 @@
+"""Ingestion runs: one delivery of one source, landed on its own branch, merged into the layers.
+
+The run model shared by ``vxp ingest study`` and ``vxp ingest files`` (DESIGN.md, "Versioning
+model"):
+
+1. validate the delivery (nothing is written when it has an error);
+2. cut ``ingest-<source>-<run>`` from ``source``; upload every file byte for byte to
+   ``raw/<source>/<run>/…`` with ``_manifest.json``; commit; write the typed raw tables;
+3. merge it into ``source`` (``--no-merge`` stops before);
+4. cut ``integrate-<source>-<run>`` from ``integration``, merge ``source`` into it, write the
+   integration tables and resources, and merge it into ``integration``.
+
+A run's state lives in the refs themselves, so nothing is lost when a process dies:
+``_vxp/ingest/<source>/landed.json`` (written by the landing step, so it reaches ``source``) and
+``_vxp/ingest/<source>/integrated.json`` (written by the integration step, so it reaches
+``integration``) name the last run of that source a ref holds and the sha256 of its delivery.
+Two objects, not one: both layers would otherwise change the same object and every later run's
+merge would conflict on it. A re-run of the same delivery finds it there and either does nothing
+("unchanged") or completes the integration step that a killed run left undone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from vxp.core.errors import Conflict, InvalidInput, NotFound
+from vxp.lakefs import LakeFSConflict, LakeFSNotFound, Session
+
+from .delivery import DeliveredFile, sha256_file
+
+__all__ = [
+    "DeliveryManifest",
+    "ManifestEntry",
+    "RunNames",
+    "SourceState",
+    "Stage",
+    "delivery_sha256",
+    "land_files",
+    "new_run_id",
+    "read_state",
+    "validate_source_name",
+]
+
+#: commit-metadata keys of ingestion commits
+RUN_KEY = "vxp.ingest.run"
+SOURCE_KEY = "vxp.ingest.source"
+STAGE_KEY = "vxp.ingest.stage"
+DELIVERY_KEY = "vxp.ingest.delivery-sha256"
+
+# lowercase so a source is a valid Iceberg namespace, lakeFS branch part and path segment alike
+_SOURCE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_RUN = re.compile(r"^\d{8}t\d{6}z-[0-9a-f]{6}$")
+
+
+class Stage(StrEnum):
+    """How far a run has come; recorded in commit metadata and in the source state."""
+
+    LANDED = "landed"  # files and raw tables committed on the ingest branch
+    INTEGRATED = "integrated"  # integration tables written and merged into `integration`
+
+
+def validate_source_name(source: str) -> None:
+    """Raises InvalidInput unless ``source`` is 1-40 lowercase letters, digits and ``_``,
+    starting with a letter (it names an Iceberg namespace, a branch part and a path)."""
+    if not _SOURCE.match(source):
+        raise InvalidInput(
+            f"invalid source name {source!r}",
+            hint="use 1-40 lower-case letters, digits and '_', starting with a letter "
+            "(it becomes the namespaces raw_<source> and <source>)",
+        )
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts by time: ``20261130t201905z-1a2b3c``."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%dt%H%M%Sz}-{uuid.uuid4().hex[:6]}"
+
+
+def check_run_id(run: str) -> None:
+    """Raises InvalidInput unless ``run`` is a run id made by :func:`new_run_id`."""
+    if not _RUN.match(run):
+        raise InvalidInput(
+            f"{run!r} is not a run id",
+            hint="`vxp ingest list` shows the runs, e.g. 20261130t201905z-1a2b3c",
+        )
+
+
+@dataclass(frozen=True)
+class RunNames:
+    """The branches and paths of one run of one source."""
+
+    source: str
+    run: str
+
+    @property
+    def ingest_branch(self) -> str:
+        return f"ingest-{self.source}-{self.run}"
+
+    @property
+    def integrate_branch(self) -> str:
+        return f"integrate-{self.source}-{self.run}"
+
+    @property
+    def raw_prefix(self) -> str:
+        return f"raw/{self.source}/{self.run}/"
+
+    @property
+    def manifest_path(self) -> str:
+        return f"{self.raw_prefix}_manifest.json"
+
+    @property
+    def lineage_path(self) -> str:
+        return f"_vxp/lineage/{self.run}.jsonl"
+
+    def raw_path(self, relative_path: str) -> str:
+        return self.raw_prefix + relative_path
+
+
+def state_path(source: str, stage: Stage) -> str:
+    """Where a ref records the last run of ``source`` that reached ``stage`` (landed or
+    integrated)."""
+    return f"_vxp/ingest/{source}/{stage}.json"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One delivered file: its path in the delivery, sha256, size (bytes), media type."""
+
+    path: str
+    sha256: str
+    size: int
+    media_type: str = "application/octet-stream"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "media_type": self.media_type,
+        }
+
+
+@dataclass(frozen=True)
+class DeliveryManifest:
+    """``raw/<source>/<run>/_manifest.json``: the run's id, options and every file."""
+
+    source: str
+    run: str
+    kind: str  # "study" or "files"
+    files: tuple[ManifestEntry, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def delivery_sha256(self) -> str:
+        return delivery_sha256(self.files)
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "source": self.source,
+            "run": self.run,
+            "kind": self.kind,
+            "delivery_sha256": self.delivery_sha256,
+            "options": dict(self.options),
+            "files": [entry.to_json() for entry in self.files],
+        }
+        return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+
+
+def delivery_sha256(files: Iterable[ManifestEntry]) -> str:
+    """The identity of a delivery: sha256 over its files' paths and checksums, in path order.
+
+    Two deliveries with the same files, byte for byte, under the same paths have the same
+    identity, whatever their folder's name or the files' times.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for entry in sorted(files, key=lambda e: e.path):
+        digest.update(f"{entry.path}\0{entry.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def checksum_files(
+    files: Sequence[DeliveredFile],
+    jobs: int,
+    media_type: Callable[[DeliveredFile], str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ManifestEntry, ...]:
+    """sha256 of every file, streamed, ``jobs`` files at a time; entries in path order."""
+
+    def one(file: DeliveredFile) -> ManifestEntry:
+        entry = ManifestEntry(
+            file.relative_path,
+            sha256_file(file.path),
+            file.size,
+            media_type(file) if media_type else "application/octet-stream",
+        )
+        if progress is not None:
+            progress(file.size)
+        return entry
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        entries = list(pool.map(one, files))
+    return tuple(sorted(entries, key=lambda e: e.path))
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """``_vxp/ingest/<source>/<stage>.json`` at a ref: the last run of the source it holds."""
+
+    source: str
+    run: str
+    delivery_sha256: str
+    stage: Stage
+    kind: str
+    date: str
+
+    def to_bytes(self) -> bytes:
+        return (
+            json.dumps(
+                {
+                    "source": self.source,
+                    "run": self.run,
+                    "delivery_sha256": self.delivery_sha256,
+                    "stage": str(self.stage),
+                    "kind": self.kind,
+                    "date": self.date,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        ).encode()
+
+
+def read_state(
+    session: Session, repo: str, ref: str, source: str, stage: Stage
+) -> SourceState | None:
+    """The last run of ``source`` that reached ``stage`` as ``ref`` holds it, or None."""
+    raw = session.get_object(repo, ref, state_path(source, stage))
+    if raw is None:
+        return None
+    body = json.loads(raw)
+    return SourceState(
+        source=str(body["source"]),
+        run=str(body["run"]),
+        delivery_sha256=str(body["delivery_sha256"]),
+        stage=Stage(body["stage"]),
+        kind=str(body.get("kind", "study")),
+        date=str(body.get("date", "")),
+    )
+
+
+def land_files(
+    session: Session,
+    repo: str,
+    names: RunNames,
+    files: Sequence[DeliveredFile],
+    manifest: DeliveryManifest,
+    *,
+    jobs: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Upload every file of ``manifest`` byte for byte to the run's raw prefix on its ingest
+    branch, plus ``_manifest.json``; the bytes sent.
+
+    Files already staged or committed on the branch with the same size (a resumed run) are
+    not sent again. Uploads stream from disk, ``jobs`` at a time; nothing goes through memory
+    whole or through a temporary file.
+
+    Raises:
+        LakeFSError: lakeFS refused an upload; what landed stays on the run's branch only.
+    """
+    by_path = {f.relative_path: f for f in files}
+    landed = {
+        entry.path: entry.size_bytes
+        for entry in session.list_objects(repo, names.ingest_branch, names.raw_prefix, delimiter="")
+    }
+
+    def one(entry: ManifestEntry) -> int:
+        target = names.raw_path(entry.path)
+        if landed.get(target) == entry.size:
+            if progress is not None:
+                progress(entry.size)
+            return 0
+        with by_path[entry.path].path.open("rb") as handle:
+            session.upload_object(repo, names.ingest_branch, target, handle)
+        if progress is not None:
+            progress(entry.size)
+        return entry.size
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        sent = sum(pool.map(one, manifest.files))
+    session.upload_object(repo, names.ingest_branch, names.manifest_path, manifest.to_bytes())
+    return sent
+
+
+def ensure_branch(session: Session, repo: str, name: str, source: str) -> bool:
+    """Create branch ``name`` from ``source`` unless it exists; True when it was created.
+
+    Raises:
+        NotFound: the repository or ``source`` does not exist.
+    """
+    if session.branch_head(repo, name) is not None:
+        return False
+    try:
+        session.create_branch(repo, name, source)
+    except LakeFSNotFound as exc:
+        raise NotFound(f"cannot branch {name!r} from {source!r} in {repo!r}: not found") from exc
+    return True
+
+
+def merge_into_layer(
+    session: Session, repo: str, branch: str, layer: str, names: RunNames, stage: Stage
+) -> str:
+    """Merge a run's branch into a layer branch; the merge commit.
+
+    Raises:
+        Conflict: the layer changed the same tables or objects meanwhile; nothing changed.
+    """
+    try:
+        return session.merge(
+            repo,
+            branch,
+            layer,
+            f"ingest {names.source} run {names.run} into {layer}",
+            {RUN_KEY: names.run, SOURCE_KEY: names.source, STAGE_KEY: str(stage)},
+        )
+    except LakeFSConflict as exc:
+        raise Conflict(
+            f"merging run {names.run} of {names.source!r} into {layer!r} conflicts: another "
+            "change to the same tables landed meanwhile; nothing was changed",
+            hint=f"run the same command again: it re-plans against the new {layer!r}",
+        ) from exc
+
+
+def write_state(
+    session: Session, repo: str, branch: str, manifest: DeliveryManifest, stage: Stage
+) -> None:
+    """Stage the source state object for ``manifest``'s run on ``branch`` (not committed)."""
+    state = SourceState(
+        source=manifest.source,
+        run=manifest.run,
+        delivery_sha256=manifest.delivery_sha256,
+        stage=stage,
+        kind=manifest.kind,
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    session.upload_object(repo, branch, state_path(manifest.source, stage), state.to_bytes())
+
+
+def read_manifest(session: Session, repo: str, ref: str, names: RunNames) -> dict[str, Any]:
+    """The run's ``_manifest.json`` at ``ref``.
+
+    Raises:
+        NotFound: the run did not land at ``ref``.
+    """
+    raw = session.get_object(repo, ref, names.manifest_path)
+    if raw is None:
+        raise NotFound(f"run {names.run} of {names.source!r} has no manifest at {ref!r}")
+    body: dict[str, Any] = json.loads(raw)
+    return body
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """An unfinished run: its source, id, and the branches it still has."""
+
+    source: str
+    run: str
+    ingest_branch: str | None
+    integrate_branch: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "run": self.run,
+            "ingest_branch": self.ingest_branch,
+            "integrate_branch": self.integrate_branch,
+        }
+
+
+_RUN_BRANCH = re.compile(r"^(ingest|integrate)-([a-z][a-z0-9_]{0,39})-(\d{8}t\d{6}z-[0-9a-f]{6})$")
+
+
+def list_runs(session: Session, repo: str) -> list[RunInfo]:
+    """Runs whose branches still exist (not merged, or stopped with ``--no-merge``), oldest first.
+
+    Raises:
+        LakeFSNotFound: no such repository.
+    """
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for branch in session.branch_heads(repo):
+        match = _RUN_BRANCH.match(branch)
+        if match:
+            kind, source, run = match.groups()
+            found.setdefault((source, run), {})[kind] = branch
+    return [
+        RunInfo(source, run, kinds.get("ingest"), kinds.get("integrate"))
+        for (source, run), kinds in sorted(found.items(), key=lambda item: item[0][1])
+    ]
+
+
+def find_run(session: Session, repo: str, run: str) -> RunInfo:
+    """The unfinished run ``run``.
+
+    Raises:
+        NotFound: no branch of that run exists (merged and cleaned up, discarded, or a typo).
+    """
+    check_run_id(run)
+    for info in list_runs(session, repo):
+        if info.run == run:
+            return info
+    raise NotFound(
+        f"run {run} has no branches in {repo!r}: it was merged, discarded, or never existed",
+        hint=f"`vxp ingest list --repo {repo}` shows the unfinished runs",
+    )
+
+
+def merge_run(session: Session, repo: str, run: str) -> dict[str, str]:
+    """Merge an unfinished run's branches into ``source`` and ``integration``, then delete
+    them; layer → merge commit.
+
+    Raises:
+        NotFound: no such run. Conflict: a layer changed the same tables meanwhile (re-run
+        the ingestion to re-plan, or discard the run).
+    """
+    info = find_run(session, repo, run)
+    names = RunNames(info.source, info.run)
+    commits: dict[str, str] = {}
+    if info.ingest_branch is not None:
+        commits["source"] = merge_into_layer(
+            session, repo, info.ingest_branch, "source", names, Stage.LANDED
+        )
+    if info.integrate_branch is not None:
+        commits["integration"] = merge_into_layer(
+            session, repo, info.integrate_branch, "integration", names, Stage.INTEGRATED
+        )
+    for branch in (info.ingest_branch, info.integrate_branch):
+        if branch is not None:
+            session.delete_branch(repo, branch)
+    return commits
+
+
+def discard_run(session: Session, repo: str, run: str) -> RunInfo:
+    """Delete an unfinished run's branches; the layers never saw it.
+
+    Raises:
+        NotFound: no such run.
+    """
+    info = find_run(session, repo, run)
+    for branch in (info.ingest_branch, info.integrate_branch):
+        if branch is not None:
+            session.delete_branch(repo, branch)
+    return info
+
+
+def source_owned(source: str, path: str) -> bool:
+    """True for the objects only ``source``'s ingestion writes: its raw files, its raw tables'
+    catalog entries and its landing state. The source layer is their authority."""
+    return path.startswith(
+        (
+            f"raw/{source}/",
+            f"_vxp/catalog/tables/raw_{source}/",
+            f"_vxp/catalog/namespaces/raw_{source}/",
+            f"_vxp/ingest/{source}/landed.json",
+        )
+    )
+
+
+def bring_upstream(session: Session, repo: str, names: RunNames, upstream: str) -> str:
+    """Merge the run's landed delivery (``upstream``: its ingest branch, or ``source``) into its
+    integration branch; the merge commit.
+
+    Both layers hold the source's raw objects, and lakeFS may pick an old merge base between
+    the two lines of history (measured on lakeFS 1.86: the base of a branch of ``source`` and
+    one of ``integration`` was the repository's first commit once both had merged runs), so
+    the source's own objects can show up as changed on both sides. Those are resolved for
+    the source layer, their authority; a conflict on any other object fails the run.
+
+    Raises:
+        Conflict: a conflicting object the source does not own; nothing was changed.
+    """
+    conflicting = [
+        d.path
+        for d in session.diff_refs(repo, names.integrate_branch, upstream, three_dot=True)
+        if d.type == "conflict"
+    ]
+    foreign = [path for path in conflicting if not source_owned(names.source, path)]
+    if foreign:
+        raise Conflict(
+            f"run {names.run} of {names.source!r} conflicts with 'integration' on "
+            f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}: both changed them; "
+            "nothing was changed",
+            hint="`vxp diff source integration` shows what differs",
+        )
+    return session.merge(
+        repo,
+        upstream,
+        names.integrate_branch,
+        f"bring run {names.run} of {names.source} to its integration step",
+        {RUN_KEY: names.run, SOURCE_KEY: names.source},
+        strategy="source-wins" if conflicting else None,
+    )

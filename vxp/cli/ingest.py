@@ -1,0 +1,293 @@
+"""``vxp ingest study | list | merge | discard``: deliveries into the source and integration
+layers, each run on its own branches (docs/reference/ingestion.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from vxp.cli.context import session, settings
+from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_listing, repository
+from vxp.core.errors import Conflict, Unavailable, VxpError
+from vxp.ingestion import runs
+from vxp.ingestion.problems import problems_table
+from vxp.ingestion.report import Outcome, RunReport
+
+app = typer.Typer(
+    help="Ingest deliveries: every file byte for byte into `source`, typed and historised "
+    "tables into `integration`. Each run works on its own branches; a failed run changes "
+    "nothing.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+SourceOption = Annotated[
+    str, typer.Option("--source", "-s", help="the delivering source, e.g. basel (a-z, 0-9, _)")
+]
+CiOption = Annotated[
+    bool,
+    typer.Option(
+        "--ci",
+        help="no progress; one JSON summary on stdout; exit 0 landed/unchanged, 1 invalid "
+        "input, 3 conflict, 4 platform unavailable",
+    ),
+]
+NoMergeOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-merge",
+        help="stop after landing on the run's branches and print what would change; "
+        "`vxp ingest merge RUN` finishes",
+    ),
+]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="parallel uploads")]
+
+
+class _Bars:
+    """A progress bar per phase on the terminal (stderr)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = RichProgress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._bytes = RichProgress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task: tuple[RichProgress, TaskID] | None = None
+        self._console = console
+
+    def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
+        self._finish()
+        progress = self._bytes if unit == "bytes" else self._progress
+        progress.start()
+        self._task = (progress, progress.add_task(name, total=total))
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            progress, task = self._task
+            progress.advance(task, amount)
+
+    def say(self, message: str) -> None:
+        self._console.print(message, highlight=False)
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            progress, task = self._task
+            progress.update(task, completed=progress.tasks[task].total or 0)
+            progress.stop()
+            self._task = None
+
+    def close(self) -> None:
+        self._finish()
+
+
+def _run(ci: bool, repo: str, source: str, work: Callable[[Any], RunReport]) -> None:
+    """Run ``work`` with progress bars (or none with ``--ci``), print the summary, exit with
+    the outcome's code. With ``--ci`` even a failure prints one JSON object."""
+    err = Console(stderr=True)
+    progress: Any = None if ci else _Bars(err)
+    try:
+        report = work(progress)
+    except VxpError as exc:
+        if progress is not None:
+            progress.close()
+        if not ci:
+            raise
+        outcome = (
+            "conflict"
+            if isinstance(exc, Conflict)
+            else ("unavailable" if isinstance(exc, Unavailable) else "error")
+        )
+        typer.echo(
+            json.dumps(
+                {
+                    "source": source,
+                    "repository": repo,
+                    "outcome": outcome,
+                    "errors": [{"message": exc.message, "hint": exc.hint}],
+                },
+                indent=2,
+            )
+        )
+        raise typer.Exit(exc.exit_code) from exc
+    if progress is not None:
+        progress.close()
+    if ci:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_report(report, err)
+    raise typer.Exit(report.outcome.exit_code)
+
+
+def _print_report(report: RunReport, console: Console) -> None:
+    if report.problems:
+        console.print(problems_table(report.problems.sorted()))
+    if report.outcome is Outcome.INVALID:
+        errors = len(report.problems.errors)
+        console.print(
+            f"[bold red]error:[/bold red] the delivery has {errors} error"
+            f"{'' if errors == 1 else 's'}; nothing was written (--ci gives them as JSON)"
+        )
+        return
+    if report.outcome is Outcome.UNCHANGED:
+        console.print(
+            f"[green]✓[/green] unchanged: this delivery of {report.source!r} is run "
+            f"{report.run}; nothing to do"
+        )
+        return
+    table = Table("table", "added", "changed", "deleted", title=f"run {report.run}")
+    for change in sorted(report.changes, key=lambda c: c.table):
+        table.add_row(
+            change.table,
+            str(change.added),
+            str(change.changed),
+            "replaced" if change.replaced else str(change.deleted),
+        )
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if report.outcome is Outcome.STAGED:
+        console.print(
+            f"[green]✓[/green] landed on {', '.join(report.branches.values())}; "
+            f"nothing merged. Finish with `vxp ingest merge {report.run} --repo "
+            f"{report.repository}` or drop it with `vxp ingest discard {report.run}`"
+        )
+    else:
+        commits = ", ".join(f"{layer} {commit[:12]}" for layer, commit in report.commits.items())
+        console.print(f"[green]✓[/green] run {report.run} merged: {commits}")
+
+
+@app.command()
+def study(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="the delivery: one file per dataset (.csv, .xpt) and a data dictionary",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ],
+    source: SourceOption,
+    repo: RepoOption = None,
+    dictionary: Annotated[
+        Path | None,
+        typer.Option(
+            "--dictionary", "-d", help="contents CSV or datapackage.json when not in DIRECTORY"
+        ),
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="text encoding of the CSV files")] = "utf-8",
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial", help="an incremental delivery: rows it lacks are kept, not deleted"
+        ),
+    ] = False,
+    no_merge: NoMergeOption = False,
+    ci: CiOption = False,
+    jobs: JobsOption = 4,
+) -> None:
+    """Ingest one delivery of a clinical study export.
+
+    Validates everything first (all problems at once, with file, line and column); lands every
+    file byte for byte under raw/SOURCE/RUN/ with a manifest and typed raw_SOURCE.* tables on
+    ingest-SOURCE-RUN; then assigns surrogate keys and writes SOURCE.* (current rows) and
+    SOURCE.*_history (SCD-2) on integrate-SOURCE-RUN; merges both into their layers. The same
+    delivery again: "unchanged", no commit.
+
+    Examples:
+
+        vxp ingest study exports/2026-11 --repo clinical --source basel
+
+        vxp ingest study exports/2026-12 --source basel --no-merge   # review, then merge
+
+        vxp ingest study exports/2026-12 --source basel --ci > summary.json
+    """
+    from vxp.ingestion.ingest_study import ingest_study
+    from vxp.ingestion.study.plan import validate_study
+
+    name = repository(repo)
+
+    def work(progress: Any) -> RunReport:
+        delivery = validate_study(directory, dictionary=dictionary, encoding=encoding)
+        return ingest_study(
+            session(),
+            settings(),
+            name,
+            source,
+            delivery,
+            partial=partial,
+            merge=not no_merge,
+            jobs=jobs,
+            progress=progress,
+        )
+
+    _run(ci, name, source, work)
+
+
+@app.command("list")
+def list_(repo: RepoOption = None, format: FormatOption = OutputFormat.table) -> None:
+    """List unfinished runs (not merged, or stopped with --no-merge) and their branches.
+
+    Example: vxp ingest list --repo clinical
+    """
+    print_listing(
+        runs.list_runs(session(), repository(repo)),
+        format,
+        ("source", "run", "ingest branch", "integrate branch"),
+        lambda r: (r.source, r.run, r.ingest_branch or "-", r.integrate_branch or "-"),
+    )
+
+
+@app.command()
+def merge(
+    run: Annotated[str, typer.Argument(help="the run id, e.g. 20261130t201905z-1a2b3c")],
+    repo: RepoOption = None,
+) -> None:
+    """Merge a run stopped with --no-merge into `source` and `integration`.
+
+    Example: vxp ingest merge 20261130t201905z-1a2b3c --repo clinical
+    """
+    commits = runs.merge_run(session(), repository(repo), run)
+    done = ", ".join(f"{layer} {commit[:12]}" for layer, commit in commits.items())
+    Console().print(f"[green]✓[/green] run {run} merged: {done}")
+
+
+@app.command()
+def discard(
+    run: Annotated[str, typer.Argument(help="the run id")], repo: RepoOption = None
+) -> None:
+    """Delete an unfinished run's branches; the layers never saw it.
+
+    Example: vxp ingest discard 20261130t201905z-1a2b3c --repo clinical
+    """
+    info = runs.discard_run(session(), repository(repo), run)
+    Console().print(f"[green]✓[/green] discarded run {info.run} of {info.source!r}")
+    sys.stdout.flush()
