@@ -17,6 +17,7 @@ import pyarrow as pa
 from vxp.core.errors import Conflict
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.core.settings import Settings
+from vxp.domain.lineage import FileInput, RunLineage, TableOutput
 from vxp.domain.refs import resolve
 from vxp.lakefs import Session
 
@@ -119,6 +120,9 @@ def ingest_study(
         source, run, "study", entries, {"partial": partial, "datasets": _dataset_names(delivery)}
     )
 
+    lineage = RunLineage.for_run(repo, f"ingest-study.{source}", run)
+    inputs = [FileInput(names.raw_path(e.path), e.sha256, e.size) for e in entries]
+    lineage.start(inputs)
     landed_on_source = on_source is not None and on_source.delivery_sha256 == digest
     if not landed_on_source:
         _land(session, settings, repo, names, delivery, manifest, jobs, progress, report)
@@ -136,7 +140,17 @@ def ingest_study(
     for attempt in range(REPLANS + 1):
         upstream = SOURCE_BRANCH if landed_on_source else names.ingest_branch
         result = _integrate(
-            session, settings, repo, names, upstream, manifest, datasets, at, partial, progress
+            session,
+            settings,
+            repo,
+            names,
+            upstream,
+            manifest,
+            datasets,
+            at,
+            partial,
+            progress,
+            lambda changes: _complete(lineage, inputs, delivery, datasets, changes),
         )
         report.changes = [c for c in report.changes if c.table.startswith("raw_")]
         report.changes += result.changes
@@ -231,6 +245,7 @@ def _integrate(
     at: dt.datetime,
     partial: bool,
     progress: Progress,
+    lineage: Callable[[Sequence[TableChange]], bytes],
 ) -> IntegrationResult:
     """The integration step on a fresh ``integrate-…`` branch: upstream merged in, tables
     written, the source state committed."""
@@ -246,6 +261,8 @@ def _integrate(
     )
     progress.advance(len(datasets) + 2)
     write_state(session, repo, names.integrate_branch, manifest, Stage.INTEGRATED)
+    # the run's lineage is committed with the data it describes
+    session.upload_object(repo, names.integrate_branch, names.lineage_path, lineage(result.changes))
     session.commit(
         repo,
         names.integrate_branch,
@@ -258,6 +275,34 @@ def _integrate(
         },
     )
     return result
+
+
+def _complete(
+    lineage: RunLineage,
+    inputs: Sequence[FileInput],
+    delivery: StudyPlan,
+    datasets: Sequence[DatasetData],
+    changes: Sequence[TableChange],
+) -> bytes:
+    """The run's events with COMPLETE added: every table written, with its columns."""
+    schemas = {f"raw_{lineage.job.split('.', 1)[1]}.{d.table}": d.schema for d in delivery.datasets}
+    source = lineage.job.split(".", 1)[1]
+    schemas |= {f"{source}.{d.name}": d.rows.schema for d in datasets}
+    outputs = [
+        TableOutput(
+            c.table,
+            tuple((f.name, str(f.type)) for f in schemas[c.table]) if c.table in schemas else (),
+            c.added,
+        )
+        for c in changes
+    ]
+    raw = [
+        TableOutput(name, tuple((f.name, str(f.type)) for f in schema))
+        for name, schema in schemas.items()
+        if name.startswith("raw_")
+    ]
+    lineage.complete(inputs, [*raw, *outputs], None)
+    return lineage.to_jsonl()
 
 
 def _cleanup(session: Session, repo: str, names: RunNames) -> None:

@@ -17,6 +17,7 @@ from vxp.cli import (
     demo,
     gc,
     ingest,
+    lineage,
     repo,
     snapshot,
     sql,
@@ -66,6 +67,7 @@ versioning.register(app)
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(tables.app, name="tables")
 app.add_typer(ingest.app, name="ingest")
+app.add_typer(lineage.app)
 app.command("sql")(sql.sql)
 
 
