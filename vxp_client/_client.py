@@ -176,7 +176,7 @@ class PlatformClient:
             from vxp.domain.engines import duckdb as engine
 
             self._duckdb = engine.session(
-                Home.from_env().cache, self.settings, self.repository, self.commit
+                Home.from_env().cache, self.settings, self.repository, self.commit, pinned=True
             )
         return self._duckdb
 

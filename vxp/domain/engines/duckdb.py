@@ -101,7 +101,12 @@ def catalog_secret_sql(catalog: CatalogAccess, name: str = CATALOG_SECRET) -> st
 
 
 def attach_warehouse_sql(
-    catalog_uri: str, warehouse: str, alias: str, secret: str = CATALOG_SECRET
+    catalog_uri: str,
+    warehouse: str,
+    alias: str,
+    secret: str = CATALOG_SECRET,
+    *,
+    immutable: bool = False,
 ) -> str:
     """``ATTACH`` warehouse ``<repo>.<ref>`` (ref-scoped) or ``<repo>`` (repository-scoped).
 
@@ -111,9 +116,12 @@ def attach_warehouse_sql(
     ``SELECT * FROM clinical."integration.basel".patients``.
     """
     nested = ", SUPPORT_NESTED_NAMESPACES true" if "." not in warehouse else ""
+    # a warehouse pinned to a commit ID never changes: let DuckDB keep what it loaded instead
+    # of asking the catalog for every table on every query
+    cache = ", MAX_TABLE_STALENESS '1 day'" if immutable else ""
     return (
         f"ATTACH {quote(warehouse)} AS {alias} (TYPE iceberg, SECRET {secret}, "
-        f"ENDPOINT {quote(catalog_uri)}{nested})"
+        f"ENDPOINT {quote(catalog_uri)}{nested}{cache})"
     )
 
 
@@ -131,25 +139,33 @@ def attach(
     repository: str,
     ref: str | None = None,
     alias: str = REF_CATALOG,
+    *,
+    immutable: bool = False,
 ) -> None:
-    """Attach ``ref`` of ``repository`` (or, without a ref, the whole repository) as ``alias``."""
+    """Attach ``ref`` of ``repository`` (or, without a ref, the whole repository) as ``alias``;
+    ``immutable`` when ``ref`` is a commit ID (DuckDB may then cache table metadata).
+
+    Raises:
+        VxpError: DuckDB could not attach (the catalog is unreachable or refused).
+    """
     catalog = CatalogAccess.from_settings(settings)
     conn.execute(catalog_secret_sql(catalog))
     warehouse = repository if ref is None else f"{repository}.{ref}"
     try:
-        conn.execute(attach_warehouse_sql(catalog.uri, warehouse, alias))
+        conn.execute(attach_warehouse_sql(catalog.uri, warehouse, alias, immutable=immutable))
     except duckdb.Error as exc:
         raise VxpError(f"DuckDB could not attach warehouse {warehouse!r}: {exc}") from exc
 
 
 def session(
-    cache: Path, settings: Settings, repository: str, ref: str
+    cache: Path, settings: Settings, repository: str, ref: str, *, pinned: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """A connection where ``basel.patients`` is that table at ``ref`` and every other ref of the
-    repository is ``<repo>."<ref>.<namespace>".<table>``, as in Trino."""
+    repository is ``<repo>."<ref>.<namespace>".<table>``, as in Trino; ``pinned`` when ``ref``
+    is a commit ID."""
     conn = connect(cache)
     try:
-        attach(conn, settings, repository, ref, REF_CATALOG)
+        attach(conn, settings, repository, ref, REF_CATALOG, immutable=pinned)
         taken = {str(row[0]) for row in conn.execute("FROM duckdb_databases()").fetchall()}
         # a repository named like a database DuckDB already has (lake, memory, system, temp)
         # keeps its other refs out of reach here, not the ref itself
