@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,13 +115,24 @@ class CachedComponent(Component):
         return cache.is_complete(self.slot(ctx))
 
     def install(self, ctx: Context, force: bool = False) -> None:
+        """Build into the cache slot unless a sealed build is there (or ``force``).
+
+        One process builds a slot at a time: several installations share the cache (a user's,
+        test sessions, benchmarks), and a second build would delete the first one's files
+        mid-build. A process that waited for the lock finds the slot sealed and returns.
+        """
         slot = self.slot(ctx)
         if self.installed(ctx) and not force:
             return
-        cache.clear(slot)
-        slot.mkdir(parents=True)
-        self.build(ctx, slot)
-        cache.seal(slot, self.checked_files())
+        slot.parent.mkdir(parents=True, exist_ok=True)
+        with (slot.parent / f"{slot.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.installed(ctx) and not force:
+                return
+            cache.clear(slot)
+            slot.mkdir(parents=True)
+            self.build(ctx, slot)
+            cache.seal(slot, self.checked_files())
 
     def verify(self, ctx: Context) -> None:
         cache.verify(self.slot(ctx), self.name)
