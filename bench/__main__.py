@@ -19,7 +19,16 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bench import branching, catalog_ops, client, duckdb_scan, import_time, install, lakefs_ops
+from bench import (
+    branching,
+    catalog_ops,
+    client,
+    dicom_headers,
+    duckdb_scan,
+    import_time,
+    install,
+    lakefs_ops,
+)
 from bench.core import Benchmark, Options, Recorder, load_average
 from bench.stats import format_ratio, format_value
 from vxp.core.home import Home
@@ -33,6 +42,7 @@ _MODULES: tuple[Benchmark, ...] = (
     branching,
     client,
     import_time,
+    dicom_headers,
 )
 BENCHMARKS = {module.NAME: module for module in _MODULES}
 RESULTS = Path(__file__).resolve().parent / "results"
