@@ -26,6 +26,7 @@ series' attributes are those of its first member, plus ``number_of_instances``; 
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -420,9 +421,9 @@ def read_instance(
         problems.append(Problem(code, message, relative_path))
         return None, problems
 
-    size = path.stat().st_size
     try:
         with path.open("rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
             stream = _Guarded(raw)
             dataset = pydicom.dcmread(
                 stream, stop_before_pixels=True, specific_tags=allow_list.tags, force=True
@@ -451,12 +452,13 @@ def read_instance(
                 )
             )
             continue
-        try:
-            check_segment(value, what=keyword)
-        except InvalidId as exc:
-            problems.append(Problem("dicom.bad_uid", f"{exc}.", relative_path))
-            continue
+        # a conforming UID is a valid id segment; only others need the slower checks
         if len(value) > 64 or not _UID.fullmatch(value):
+            try:
+                check_segment(value, what=keyword)
+            except InvalidId as exc:
+                problems.append(Problem("dicom.bad_uid", f"{exc}.", relative_path))
+                continue
             problems.append(
                 Problem(
                     "dicom.uid_syntax",
