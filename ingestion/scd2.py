@@ -103,7 +103,7 @@ class Scd2Plan:
     @property
     def is_empty(self) -> bool:
         """True when the run changes nothing (an unchanged re-delivery makes no commit)."""
-        return self.close.num_rows == 0 and self.open.num_rows == 0
+        return bool(self.close.num_rows == 0 and self.open.num_rows == 0)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -240,8 +240,8 @@ def plan_scd2(
 def apply_scd2(history: pa.Table, plan: Scd2Plan, *, key: Sequence[str]) -> pa.Table:
     """The history after ``plan``: closed rows replace their originals, opened rows appended.
 
-    Rows are matched on ``key`` + ``version``. Rows the plan does not touch keep their order;
-    closed rows take their originals' places' order at the end, followed by opened rows.
+    Rows are matched on ``key`` + ``version``. Untouched rows keep their order; then come the
+    closed rows, then the opened rows.
 
     Raises:
         ValueError: a row to close is not in ``history``.
