@@ -211,7 +211,8 @@ def collect(
     # the cut-off is taken before marking: a file written after this moment may belong to a
     # commit the mark did not see yet
     report = Report(dry_run=dry_run, cutoff=datetime.now(UTC) - older_than)
-    everything = session.list_repositories()
+    # a list: the listing is a generator and is read three times below
+    everything = list(session.list_repositories())
     swept = everything if repos is None else repos
     unknown = sorted(set(swept) - set(everything))
     if unknown:
