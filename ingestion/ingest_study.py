@@ -35,6 +35,7 @@ from .runs import (
     bring_upstream,
     checksum_files,
     ensure_branch,
+    integrated_run,
     land_files,
     merge_into_layer,
     new_run_id,
@@ -96,8 +97,8 @@ def ingest_study(
     probe = DeliveryManifest(source, "", "study", entries)
     digest = probe.delivery_sha256
 
-    integrated = read_state(session, repo, DEFAULT_BRANCH, source, Stage.INTEGRATED)
-    if integrated is not None and integrated.delivery_sha256 == digest:
+    integrated = integrated_run(session, repo, DEFAULT_BRANCH, source, digest)
+    if integrated is not None:
         report.outcome = Outcome.UNCHANGED
         report.run = integrated.run
         progress.say(f"unchanged: this delivery is run {integrated.run} of {source!r}")

@@ -246,8 +246,10 @@ def read_state(
 ) -> SourceState | None:
     """The last run of ``source`` that reached ``stage`` as ``ref`` holds it, or None."""
     raw = session.get_object(repo, ref, state_path(source, stage))
-    if raw is None:
-        return None
+    return None if raw is None else _state(raw)
+
+
+def _state(raw: bytes) -> SourceState:
     body = json.loads(raw)
     return SourceState(
         source=str(body["source"]),
@@ -355,6 +357,26 @@ def write_state(
         date=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     session.upload_object(repo, branch, state_path(manifest.source, stage), state.to_bytes())
+    if stage is Stage.INTEGRATED:
+        # every delivery ever integrated, by identity: an older delivery sent again is
+        # recognised too, not only the last one
+        session.upload_object(
+            repo, branch, delivery_path(manifest.source, manifest.delivery_sha256), state.to_bytes()
+        )
+
+
+def delivery_path(source: str, delivery_sha256: str) -> str:
+    """Where ``integration`` records that a delivery of ``source`` was integrated, and by which
+    run."""
+    return f"_vxp/ingest/{source}/deliveries/{delivery_sha256}.json"
+
+
+def integrated_run(
+    session: Session, repo: str, ref: str, source: str, delivery_sha256: str
+) -> SourceState | None:
+    """The run that integrated this delivery of ``source``, as ``ref`` holds it, or None."""
+    raw = session.get_object(repo, ref, delivery_path(source, delivery_sha256))
+    return None if raw is None else _state(raw)
 
 
 def read_manifest(session: Session, repo: str, ref: str, names: RunNames) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def _root(
 stack.register(app)
 app.add_typer(repo.app, name="repo")
 app.add_typer(catalog.app, name="catalog")
-app.command("demo")(demo.demo)
+app.add_typer(demo.app)
 app.command("gc")(gc.gc)
 app.add_typer(branch.app, name="branch")
 versioning.register(app)
