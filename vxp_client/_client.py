@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vxp.core.errors import InvalidInput, Unavailable, VxpError
 from vxp.core.home import Home
-from vxp.core.names import DEFAULT_BRANCH
+from vxp.core.names import DEFAULT_BRANCH, validate_repository_name
 from vxp.core.settings import Settings
 from vxp.domain.refs import resolve
 from vxp.lakefs import LakeFS
@@ -46,6 +46,7 @@ class PlatformClient:
     def __init__(
         self, repository: str, ref: str = DEFAULT_BRANCH, *, settings: Settings | None = None
     ) -> None:
+        validate_repository_name(repository)
         self.repository = repository
         self.ref = ref
         self.settings = settings or Settings.load()
@@ -104,12 +105,26 @@ class PlatformClient:
     # --- refs --------------------------------------------------------------------------------
 
     def branches(self) -> dict[str, str]:
-        """The repository's branches: name → head commit ID (as of this call)."""
+        """The repository's branches: name → head commit ID (as of this call).
+
+        Raises:
+            VxpError: the client is closed.
+        """
+        self._check_open()
         return self._session.branch_heads(self.repository)
 
     def tags(self) -> dict[str, str]:
-        """The repository's tags (snapshots): name → the commit ID each pins."""
+        """The repository's tags (snapshots): name → the commit ID each pins.
+
+        Raises:
+            VxpError: the client is closed.
+        """
+        self._check_open()
         return self._session.tag_commits(self.repository)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise VxpError("this PlatformClient is closed", hint="make a new one")
 
     # --- SQL and tables ----------------------------------------------------------------------
 
@@ -170,19 +185,21 @@ class PlatformClient:
             ) from exc
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._closed:
-            raise VxpError("this PlatformClient is closed", hint="make a new one")
+        self._check_open()
         if self._duckdb is None:
             from vxp.domain.engines import duckdb as engine
 
+            # the extensions' directory lives in the vxp cache: the one the settings name, else
+            # this machine's
+            extensions = self.settings.duckdb_extension_directory
+            cache = extensions.parent if extensions is not None else Home.from_env().cache
             self._duckdb = engine.session(
-                Home.from_env().cache, self.settings, self.repository, self.commit, pinned=True
+                cache, self.settings, self.repository, self.commit, pinned=True
             )
         return self._duckdb
 
     def _pyiceberg(self) -> Catalog:
-        if self._closed:
-            raise VxpError("this PlatformClient is closed", hint="make a new one")
+        self._check_open()
         if self._catalog is None:
             from requests.exceptions import ConnectionError as RequestsConnectionError
 

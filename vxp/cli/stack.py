@@ -46,7 +46,8 @@ def _print_status(rows: list[Status]) -> None:
         )
     console.print(table)
     for row in rows:
-        if row.ui is not None:
+        # only a running component serves its UI
+        if row.ui is not None and row.health.ok:
             console.print(
                 f"{row.component} web UI: {row.ui} (log in with the {row.component} access key "
                 "and secret key that `vxp env` prints)",

@@ -1,4 +1,4 @@
-"""Branches, commits, merges, history and snapshots of a repository, over the lakeFS SDK.
+"""Branches, commits, merges, history and snapshots of a repository, over the lakeFS gateway.
 
 Layer branches (``source``, ``integration``) change only by merge and are never deleted here;
 snapshots are lakeFS tags, so they pin a commit ID for good.
@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vxp.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, VxpError
+from vxp.core import errors
+from vxp.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from vxp.core.layout import parse_namespace_marker, parse_table_pointer
 from vxp.core.metadata import (
     CATALOG_ACTION,
@@ -289,7 +290,7 @@ class Conflict:
         return f"object {self.path}"
 
 
-class MergeConflict(VxpError):
+class MergeConflict(errors.Conflict):
     # thousands of conflicting files must not bury the tables in the message
     SHOWN = 20
 

@@ -26,6 +26,7 @@ from vxp.lakefs._errors import (
     LakeFSConflict,
     LakeFSError,
     LakeFSNotFound,
+    LakeFSUnauthorized,
     LakeFSUnreachable,
     error_for,
 )
@@ -183,6 +184,15 @@ class Session:
             ) from exc
         if response.status_code < 300:
             return response
+        if response.status_code == 401:
+            raise LakeFSUnauthorized(
+                "lakeFS rejected this key pair: wrong or unknown access key ID or secret key",
+                status=401,
+                detail=response.text[:500],
+                hint="the installation's keys are VXP_LAKEFS_ACCESS_KEY_ID and "
+                'VXP_LAKEFS_SECRET_ACCESS_KEY (`vxp env` prints them); with `eval "$(vxp env)"` '
+                "from another installation in this shell, run it again or unset them",
+            )
         raise error_for(response)
 
     def _pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:

@@ -11,9 +11,9 @@ command needs one, so a new repository never needs a Trino restart.
 same for DuckDB and Trino: ``SELECT * FROM basel.patients``.
 
 Catalog properties name no address and no secret: they are ``${ENV:…}`` references Trino
-resolves from its own environment (the variables ``vxp env`` prints), so the ``CREATE CATALOG``
-statements Trino logs and shows in its web UI hold no credentials, and the catalog files Trino
-keeps survive restarts on other ports.
+resolves from its own process environment (set by the stack or compose, not by ``vxp env``),
+so the ``CREATE CATALOG`` statements Trino logs and shows in its web UI hold no credentials,
+and the catalog files Trino keeps survive restarts on other ports.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from trino.dbapi import Connection
 
 # The variables the catalog properties reference; the Trino process's environment provides them
-# (Trino.environment, compose), and ``vxp env`` prints the same names.
+# (Trino.environment, compose); they are not the names ``vxp env`` prints.
 CATALOG_ENV = ("VXP_CATALOG_URI", "VXP_CATALOG_CREDENTIAL")
 S3_ENV = ("VXP_S3_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # ref-scoped catalogs carry this prefix, so the service manager can drop them at a restart
