@@ -21,6 +21,7 @@ from vxp.domain.lineage import FileInput, RunLineage, TableOutput
 from vxp.domain.refs import resolve
 from vxp.lakefs import Session
 
+from .evolution import check_evolution
 from .iceberg import Tables
 from .integration import DatasetData, IntegrationResult, TableChange, integrate_study
 from .report import Outcome, Progress, RunReport, SilentProgress
@@ -88,6 +89,8 @@ def ingest_study(
     progress = progress or SilentProgress()
     report = RunReport(source=source, repository=repo, problems=delivery.problems)
     resolve(session, repo, SOURCE_BRANCH)
+    if not delivery.problems.has_errors:
+        check_evolution(Tables(settings, repo, SOURCE_BRANCH), source, delivery, delivery.problems)
     if delivery.problems.has_errors:
         report.outcome = Outcome.INVALID
         return report
