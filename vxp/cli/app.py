@@ -15,6 +15,7 @@ from vxp.cli import (
     branch,
     catalog,
     demo,
+    example,
     gc,
     ingest,
     lineage,
@@ -67,6 +68,7 @@ versioning.register(app)
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(tables.app, name="tables")
 app.add_typer(ingest.app, name="ingest")
+app.add_typer(example.app, name="example")
 app.add_typer(lineage.app)
 app.command("sql")(sql.sql)
 

@@ -61,48 +61,44 @@ JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="parallel u
 
 
 class _Bars:
-    """A progress bar per phase on the terminal (stderr)."""
+    """A progress bar per phase on the terminal (stderr): items, or bytes with bytes/s."""
 
     def __init__(self, console: Console) -> None:
-        self._progress = RichProgress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self._bytes = RichProgress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        )
-        self._task: tuple[RichProgress, TaskID] | None = None
         self._console = console
+        self._current: tuple[RichProgress, TaskID] | None = None
 
     def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
         self._finish()
-        progress = self._bytes if unit == "bytes" else self._progress
+        columns = (
+            (DownloadColumn(), TransferSpeedColumn())
+            if unit == "bytes"
+            else (MofNCompleteColumn(), TextColumn(unit))
+        )
+        # one Progress per phase: a finished phase stays on screen as one line
+        progress = RichProgress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            *columns,
+            TimeRemainingColumn(),
+            console=self._console,
+        )
         progress.start()
-        self._task = (progress, progress.add_task(name, total=total))
+        self._current = (progress, progress.add_task(name, total=total))
 
     def advance(self, amount: int = 1) -> None:
-        if self._task is not None:
-            progress, task = self._task
+        if self._current is not None:
+            progress, task = self._current
             progress.advance(task, amount)
 
     def say(self, message: str) -> None:
         self._console.print(message, highlight=False)
 
     def _finish(self) -> None:
-        if self._task is not None:
-            progress, task = self._task
-            progress.update(task, completed=progress.tasks[task].total or 0)
+        if self._current is not None:
+            progress, task = self._current
+            progress.update(task, completed=progress.tasks[0].total or 0)
             progress.stop()
-            self._task = None
+            self._current = None
 
     def close(self) -> None:
         self._finish()
