@@ -45,6 +45,10 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
     resumed: bool = False
+    #: what the landing sent (files, bytes; files found landed or stored by an earlier run)
+    transfer: dict[str, int] = field(default_factory=dict)
+    #: files kept under quarantine/<source>/<run>/ (``--quarantine``), relative paths
+    quarantined: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,8 +60,16 @@ class RunReport:
             "branches": self.branches,
             "commits": self.commits,
             "tables": [c.to_json() for c in sorted(self.changes, key=lambda c: c.table)],
-            "warnings": [*self.warnings, *(p.message for p in self.problems.warnings)],
+            "warnings": [
+                *self.warnings,
+                *(
+                    f"{p.file}: {p.message}" if p.file else p.message
+                    for p in self.problems.warnings
+                ),
+            ],
             "errors": [p.to_json() for p in sorted(self.problems.errors, key=_order)],
+            **({"transfer": self.transfer} if self.transfer else {}),
+            **({"quarantined": self.quarantined} if self.quarantined else {}),
         }
 
 
@@ -68,8 +80,11 @@ def _order(problem: Any) -> Any:
 class Progress(Protocol):
     """Where a run reports its phases (a progress bar on a terminal, nothing with ``--ci``)."""
 
-    def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
-        """A new phase starts; ``total`` units of work (None: unknown)."""
+    def phase(
+        self, name: str, total: int | None = None, unit: str = "items", items: int | None = None
+    ) -> None:
+        """A new phase starts; ``total`` units of work (None: unknown); for a phase counted in
+        bytes, ``items`` files (each :meth:`advance` call is one file done)."""
 
     def advance(self, amount: int = 1) -> None:
         """``amount`` units of the current phase are done."""
@@ -81,7 +96,9 @@ class Progress(Protocol):
 class SilentProgress:
     """Reports nothing (``--ci``, tests)."""
 
-    def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
+    def phase(
+        self, name: str, total: int | None = None, unit: str = "items", items: int | None = None
+    ) -> None:
         return None
 
     def advance(self, amount: int = 1) -> None:

@@ -29,23 +29,36 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vxp.core.errors import Conflict, InvalidInput, NotFound
 from vxp.lakefs import LakeFSConflict, LakeFSNotFound, Session
 
 from .delivery import DeliveredFile, sha256_file
 
+if TYPE_CHECKING:
+    from .report import Progress
+
 __all__ = [
+    "REPLANS",
+    "SOURCE_BRANCH",
     "DeliveryManifest",
     "ManifestEntry",
     "RunNames",
+    "RunStart",
     "SourceState",
     "Stage",
+    "Transfer",
+    "cleanup_run",
     "delivery_sha256",
+    "integrate_and_merge",
+    "integration_step",
+    "land_delivery",
     "land_files",
     "new_run_id",
     "read_state",
+    "start_run",
+    "unfinished_run",
     "validate_source_name",
 ]
 
@@ -123,11 +136,24 @@ class RunNames:
     def raw_path(self, relative_path: str) -> str:
         return self.raw_prefix + relative_path
 
+    @property
+    def quarantine_prefix(self) -> str:
+        """``quarantine/<source>/<run>/``: where ``--quarantine`` keeps the files that failed."""
+        return f"quarantine/{self.source}/{self.run}/"
 
-def state_path(source: str, stage: Stage) -> str:
-    """Where a ref records the last run of ``source`` that reached ``stage`` (landed or
-    integrated)."""
-    return f"_vxp/ingest/{source}/{stage}.json"
+
+def state_path(source: str, stage: Stage, kind: str = "study") -> str:
+    """Where a ref records the last run of ``source`` of ``kind`` that reached ``stage`` (landed
+    or integrated).
+
+    A study run and a files run may share a source (a trial's clinical data and its imaging
+    under one ``trial/<source>``): each kind keeps its own state (study runs at the original
+    ``_vxp/ingest/<source>/<stage>.json``, others under ``_vxp/ingest/<source>/<kind>/``), so
+    alternating kinds never take each other's last run for their own.
+    """
+    if kind == "study":
+        return f"_vxp/ingest/{source}/{stage}.json"
+    return f"_vxp/ingest/{source}/{kind}/{stage}.json"
 
 
 @dataclass(frozen=True)
@@ -138,14 +164,20 @@ class ManifestEntry:
     sha256: str
     size: int
     media_type: str = "application/octet-stream"
+    #: the object that already holds these bytes (the same path and sha256 landed in an
+    #: earlier run of the source); None: this run uploads them to raw/<source>/<run>/<path>
+    stored_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "path": self.path,
             "sha256": self.sha256,
             "size": self.size,
             "media_type": self.media_type,
         }
+        if self.stored_at is not None:
+            body["stored_at"] = self.stored_at
+        return body
 
 
 @dataclass(frozen=True)
@@ -157,34 +189,53 @@ class DeliveryManifest:
     kind: str  # "study" or "files"
     files: tuple[ManifestEntry, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: files kept under quarantine/<source>/<run>/ (``--quarantine``); no resource uses them
+    quarantined: tuple[ManifestEntry, ...] = ()
+    #: options that change what the run produces (e.g. subject rules): part of its identity
+    identity_options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def delivery_sha256(self) -> str:
-        return delivery_sha256(self.files)
+        return delivery_sha256(
+            self.files, quarantined=self.quarantined, options=self.identity_options
+        )
 
     def to_bytes(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "source": self.source,
             "run": self.run,
             "kind": self.kind,
             "delivery_sha256": self.delivery_sha256,
-            "options": dict(self.options),
+            "options": {**self.options, **self.identity_options},
             "files": [entry.to_json() for entry in self.files],
         }
+        if self.quarantined:
+            body["quarantined"] = [entry.to_json() for entry in self.quarantined]
         return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
-def delivery_sha256(files: Iterable[ManifestEntry]) -> str:
+def delivery_sha256(
+    files: Iterable[ManifestEntry],
+    *,
+    quarantined: Iterable[ManifestEntry] = (),
+    options: Mapping[str, Any] | None = None,
+) -> str:
     """The identity of a delivery: sha256 over its files' paths and checksums, in path order.
 
     Two deliveries with the same files, byte for byte, under the same paths have the same
-    identity, whatever their folder's name or the files' times.
+    identity, whatever their folder's name or the files' times. Quarantined files and the
+    options that change what a run produces are part of it when given (without them the
+    identity is the files' alone, as it always was).
     """
     import hashlib
 
     digest = hashlib.sha256()
     for entry in sorted(files, key=lambda e: e.path):
         digest.update(f"{entry.path}\0{entry.sha256}\n".encode())
+    for entry in sorted(quarantined, key=lambda e: e.path):
+        digest.update(f"quarantine\0{entry.path}\0{entry.sha256}\n".encode())
+    if options:
+        digest.update(b"options\0" + json.dumps(dict(options), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -242,10 +293,11 @@ class SourceState:
 
 
 def read_state(
-    session: Session, repo: str, ref: str, source: str, stage: Stage
+    session: Session, repo: str, ref: str, source: str, stage: Stage, kind: str = "study"
 ) -> SourceState | None:
-    """The last run of ``source`` that reached ``stage`` as ``ref`` holds it, or None."""
-    raw = session.get_object(repo, ref, state_path(source, stage))
+    """The last run of ``source`` of ``kind`` that reached ``stage`` as ``ref`` holds it, or
+    None."""
+    raw = session.get_object(repo, ref, state_path(source, stage, kind))
     return None if raw is None else _state(raw)
 
 
@@ -261,6 +313,33 @@ def _state(raw: bytes) -> SourceState:
     )
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """What one landing sent: files and bytes uploaded, files found already landed (a resumed
+    run) and files not sent because an earlier run holds the same bytes (``stored_at``)."""
+
+    files: int = 0
+    bytes: int = 0
+    already_landed: int = 0
+    stored_earlier: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "files_sent": self.files,
+            "bytes_sent": self.bytes,
+            "files_already_landed": self.already_landed,
+            "files_stored_earlier": self.stored_earlier,
+        }
+
+
+def bytes_to_send(manifest: DeliveryManifest) -> int:
+    """The bytes :func:`land_files` may upload for ``manifest`` (files not ``stored_at`` an
+    earlier run, and quarantined files): the total of the upload progress bar."""
+    return sum(e.size for e in manifest.files if e.stored_at is None) + sum(
+        e.size for e in manifest.quarantined
+    )
+
+
 def land_files(
     session: Session,
     repo: str,
@@ -270,29 +349,36 @@ def land_files(
     *,
     jobs: int = 4,
     progress: Callable[[int], None] | None = None,
-) -> int:
+) -> Transfer:
     """Upload every file of ``manifest`` byte for byte to the run's raw prefix on its ingest
-    branch, plus ``_manifest.json``; the bytes sent.
+    branch (quarantined ones to its quarantine prefix), after ``_manifest.json``.
 
-    Files already staged or committed on the branch with the same size (a resumed run) are
-    not sent again. Uploads stream from disk, ``jobs`` at a time; nothing goes through memory
-    whole or through a temporary file.
+    The manifest goes first, so a run killed half-way is found by its delivery's identity and
+    resumed (:func:`unfinished_run`). Files already staged or committed on the branch with the
+    same size (a resumed run) are not sent again, nor are entries ``stored_at`` an earlier run.
+    Uploads stream from disk, ``jobs`` at a time; nothing goes through memory whole or through a
+    temporary file. ``progress`` gets each file's size once it is done (or found landed).
 
     Raises:
         LakeFSError: lakeFS refused an upload; what landed stays on the run's branch only.
     """
     by_path = {f.relative_path: f for f in files}
+    session.upload_object(repo, names.ingest_branch, names.manifest_path, manifest.to_bytes())
+    prefixes = [names.raw_prefix] + ([names.quarantine_prefix] if manifest.quarantined else [])
     landed = {
         entry.path: entry.size_bytes
-        for entry in session.list_objects(repo, names.ingest_branch, names.raw_prefix, delimiter="")
+        for prefix in prefixes
+        for entry in session.list_objects(repo, names.ingest_branch, prefix, delimiter="")
     }
+    work = [(names.raw_path(e.path), e) for e in manifest.files if e.stored_at is None]
+    work += [(names.quarantine_prefix + e.path, e) for e in manifest.quarantined]
 
-    def one(entry: ManifestEntry) -> int:
-        target = names.raw_path(entry.path)
+    def one(item: tuple[str, ManifestEntry]) -> int:
+        target, entry = item
         if landed.get(target) == entry.size:
             if progress is not None:
                 progress(entry.size)
-            return 0
+            return -1
         with by_path[entry.path].path.open("rb") as handle:
             session.upload_object(repo, names.ingest_branch, target, handle)
         if progress is not None:
@@ -300,9 +386,14 @@ def land_files(
         return entry.size
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        sent = sum(pool.map(one, manifest.files))
-    session.upload_object(repo, names.ingest_branch, names.manifest_path, manifest.to_bytes())
-    return sent
+        results = list(pool.map(one, work))
+    sent = [size for size in results if size >= 0]
+    return Transfer(
+        files=len(sent),
+        bytes=sum(sent),
+        already_landed=len(results) - len(sent),
+        stored_earlier=sum(1 for e in manifest.files if e.stored_at is not None),
+    )
 
 
 def ensure_branch(session: Session, repo: str, name: str, source: str) -> bool:
@@ -356,7 +447,9 @@ def write_state(
         kind=manifest.kind,
         date=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    session.upload_object(repo, branch, state_path(manifest.source, stage), state.to_bytes())
+    session.upload_object(
+        repo, branch, state_path(manifest.source, stage, manifest.kind), state.to_bytes()
+    )
     if stage is Stage.INTEGRATED:
         # every delivery ever integrated, by identity: an older delivery sent again is
         # recognised too, not only the last one
@@ -486,16 +579,18 @@ def discard_run(session: Session, repo: str, run: str) -> RunInfo:
 
 
 def source_owned(source: str, path: str) -> bool:
-    """True for the objects only ``source``'s ingestion writes: its raw files, its raw tables'
-    catalog entries and its landing state. The source layer is their authority."""
+    """True for the objects only ``source``'s ingestion writes: its raw and quarantined files,
+    its raw tables' catalog entries and its landing states (of every kind of run). The source
+    layer is their authority."""
     return path.startswith(
         (
             f"raw/{source}/",
+            f"quarantine/{source}/",
             f"_vxp/catalog/tables/raw_{source}/",
             f"_vxp/catalog/namespaces/raw_{source}/",
             f"_vxp/ingest/{source}/landed.json",
         )
-    )
+    ) or (path.startswith(f"_vxp/ingest/{source}/") and path.endswith("/landed.json"))
 
 
 def bring_upstream(session: Session, repo: str, names: RunNames, upstream: str) -> str:
@@ -532,3 +627,223 @@ def bring_upstream(session: Session, repo: str, names: RunNames, upstream: str) 
         {RUN_KEY: names.run, SOURCE_KEY: names.source},
         strategy="source-wins" if conflicting else None,
     )
+
+
+# --- the steps every kind of run shares (``vxp ingest study``, ``vxp ingest files``) ---------
+
+#: the layer every run lands in first
+SOURCE_BRANCH = "source"
+#: how often a run re-plans its integration step after losing a merge race
+REPLANS = 3
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """Where a run of one delivery starts (:func:`start_run`).
+
+    Attributes:
+        run: the run id (new, or the earlier run of the same delivery).
+        unchanged: the delivery is integrated already: nothing to do, no commit.
+        resumed: an earlier run of this delivery was interrupted; this one completes it.
+        landed_on_source: that run reached ``source``: only the integration step is left.
+    """
+
+    run: str
+    unchanged: bool = False
+    resumed: bool = False
+    landed_on_source: bool = False
+
+
+def start_run(
+    session: Session, repo: str, source: str, kind: str, digest: str, now: datetime
+) -> RunStart:
+    """Find out whether the delivery with identity ``digest`` (:func:`delivery_sha256`) is
+    integrated, half done, or new.
+
+    In order: integrated already (``integration`` records it) → unchanged; its run reached
+    ``source`` (the landed state of ``kind`` names it) → resume at integration; an ingest
+    branch holds its manifest (:func:`unfinished_run`) → resume the landing; else a new run.
+    """
+    from vxp.core.names import DEFAULT_BRANCH
+
+    integrated = integrated_run(session, repo, DEFAULT_BRANCH, source, digest)
+    if integrated is not None:
+        return RunStart(integrated.run, unchanged=True)
+    on_source = read_state(session, repo, SOURCE_BRANCH, source, Stage.LANDED, kind)
+    if on_source is not None and on_source.delivery_sha256 == digest:
+        return RunStart(on_source.run, resumed=True, landed_on_source=True)
+    unfinished = unfinished_run(session, repo, source, kind, digest)
+    if unfinished is not None:
+        return RunStart(unfinished, resumed=True)
+    return RunStart(new_run_id(now))
+
+
+def unfinished_run(session: Session, repo: str, source: str, kind: str, digest: str) -> str | None:
+    """The run whose ingest branch holds the manifest of this delivery (landed wholly or in
+    part, never merged), or None. :func:`land_files` writes the manifest before any file, so
+    a run killed half-way is found."""
+    for branch in sorted(session.branch_heads(repo)):
+        match = _RUN_BRANCH.match(branch)
+        if match is None or match.group(1) != "ingest" or match.group(2) != source:
+            continue
+        raw = session.get_object(repo, branch, RunNames(source, match.group(3)).manifest_path)
+        if raw is None:
+            continue
+        body = json.loads(raw)
+        if body.get("kind", "study") == kind and body.get("delivery_sha256") == digest:
+            return match.group(3)
+    return None
+
+
+def land_delivery(
+    session: Session,
+    repo: str,
+    names: RunNames,
+    files: Sequence[DeliveredFile],
+    manifest: DeliveryManifest,
+    *,
+    jobs: int,
+    progress: Progress,
+    extra: Mapping[str, bytes] | None = None,
+) -> tuple[Transfer, str | None]:
+    """The landing step: cut the ingest branch from ``source`` (unless a resumed run has it),
+    upload the files (:func:`land_files`) and the ``extra`` objects (path → content, e.g. a
+    quarantine report), stage the landed state and commit; what was sent and the commit (None
+    when a resumed run had committed everything already).
+
+    Raises:
+        NotFound: no ``source`` branch. LakeFSError: an upload or the commit was refused;
+            what landed stays on the run's branch, and running again resumes.
+    """
+    ensure_branch(session, repo, names.ingest_branch, SOURCE_BRANCH)
+    progress.phase(
+        "upload",
+        bytes_to_send(manifest),
+        unit="bytes",
+        items=sum(1 for e in manifest.files if e.stored_at is None) + len(manifest.quarantined),
+    )
+    transfer = land_files(
+        session, repo, names, files, manifest, jobs=jobs, progress=progress.advance
+    )
+    for path, content in (extra or {}).items():
+        session.upload_object(repo, names.ingest_branch, path, content)
+    write_state(session, repo, names.ingest_branch, manifest, Stage.LANDED)
+    if not session.has_uncommitted(repo, names.ingest_branch):
+        return transfer, None
+    commit = session.commit(
+        repo,
+        names.ingest_branch,
+        f"land {names.source} delivery as run {names.run}",
+        {
+            RUN_KEY: names.run,
+            SOURCE_KEY: names.source,
+            STAGE_KEY: str(Stage.LANDED),
+            DELIVERY_KEY: manifest.delivery_sha256,
+        },
+    )
+    return transfer, commit
+
+
+def integration_step(
+    session: Session,
+    repo: str,
+    names: RunNames,
+    upstream: str,
+    manifest: DeliveryManifest,
+    write: Callable[[], T],
+    lineage: Callable[[T], bytes],
+) -> T:
+    """The integration step on a fresh ``integrate-…`` branch: cut from ``integration``,
+    ``upstream`` (the ingest branch, or ``source``) merged in (:func:`bring_upstream`), the
+    tables written by ``write`` at that branch, the integrated state and the run's lineage
+    (``lineage`` of ``write``'s result) staged, all committed. What ``write`` returned.
+
+    A branch left by a killed run is deleted first: the step starts again from the layer.
+
+    Raises:
+        Conflict: the upstream conflicts with ``integration`` (:func:`bring_upstream`).
+    """
+    from vxp.core.names import DEFAULT_BRANCH
+
+    if session.branch_head(repo, names.integrate_branch) is not None:
+        session.delete_branch(repo, names.integrate_branch)
+    session.create_branch(repo, names.integrate_branch, DEFAULT_BRANCH)
+    bring_upstream(session, repo, names, upstream)
+    result = write()
+    write_state(session, repo, names.integrate_branch, manifest, Stage.INTEGRATED)
+    # the run's lineage is committed with the data it describes
+    session.upload_object(repo, names.integrate_branch, names.lineage_path, lineage(result))
+    session.commit(
+        repo,
+        names.integrate_branch,
+        f"integrate {names.source} run {names.run}",
+        {
+            RUN_KEY: names.run,
+            SOURCE_KEY: names.source,
+            STAGE_KEY: str(Stage.INTEGRATED),
+            DELIVERY_KEY: manifest.delivery_sha256,
+        },
+    )
+    return result
+
+
+def integrate_and_merge(
+    session: Session,
+    repo: str,
+    names: RunNames,
+    *,
+    landed_on_source: bool,
+    merge: bool,
+    step: Callable[[str], T],
+    commits: dict[str, str],
+    say: Callable[[str], None],
+) -> tuple[T, bool]:
+    """Run the integration ``step`` (given its upstream) and merge: the ingest branch into
+    ``source`` (unless the run is there already), then the integrate branch into
+    ``integration``; delete both branches. ``commits`` receives the merge commits (``source``,
+    ``integration``). Returns the last ``step`` result and whether it merged (False with
+    ``merge=False``: both branches are left for ``vxp ingest merge``).
+
+    When ``integration`` changed the same tables meanwhile (a lost race), the step is planned
+    again from the new head, up to :data:`REPLANS` times.
+
+    Raises:
+        Conflict: still conflicting after the re-plans; ``integration`` is unchanged.
+    """
+    from vxp.core.names import DEFAULT_BRANCH
+
+    attempt = 0
+    while True:
+        upstream = SOURCE_BRANCH if landed_on_source else names.ingest_branch
+        result = step(upstream)
+        if not merge:
+            return result, False
+        if not landed_on_source:
+            commits["source"] = merge_into_layer(
+                session, repo, names.ingest_branch, SOURCE_BRANCH, names, Stage.LANDED
+            )
+            landed_on_source = True
+        try:
+            commits["integration"] = merge_into_layer(
+                session, repo, names.integrate_branch, DEFAULT_BRANCH, names, Stage.INTEGRATED
+            )
+        except Conflict:
+            if attempt == REPLANS:
+                raise
+            attempt += 1
+            # another run changed the same tables: start the step again from its result
+            say("integration changed meanwhile; re-planning against it")
+            session.delete_branch(repo, names.integrate_branch)
+            continue
+        break
+    cleanup_run(session, repo, names)
+    return result, True
+
+
+def cleanup_run(session: Session, repo: str, names: RunNames) -> None:
+    """Delete the run's branches once both layers hold it (their commits stay reachable)."""
+    for branch in (names.ingest_branch, names.integrate_branch):
+        if session.branch_head(repo, branch) is not None:
+            session.delete_branch(repo, branch)
