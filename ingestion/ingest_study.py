@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
-from vxp.core.errors import Conflict
-from vxp.core.names import DEFAULT_BRANCH
 from vxp.core.settings import Settings
 from vxp.domain.lineage import FileInput, RunLineage, TableOutput
 from vxp.domain.refs import resolve
@@ -26,31 +24,20 @@ from .iceberg import Tables
 from .integration import DatasetData, IntegrationResult, TableChange, integrate_study
 from .report import Outcome, Progress, RunReport, SilentProgress
 from .runs import (
-    DELIVERY_KEY,
-    RUN_KEY,
-    SOURCE_KEY,
-    STAGE_KEY,
+    REPLANS,
+    SOURCE_BRANCH,
     DeliveryManifest,
     RunNames,
-    Stage,
-    bring_upstream,
     checksum_files,
-    ensure_branch,
-    integrated_run,
-    land_files,
-    merge_into_layer,
-    new_run_id,
-    read_state,
+    integrate_and_merge,
+    integration_step,
+    land_delivery,
+    start_run,
     validate_source_name,
-    write_state,
 )
 from .study.plan import StudyPlan
 
-__all__ = ["ingest_study"]
-
-SOURCE_BRANCH = "source"
-#: how often a run re-plans its integration step after losing a merge race
-REPLANS = 3
+__all__ = ["REPLANS", "SOURCE_BRANCH", "ingest_study"]
 
 
 def ingest_study(
@@ -100,24 +87,19 @@ def ingest_study(
     probe = DeliveryManifest(source, "", "study", entries)
     digest = probe.delivery_sha256
 
-    integrated = integrated_run(session, repo, DEFAULT_BRANCH, source, digest)
-    if integrated is not None:
+    start = start_run(session, repo, source, "study", digest, now())
+    run = start.run
+    if start.unchanged:
         report.outcome = Outcome.UNCHANGED
-        report.run = integrated.run
-        progress.say(f"unchanged: this delivery is run {integrated.run} of {source!r}")
+        report.run = run
+        progress.say(f"unchanged: this delivery is run {run} of {source!r}")
         return report
-    on_source = read_state(session, repo, SOURCE_BRANCH, source, Stage.LANDED)
-    resumed_run = _unfinished_run(session, repo, source, digest)
-    if on_source is not None and on_source.delivery_sha256 == digest:
-        run = on_source.run
+    if start.landed_on_source:
         report.resumed = True
         progress.say(f"resuming run {run}: it reached source, integration is completed now")
-    elif resumed_run is not None:
-        run = resumed_run
+    elif start.resumed:
         report.resumed = True
         progress.say(f"resuming run {run} of this delivery")
-    else:
-        run = new_run_id(now())
     names = RunNames(source, run)
     report.run = run
     manifest = DeliveryManifest(
@@ -127,8 +109,7 @@ def ingest_study(
     lineage = RunLineage.for_run(repo, f"ingest-study.{source}", run)
     inputs = [FileInput(names.raw_path(e.path), e.sha256, e.size) for e in entries]
     lineage.start(inputs)
-    landed_on_source = on_source is not None and on_source.delivery_sha256 == digest
-    if not landed_on_source:
+    if not start.landed_on_source:
         _land(session, settings, repo, names, delivery, manifest, jobs, progress, report)
     report.branches["ingest"] = names.ingest_branch
     at = now()
@@ -141,64 +122,48 @@ def ingest_study(
         )
         for d in delivery.datasets
     ]
-    for attempt in range(REPLANS + 1):
-        upstream = SOURCE_BRANCH if landed_on_source else names.ingest_branch
-        result = _integrate(
+
+    def step(upstream: str) -> IntegrationResult:
+        progress.phase("integration", len(datasets) + 2, unit="tables")
+        result = integration_step(
             session,
-            settings,
             repo,
             names,
             upstream,
             manifest,
-            datasets,
-            at,
-            partial,
-            progress,
-            lambda changes: _complete(lineage, inputs, delivery, datasets, changes),
+            lambda: integrate_study(
+                Tables(settings, repo, names.integrate_branch),
+                source,
+                datasets,
+                run_id=run,
+                at=at,
+                partial=partial,
+            ),
+            lambda result: _complete(lineage, inputs, delivery, datasets, result.changes),
         )
+        progress.advance(len(datasets) + 2)
         report.changes = [c for c in report.changes if c.table.startswith("raw_")]
         report.changes += result.changes
         report.warnings = result.warnings
         report.branches["integrate"] = names.integrate_branch
-        if not merge:
-            report.outcome = Outcome.STAGED
-            return report
-        if not landed_on_source:
-            report.commits["source"] = merge_into_layer(
-                session, repo, names.ingest_branch, SOURCE_BRANCH, names, Stage.LANDED
-            )
-            landed_on_source = True
-        try:
-            report.commits["integration"] = merge_into_layer(
-                session, repo, names.integrate_branch, DEFAULT_BRANCH, names, Stage.INTEGRATED
-            )
-        except Conflict:
-            if attempt == REPLANS:
-                raise
-            # another run changed the same tables: start the step again from its result
-            progress.say("integration changed meanwhile; re-planning against it")
-            session.delete_branch(repo, names.integrate_branch)
-            continue
-        break
-    _cleanup(session, repo, names)
-    report.outcome = Outcome.LANDED
+        return result
+
+    _, merged = integrate_and_merge(
+        session,
+        repo,
+        names,
+        landed_on_source=start.landed_on_source,
+        merge=merge,
+        step=step,
+        commits=report.commits,
+        say=progress.say,
+    )
+    report.outcome = Outcome.LANDED if merged else Outcome.STAGED
     return report
 
 
 def _dataset_names(delivery: StudyPlan) -> list[str]:
     return sorted(d.table for d in delivery.datasets)
-
-
-def _unfinished_run(session: Session, repo: str, source: str, digest: str) -> str | None:
-    """The run of an ingest branch that holds this delivery but was never merged."""
-    prefix = f"ingest-{source}-"
-    for branch in sorted(session.branch_heads(repo)):
-        if not branch.startswith(prefix):
-            continue
-        state = read_state(session, repo, branch, source, Stage.LANDED)
-        if state is not None and state.delivery_sha256 == digest:
-            return branch[len(prefix) :]
-    return None
 
 
 def _land(
@@ -213,22 +178,12 @@ def _land(
     report: RunReport,
 ) -> None:
     """Files, manifest and source state committed on the ingest branch, then the raw tables."""
-    ensure_branch(session, repo, names.ingest_branch, SOURCE_BRANCH)
-    progress.phase("upload", sum(f.size for f in delivery.files), unit="bytes")
-    land_files(session, repo, names, delivery.files, manifest, jobs=jobs, progress=progress.advance)
-    write_state(session, repo, names.ingest_branch, manifest, Stage.LANDED)
-    if session.has_uncommitted(repo, names.ingest_branch):
-        report.commits["landed"] = session.commit(
-            repo,
-            names.ingest_branch,
-            f"land {names.source} delivery as run {names.run}",
-            {
-                RUN_KEY: names.run,
-                SOURCE_KEY: names.source,
-                STAGE_KEY: str(Stage.LANDED),
-                DELIVERY_KEY: manifest.delivery_sha256,
-            },
-        )
+    transfer, commit = land_delivery(
+        session, repo, names, delivery.files, manifest, jobs=jobs, progress=progress
+    )
+    report.transfer = transfer.to_json()
+    if commit is not None:
+        report.commits["landed"] = commit
     tables = Tables(settings, repo, names.ingest_branch)
     progress.phase("raw tables", len(delivery.datasets), unit="tables")
     for dataset in delivery.datasets:
@@ -236,49 +191,6 @@ def _land(
         tables.replace(identifier, dataset.batches(), dataset.schema)
         report.changes.append(TableChange(identifier, replaced=True))
         progress.advance()
-
-
-def _integrate(
-    session: Session,
-    settings: Settings,
-    repo: str,
-    names: RunNames,
-    upstream: str,
-    manifest: DeliveryManifest,
-    datasets: Sequence[DatasetData],
-    at: dt.datetime,
-    partial: bool,
-    progress: Progress,
-    lineage: Callable[[Sequence[TableChange]], bytes],
-) -> IntegrationResult:
-    """The integration step on a fresh ``integrate-…`` branch: upstream merged in, tables
-    written, the source state committed."""
-    if session.branch_head(repo, names.integrate_branch) is not None:
-        # a killed run's half-done step: start it again from the layer's head
-        session.delete_branch(repo, names.integrate_branch)
-    session.create_branch(repo, names.integrate_branch, DEFAULT_BRANCH)
-    bring_upstream(session, repo, names, upstream)
-    progress.phase("integration", len(datasets) + 2, unit="tables")
-    tables = Tables(settings, repo, names.integrate_branch)
-    result = integrate_study(
-        tables, names.source, datasets, run_id=names.run, at=at, partial=partial
-    )
-    progress.advance(len(datasets) + 2)
-    write_state(session, repo, names.integrate_branch, manifest, Stage.INTEGRATED)
-    # the run's lineage is committed with the data it describes
-    session.upload_object(repo, names.integrate_branch, names.lineage_path, lineage(result.changes))
-    session.commit(
-        repo,
-        names.integrate_branch,
-        f"integrate {names.source} run {names.run}",
-        {
-            RUN_KEY: names.run,
-            SOURCE_KEY: names.source,
-            STAGE_KEY: str(Stage.INTEGRATED),
-            DELIVERY_KEY: manifest.delivery_sha256,
-        },
-    )
-    return result
 
 
 def _complete(
@@ -307,10 +219,3 @@ def _complete(
     ]
     lineage.complete(inputs, [*raw, *outputs], None)
     return lineage.to_jsonl()
-
-
-def _cleanup(session: Session, repo: str, names: RunNames) -> None:
-    """Delete the run's branches once both layers hold it (their commits stay reachable)."""
-    for branch in (names.ingest_branch, names.integrate_branch):
-        if session.branch_head(repo, branch) is not None:
-            session.delete_branch(repo, branch)
