@@ -8,6 +8,7 @@ own autoloading find them locally, and we switch off auto-install so DuckDB neve
 from __future__ import annotations
 
 import importlib
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,6 +64,9 @@ def connect(cache: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnectio
         database,
         config={
             "extension_directory": str(extension_directory(cache)),
+            # DuckDB's default temporary directory is relative to the working directory, and a
+            # refused Iceberg write left an empty data/ folder there
+            "temp_directory": str(Path(tempfile.gettempdir()) / "vxp-duckdb"),
             "autoinstall_known_extensions": False,
             "allow_community_extensions": False,
         },
