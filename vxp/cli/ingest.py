@@ -1,10 +1,11 @@
-"""``vxp ingest study | list | merge | discard``: deliveries into the source and integration
-layers, each run on its own branches (docs/reference/ingestion.md)."""
+"""``vxp ingest study | files | list | merge | discard``: deliveries into the source and
+integration layers, each run on its own branches (docs/reference/ingestion.md)."""
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
@@ -66,14 +68,23 @@ class _Bars:
     def __init__(self, console: Console) -> None:
         self._console = console
         self._current: tuple[RichProgress, TaskID] | None = None
+        self._lock = threading.Lock()
+        self._items: int | None = None
+        self._done = 0
 
-    def phase(self, name: str, total: int | None = None, unit: str = "items") -> None:
+    def phase(
+        self, name: str, total: int | None = None, unit: str = "items", items: int | None = None
+    ) -> None:
         self._finish()
-        columns = (
+        self._items, self._done = (items if unit == "bytes" else None), 0
+        columns: tuple[ProgressColumn, ...] = (
             (DownloadColumn(), TransferSpeedColumn())
             if unit == "bytes"
             else (MofNCompleteColumn(), TextColumn(unit))
         )
+        if self._items is not None:
+            # files done of files, next to the bytes: one bar says both
+            columns = (TextColumn("{task.fields[files]}"), *columns)
         # one Progress per phase: a finished phase stays on screen as one line
         progress = RichProgress(
             TextColumn("{task.description:<12}"),
@@ -83,12 +94,20 @@ class _Bars:
             console=self._console,
         )
         progress.start()
-        self._current = (progress, progress.add_task(name, total=total))
+        self._current = (progress, progress.add_task(name, total=total, files=self._files()))
+
+    def _files(self) -> str:
+        return "" if self._items is None else f"{self._done:,}/{self._items:,} files"
 
     def advance(self, amount: int = 1) -> None:
         if self._current is not None:
             progress, task = self._current
-            progress.advance(task, amount)
+            if self._items is None:
+                progress.advance(task, amount)
+                return
+            with self._lock:  # uploads report from several threads
+                self._done += 1
+                progress.update(task, advance=amount, files=self._files())
 
     def say(self, message: str) -> None:
         self._console.print(message, highlight=False)
@@ -142,9 +161,20 @@ def _run(ci: bool, repo: str, source: str, work: Callable[[Any], RunReport]) -> 
     raise typer.Exit(report.outcome.exit_code)
 
 
+#: warnings shown in the problems table on a terminal (--ci lists all of them)
+SHOWN_WARNINGS = 20
+
+
 def _print_report(report: RunReport, console: Console) -> None:
     if report.problems:
-        console.print(problems_table(report.problems.sorted()))
+        # every error; the first warnings only (a folder of files without subjects warns once
+        # per file)
+        warnings = sorted(report.problems.warnings, key=lambda p: p.sort_key())
+        console.print(problems_table([*report.problems.errors, *warnings[:SHOWN_WARNINGS]]))
+        if len(warnings) > SHOWN_WARNINGS:
+            console.print(
+                f"… and {len(warnings) - SHOWN_WARNINGS} more warnings (--ci lists them all)"
+            )
     if report.outcome is Outcome.INVALID:
         errors = len(report.problems.errors)
         console.print(
@@ -169,6 +199,30 @@ def _print_report(report: RunReport, console: Console) -> None:
     console.print(table)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if report.transfer:
+        sent = report.transfer
+        console.print(
+            f"sent {sent.get('files_sent', 0):,} files ({sent.get('bytes_sent', 0):,} bytes)"
+            + (
+                f"; {sent['files_already_landed']:,} had landed before the run was interrupted"
+                if sent.get("files_already_landed")
+                else ""
+            )
+            + (
+                f"; {sent['files_stored_earlier']:,} unchanged since an earlier run, not copied"
+                if sent.get("files_stored_earlier")
+                else ""
+            ),
+            highlight=False,
+        )
+    if report.quarantined:
+        console.print(
+            f"[yellow]quarantined:[/yellow] {len(report.quarantined)} bad file"
+            f"{'' if len(report.quarantined) == 1 else 's'} kept as delivered under "
+            f"quarantine/{report.source}/{report.run}/ with _problems.json; no resource "
+            "points at them",
+            highlight=False,
+        )
     if report.outcome is Outcome.STAGED:
         console.print(
             f"[green]✓[/green] landed on {', '.join(report.branches.values())}; "
@@ -240,6 +294,88 @@ def study(
             source,
             delivery,
             partial=partial,
+            merge=not no_merge,
+            jobs=jobs,
+            progress=progress,
+        )
+
+    _run(ci, name, source, work)
+
+
+@app.command()
+def files(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="the delivery folder: DICOM, NIfTI, PDF and any other files, in any layout",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ],
+    source: SourceOption,
+    repo: RepoOption = None,
+    subject_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--subject-from",
+            help="how a file finds its subject: 'dicom' (the DICOM PatientID, the default) or "
+            "'path:REGEX' (its first group, or the group named 'subject', searched in the "
+            "relative path). Repeat it: the first rule that gives a subject wins",
+        ),
+    ] = None,
+    quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine",
+            help="land the good files and keep the bad ones as delivered under "
+            "quarantine/SOURCE/RUN/ with the problem report; default: any problem fails the "
+            "run and nothing is written",
+        ),
+    ] = False,
+    no_merge: NoMergeOption = False,
+    ci: CiOption = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="files checked and uploaded in parallel")
+    ] = 4,
+) -> None:
+    """Ingest every file of a folder, byte for byte, and describe it as resources.
+
+    Checks every file first (all problems at once): names, links leaving the folder, empty or
+    unreadable files, files named .dcm/.nii/.pdf whose content is not DICOM/NIfTI/PDF, DICOM
+    without the UIDs to group it. Then lands each file under raw/SOURCE/RUN/ on
+    ingest-SOURCE-RUN with _manifest.json (sha256, size, media type from the content) and, on
+    integrate-SOURCE-RUN, writes the resources to vxp.resources (DICOM studies and series,
+    NIfTI volumes, PDF documents, other files, linked to trial/SOURCE/subject/ID) and
+    SOURCE.dicom_series; merges both. The same folder again: "unchanged", no commit. A run that
+    was interrupted is resumed by running the same command: files that landed are not sent
+    again, nor files unchanged since the source's last run.
+
+    Files are copied: vxp does not offer lakeFS's zero-copy import yet, because imported
+    objects are not immutable (an overwritten original breaks reads, a deleted one answers
+    410) and the source layer promises bytes that never change.
+
+    Examples:
+
+        vxp ingest files scans/2026-11 --repo imaging --source basel
+
+        vxp ingest files bids/ --source basel --subject-from 'path:^sub-([^/]+)/'
+
+        vxp ingest files inbox/ --source basel --quarantine --jobs 16 --ci > summary.json
+    """
+    from vxp.ingestion.ingest_files import ingest_files
+
+    name = repository(repo)
+
+    def work(progress: Any) -> RunReport:
+        return ingest_files(
+            session(),
+            settings(),
+            name,
+            source,
+            directory,
+            subject_from=subject_from,
+            quarantine=quarantine,
             merge=not no_merge,
             jobs=jobs,
             progress=progress,
