@@ -188,8 +188,9 @@ def _land(
     progress.phase("raw tables", len(delivery.datasets), unit="tables")
     for dataset in delivery.datasets:
         identifier = f"raw_{names.source}.{dataset.table}"
-        tables.replace(identifier, dataset.batches(), dataset.schema)
-        report.changes.append(TableChange(identifier, replaced=True))
+        written = tables.replace(identifier, dataset.batches(), dataset.schema)
+        # the summary's rows for a raw table: the delivery's rows, all written anew
+        report.changes.append(TableChange(identifier, added=written, replaced=True))
         progress.advance()
 
 
