@@ -35,7 +35,7 @@ app = typer.Typer(
     "queried with DuckDB or Trino.\n\nStart with `vxp up`, then `vxp repo create NAME`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -58,19 +58,20 @@ def _root(
     """vxp: versioned research data."""
 
 
-stack.register(app)
-app.add_typer(repo.app, name="repo")
-app.add_typer(catalog.app, name="catalog")
-app.add_typer(demo.app)
-app.command("gc")(gc.gc)
-app.add_typer(branch.app, name="branch")
-versioning.register(app)
-app.add_typer(snapshot.app, name="snapshot")
-app.add_typer(tables.app, name="tables")
-app.add_typer(ingest.app, name="ingest")
-app.add_typer(example.app, name="example")
-app.add_typer(lineage.app)
-app.command("sql")(sql.sql)
+# one way to register: every command module has its `app`; groups get a name, modules of
+# top-level commands are merged in
+for commands in (stack.app, versioning.app, sql.app, gc.app, demo.app, lineage.app):
+    app.add_typer(commands)
+for name, group in (
+    ("repo", repo.app),
+    ("branch", branch.app),
+    ("snapshot", snapshot.app),
+    ("tables", tables.app),
+    ("ingest", ingest.app),
+    ("example", example.app),
+    ("catalog", catalog.app),
+):
+    app.add_typer(group, name=name)
 
 
 def _fail(error: VxpError) -> None:

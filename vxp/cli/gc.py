@@ -42,6 +42,9 @@ class _Bar:
             self._progress.advance(self._task, amount)
 
 
+app = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
+
+
 def _warehouse(settings: Settings) -> Warehouse:
     """The warehouse root, its FileIO properties and the catalog's allowed locations."""
     from vxp.catalog.gc import Warehouse
@@ -77,6 +80,7 @@ def _size(count: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+@app.command()
 def gc(
     repo: Annotated[
         str | None,

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
 # other `vxp` commands start fast
 
+app = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
+
 # the terminal table shows this many rows; files (--output, csv, json) get all of them
 SHOWN_ROWS = 1000
 
@@ -35,6 +37,7 @@ class SqlFormat(StrEnum):
     parquet = "parquet"
 
 
+@app.command()
 def sql(
     statement: Annotated[
         str,

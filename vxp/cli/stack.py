@@ -20,6 +20,8 @@ class EnvFormat(StrEnum):
     json = "json"
 
 
+app = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
+
 _HEALTH_STYLE = {
     Health.HEALTHY: "green",
     Health.READY: "green",
@@ -55,6 +57,7 @@ def _print_status(rows: list[Status]) -> None:
             )
 
 
+@app.command()
 def up(
     stack: Annotated[
         StackName | None,
@@ -80,12 +83,14 @@ def up(
     _print_status(rows)
 
 
+@app.command()
 def down() -> None:
     """Stop every component of the running stack (data is kept)."""
     stopped = ServiceManager().down()
     Console().print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
+@app.command()
 def status() -> None:
     """Show each component: version, URL, health and pid."""
     rows = ServiceManager().status()
@@ -95,6 +100,7 @@ def status() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
 def env(
     format: Annotated[EnvFormat, typer.Option("--format", "-f")] = EnvFormat.sh,
 ) -> None:
@@ -110,6 +116,7 @@ def env(
             typer.echo(f"export {key}={shlex.quote(value)}")
 
 
+@app.command()
 def install(
     components: Annotated[
         list[str] | None, typer.Argument(help="components to install (default: all of the stack)")
@@ -124,8 +131,3 @@ def install(
     """
     ServiceManager().install(stack.value, components, force=force)
     Console().print("[green]✓[/green] installed and verified")
-
-
-def register(app: typer.Typer) -> None:
-    for command in (up, down, status, env, install):
-        app.command()(command)

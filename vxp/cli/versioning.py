@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
 # other `vxp` commands start fast
 
+app = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
 
+
+@app.command()
 def commit(
     message: Annotated[str, typer.Option("--message", "-m", help="what changed and why")],
     branch: Annotated[
@@ -61,6 +64,7 @@ def commit(
     print_done(f"committed {branch}: {created.id}")
 
 
+@app.command()
 def merge(
     source: Annotated[str, typer.Argument(help="ref to merge from (branch, tag or commit)")],
     destination: Annotated[str, typer.Argument(help="branch to merge into")],
@@ -95,6 +99,7 @@ def _catalog_cell(commit: CommitInfo) -> str:
     return f"{commit.catalog_action}: " + ", ".join(parts)
 
 
+@app.command()
 def log(
     ref: Annotated[str, typer.Argument(help="branch, tag or commit")] = DEFAULT_BRANCH,
     number: Annotated[int, typer.Option("-n", "--number", min=1, help="how many commits")] = 20,
@@ -157,6 +162,7 @@ def _print_diff(result: RefDiff) -> None:
     )
 
 
+@app.command()
 def diff(
     left: Annotated[str, typer.Argument(help="the older ref (branch, tag or commit)")],
     right: Annotated[str, typer.Argument(help="the newer ref")],
@@ -172,8 +178,3 @@ def diff(
         print_json(result.to_json())
     else:
         _print_diff(result)
-
-
-def register(app: typer.Typer) -> None:
-    for command in (commit, merge, log, diff):
-        app.command()(command)
