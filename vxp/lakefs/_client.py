@@ -195,9 +195,11 @@ class Session:
             )
         raise error_for(response)
 
-    def _pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
-        """Every result of a paginated listing, fetched a page at a time as they are consumed."""
-        after = ""
+    def _pages(
+        self, path: str, params: Mapping[str, str] | None = None, after: str = ""
+    ) -> Iterator[Any]:
+        """Every result of a paginated listing after ``after``, fetched a page at a time as
+        they are consumed (the one pagination loop of the gateway)."""
         while True:
             query = {**(params or {}), "after": after, "amount": str(PAGE_SIZE)}
             body = self._request("GET", path, params=query).json()
@@ -431,28 +433,13 @@ class Session:
         """Entries under ``prefix`` in path order, fetched a page at a time as they are consumed;
         ``delimiter=""`` lists every object below ``prefix`` recursively."""
         path = f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/objects/ls"
-        start = after
-        while True:
-            body = self._request(
-                "GET",
-                path,
-                params={
-                    "prefix": prefix,
-                    "delimiter": delimiter,
-                    "after": start,
-                    "amount": PAGE_SIZE,
-                },
-            ).json()
-            for item in body["results"]:
-                yield Entry(
-                    path=str(item["path"]),
-                    is_prefix=item["path_type"] == "common_prefix",
-                    checksum=str(item.get("checksum") or ""),
-                    size_bytes=int(item.get("size_bytes") or 0),
-                )
-            if not body["pagination"]["has_more"]:
-                return
-            start = body["pagination"]["next_offset"]
+        for item in self._pages(path, {"prefix": prefix, "delimiter": delimiter}, after):
+            yield Entry(
+                path=str(item["path"]),
+                is_prefix=item["path_type"] == "common_prefix",
+                checksum=str(item.get("checksum") or ""),
+                size_bytes=int(item.get("size_bytes") or 0),
+            )
 
     def upload_object(
         self, repo: str, branch: str, path: str, content: bytes | IO[bytes] | Iterable[bytes]
