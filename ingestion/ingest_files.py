@@ -62,7 +62,14 @@ from .iceberg import Tables
 from .integration import RESOURCES_IDENTIFIER, TableChange
 from .problems import Problem, Problems
 from .report import Outcome, Progress, RunReport, SilentProgress
-from .resources import RESOURCES_SCHEMA, in_scope, plan_resources
+from .resources import (
+    RESOURCES_SCHEMA,
+    Resource,
+    ResourceType,
+    decode_segment,
+    in_scope,
+    plan_resources,
+)
 from .runs import (
     SOURCE_BRANCH,
     DeliveryManifest,
@@ -448,7 +455,7 @@ def _write_resources(
     current = {
         row["id"] for row in history.select(["id", IS_CURRENT]).to_pylist() if row[IS_CURRENT]
     }
-    missing = [p for p in plan.parents if p.id not in current]
+    missing = [_described(p) for p in plan.parents if p.id not in current]
     missing_ids = {p.id for p in missing}
     # closed rows of a missing parent count for its version numbers
     wanted = pa.array([row_id in missing_ids for row_id in history["id"].to_pylist()], pa.bool_())
@@ -470,6 +477,17 @@ def _write_resources(
     updated = apply_scd2(apply_scd2(history, own, key=["id"]), parents, key=["id"])
     tables.replace(RESOURCES_IDENTIFIER, updated.to_batches(), updated.schema)
     return change
+
+
+def _described(parent: Resource) -> Resource:
+    """A trial or subject a files run inserts, with the attributes a study run gives it too
+    (``source``; ``subject``), so a later study run of the source changes no more than it must.
+    """
+    if parent.type is ResourceType.TRIAL:
+        attributes = {"source": parent.source}
+    else:
+        attributes = {"subject": decode_segment(parent.id.rsplit("/", 1)[1])}
+    return Resource(parent.id, parent.type, parent.parent_id, parent.source, attributes)
 
 
 def _write_dicom_series(tables: Tables, identifier: str, rows: pa.Table) -> TableChange:

@@ -283,6 +283,8 @@ class Resource:
     paths: tuple[str, ...] = ()
     checksum: str | None = None
     size_bytes: int | None = None
+    #: the ``version`` of the row it was read from (1, 2, …); None for a resource being planned
+    version: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", ResourceType(self.type))
@@ -318,7 +320,8 @@ class Resource:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Resource:
-        """A resource from a row of ``vxp.resources`` (SCD-2 columns, if any, are ignored).
+        """A resource from a row of ``vxp.resources`` (of the SCD-2 columns only ``version`` is
+        kept, when present).
 
         Raises:
             KeyError: a resource column is missing; InvalidId/ValueError as the constructor.
@@ -333,6 +336,7 @@ class Resource:
             paths=tuple(row["paths"] or ()),
             checksum=row["checksum"],
             size_bytes=row["size_bytes"],
+            version=row.get("version"),
         )
 
 

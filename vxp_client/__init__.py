@@ -13,6 +13,8 @@ Importing this module loads neither the servers (FastAPI) nor the stack manager.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from vxp.core.errors import (
     AlreadyExists,
     Conflict,
@@ -28,6 +30,9 @@ from vxp.core.errors import (
 from vxp.core.settings import Settings
 from vxp_client._client import PlatformClient
 
+if TYPE_CHECKING:
+    from vxp.ingestion.resources import Resource, ResourceType
+
 __all__ = [
     "AlreadyExists",
     "Conflict",
@@ -36,9 +41,20 @@ __all__ = [
     "NotFound",
     "PlatformClient",
     "PreconditionFailed",
+    "Resource",
+    "ResourceType",
     "ServerError",
     "Settings",
     "Unauthorized",
     "Unavailable",
     "VxpError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the resource model needs pyarrow: loaded on first use, so `import vxp_client` stays fast
+    if name in ("Resource", "ResourceType"):
+        from vxp.ingestion import resources
+
+        return getattr(resources, name)
+    raise AttributeError(f"module 'vxp_client' has no attribute {name!r}")

@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from vxp.core.errors import InvalidInput, Unavailable, VxpError
+from vxp.core.errors import InvalidInput, NotFound, Unavailable, VxpError
 from vxp.core.home import Home
 from vxp.core.names import DEFAULT_BRANCH, validate_repository_name
 from vxp.core.settings import Settings
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
+
+    from vxp.ingestion.resources import Resource, ResourceType
 
 __all__ = ["PlatformClient"]
 
@@ -183,6 +185,130 @@ class PlatformClient:
                 f"table {name!r} does not exist at commit {self.commit[:12]} ({self.ref!r}) "
                 f"of {self.repository!r}"
             ) from exc
+
+    # --- resources -----------------------------------------------------------------------
+
+    def get_resource(self, id: str) -> Resource:
+        """The resource ``id`` (e.g. ``"trial/basel/subject/P-7"``) as of :attr:`commit`: its
+        current row of ``vxp.resources``.
+
+        Raises:
+            NotFound: no such resource at the commit (never ingested, or deleted by then).
+        """
+        found = self._resources("id = ?", [id])
+        if not found:
+            raise NotFound(
+                f"no resource {id!r} at commit {self.commit[:12]} ({self.ref!r}) of "
+                f"{self.repository!r}",
+                hint="`vxp resources list --repo REPO` shows the ids",
+            )
+        return found[0]
+
+    def resources(
+        self, type: ResourceType | str | None = None, under: str | None = None
+    ) -> list[Resource]:
+        """The current resources at :attr:`commit`, sorted by id.
+
+        Args:
+            type: only this type (``ResourceType.DICOM_SERIES`` or ``"DICOMSeries"``).
+            under: only the descendants of this id, at any depth (``"trial/basel/subject/P-7"``
+                gives the subject's studies, their series, its volumes, documents, files).
+
+        Raises:
+            InvalidInput: ``type`` is not a resource type.
+        """
+        from vxp.ingestion.resources import ResourceType
+
+        where, params = [], []
+        if type is not None:
+            try:
+                where.append("type = ?")
+                params.append(ResourceType(type).value)
+            except ValueError as exc:
+                raise InvalidInput(
+                    f"{type!r} is not a resource type",
+                    hint="one of " + ", ".join(t.value for t in ResourceType),
+                ) from exc
+        if under is not None:
+            where.append("starts_with(id, ?)")
+            params.append(under.rstrip("/") + "/")
+        return self._resources(" AND ".join(where) or "true", params)
+
+    def children(self, id: str) -> list[Resource]:
+        """The resources one level below ``id`` (``parent_id = id``) at :attr:`commit`, sorted
+        by id; empty for a resource without children or an unknown id."""
+        return self._resources("parent_id = ?", [id])
+
+    def open(self, resource_or_path: Resource | str) -> bytes:
+        """The bytes of a resource, or of an object path, at :attr:`commit` (read whole: use it
+        for headers, documents and single files, not for a 10 GB volume).
+
+        A resource must be one file: a ``Volume``, ``Document`` or ``File``; its bytes are
+        checked against its sha256. A ``DICOMSeries`` or ``DICOMStudy`` is one file per
+        instance (whatever their number): open each of ``resource.paths``. A string argument is
+        an object path, such as ``raw/basel/<run>/sub-01/mr/i1.dcm``, read as stored.
+
+        Raises:
+            InvalidInput: the resource is not one file (a trial, subject, visit, DICOM study or
+                series).
+            NotFound: no such object at the commit.
+            VxpError: the object's bytes do not match the resource's checksum.
+        """
+        import hashlib
+
+        from vxp.ingestion.resources import ResourceType
+
+        if isinstance(resource_or_path, str):
+            return self._object(resource_or_path)
+        resource = resource_or_path
+        single = (ResourceType.VOLUME, ResourceType.DOCUMENT, ResourceType.FILE)
+        if resource.type not in single or len(resource.paths) != 1:
+            raise InvalidInput(
+                f"resource {resource.id!r} is a {resource.type}, not one file; open() reads "
+                "a Volume, Document or File",
+                hint="open each of its paths: [client.open(p) for p in resource.paths]"
+                if resource.paths
+                else "a trial, subject or visit has no bytes; its children() may",
+            )
+        data = self._object(resource.paths[0])
+        if resource.checksum is not None and hashlib.sha256(data).hexdigest() != resource.checksum:
+            raise VxpError(
+                f"the bytes of {resource.paths[0]} at commit {self.commit[:12]} do not match the "
+                f"checksum of resource {resource.id!r}",
+                hint="the object store was changed behind lakeFS's back; report it",
+            )
+        return data
+
+    def _object(self, path: str) -> bytes:
+        data = self._session.get_object(self.repository, self.commit, path)
+        if data is None:
+            raise NotFound(
+                f"no object {path!r} at commit {self.commit[:12]} ({self.ref!r}) of "
+                f"{self.repository!r}",
+                hint="pass a path such as raw/<source>/<run>/<file>, or a Resource",
+            )
+        return data
+
+    def _resources(self, where: str, params: list[str]) -> list[Resource]:
+        """Current rows of ``vxp.resources`` matching ``where`` (DuckDB SQL with ``?``
+        parameters), as resources sorted by id; empty when the table does not exist."""
+        import duckdb
+
+        from vxp.ingestion.resources import Resource
+
+        # `where` is built from fixed fragments only; values travel as parameters
+        columns = "id, type, parent_id, source, attributes, paths, checksum, size_bytes, version"
+        sql = f"SELECT {columns} FROM vxp.resources WHERE is_current AND ({where}) ORDER BY id"  # noqa: S608
+        with self._lock:
+            conn = self._connection()
+            try:
+                rows = conn.execute(sql, params).to_arrow_table().to_pylist()
+            except duckdb.CatalogException:
+                # no resources ingested at this commit yet
+                return []
+            except duckdb.Error as exc:
+                raise InvalidInput(f"DuckDB: {exc}") from exc
+        return [Resource.from_row(row) for row in rows]
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         self._check_open()

@@ -20,6 +20,7 @@ from vxp.cli import (
     ingest,
     lineage,
     repo,
+    resources,
     snapshot,
     sql,
     stack,
@@ -68,6 +69,7 @@ for name, group in (
     ("snapshot", snapshot.app),
     ("tables", tables.app),
     ("ingest", ingest.app),
+    ("resources", resources.app),
     ("example", example.app),
     ("catalog", catalog.app),
 ):
