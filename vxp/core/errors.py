@@ -29,7 +29,11 @@ class VxpError(Exception):
 
     Args:
         message: one or more sentences, in vxp's words (never a server's raw answer alone).
-        hint: what to do about it, or None.
+        hint: what to do about it, or None; ``str(error)`` prints it on a second line.
+
+    Attributes:
+        exit_code: the process exit code the CLI uses for this class (1 unless a subclass says
+            otherwise; ``docs/reference/cli.md``).
     """
 
     #: the process exit code the CLI uses for this kind of failure
@@ -57,7 +61,7 @@ class AlreadyExists(VxpError):
 
 
 class Conflict(VxpError):
-    """Two changes collided (a merge conflict, a lost race); nothing was changed."""
+    """Two changes collided (a merge conflict, a lost race); nothing was changed. Exit code 3."""
 
     exit_code = 3
 
@@ -75,13 +79,16 @@ class Forbidden(VxpError):
 
 
 class Unavailable(VxpError):
-    """A server of the platform could not be reached or did not answer; nothing was changed,
-    or (when the answer was lost) the change's outcome is unknown and the message says so."""
+    """A server of the platform could not be reached or did not answer. Exit code 4.
+
+    Nothing was changed, or (when the answer was lost) the change's outcome is unknown and the
+    message says so.
+    """
 
     exit_code = 4
 
 
 class ServerError(VxpError):
-    """A server of the platform failed while handling a valid request."""
+    """A server of the platform failed while handling a valid request. Exit code 4."""
 
     exit_code = 4

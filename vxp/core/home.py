@@ -14,7 +14,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Home:
-    """The directory layout of one vxp installation."""
+    """The directory layout of one vxp installation.
+
+    Attributes:
+        root: ``$VXP_HOME``, absolute: data, logs, secrets and the stack state of this installation.
+        cache: ``$VXP_CACHE``, absolute: built binaries, shared by every installation here.
+    """
 
     root: Path
     cache: Path
@@ -30,10 +35,12 @@ class Home:
 
     @property
     def logs(self) -> Path:
+        """``<root>/logs``: one ``<component>.log`` per process the service manager started."""
         return self.root / "logs"
 
     @property
     def data(self) -> Path:
+        """``<root>/data``: each component's data directory (lakeFS KV and blocks, warehouse, …)."""
         return self.root / "data"
 
     @property
@@ -43,13 +50,22 @@ class Home:
 
     @property
     def state_file(self) -> Path:
+        """``<root>/run/stack.json``: the running stack, its ports and process handles."""
         return self.run / "stack.json"
 
     @property
     def secrets_file(self) -> Path:
+        """``<root>/secrets.json`` (mode 0600): the installation's generated keys."""
         return self.root / "secrets.json"
 
     def ensure(self) -> None:
+        """Create every directory of the layout (idempotent) and make ``root`` mode 0700.
+
+        0700 because ``root`` holds the secrets file and the client file with the lakeFS secret key.
+
+        Raises:
+            OSError: a directory cannot be created, or its mode cannot be set.
+        """
         for path in (self.root, self.logs, self.data, self.run, self.cache):
             path.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)

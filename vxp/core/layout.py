@@ -46,30 +46,48 @@ def encode_level(level: str) -> str:
 
 
 def decode_level(encoded: str) -> str:
+    """One name from its path segment: the inverse of :func:`encode_level`."""
     return unquote(encoded)
 
 
 def namespace_dir(namespace: Namespace) -> str:
+    """The folder of ``namespace``'s marker and of its child namespaces' folders.
+
+    Args:
+        namespace: the levels, outermost first; ``()`` is the root (``_vxp/catalog/namespaces/``).
+
+    Returns:
+        A path ending in ``/``, each level encoded with :func:`encode_level`.
+    """
     return NAMESPACES + "/" + "".join(encode_level(level) + "/" for level in namespace)
 
 
 def namespace_marker(namespace: Namespace) -> str:
+    """The path of the object that makes ``namespace`` exist (``<dir>/.namespace.json``)."""
     return namespace_dir(namespace) + MARKER
 
 
 def tables_dir(namespace: Namespace) -> str:
+    """The folder holding the table pointers of ``namespace`` (ends in ``/``)."""
     return TABLES + "/" + "".join(encode_level(level) + "/" for level in namespace)
 
 
 def table_pointer(namespace: Namespace, name: str) -> str:
+    """The path of table ``name``'s pointer in ``namespace``.
+
+    That is ``_vxp/catalog/tables/<levels>/<name>.json``; its content is a :class:`Pointer`
+    (:meth:`Pointer.to_bytes`).
+    """
     return tables_dir(namespace) + encode_level(name) + POINTER_SUFFIX
 
 
 def views_dir(namespace: Namespace) -> str:
+    """The folder holding the view pointers of ``namespace`` (ends in ``/``)."""
     return VIEWS + "/" + "".join(encode_level(level) + "/" for level in namespace)
 
 
 def view_pointer(namespace: Namespace, name: str) -> str:
+    """The path of view ``name``'s pointer in ``namespace`` (views share tables' layout)."""
     return views_dir(namespace) + encode_level(name) + POINTER_SUFFIX
 
 
@@ -101,12 +119,19 @@ def parse_namespace_marker(path: str) -> Namespace | None:
 
 @dataclass(frozen=True)
 class Pointer:
-    """A table's or view's catalog entry: where its current metadata file is."""
+    """A table's or view's catalog entry: where its current metadata file is.
+
+    Attributes:
+        metadata_location: the URI of the current metadata file (``file:///…`` or ``s3://…``),
+            the REST spec's ``metadata-location``.
+        previous_metadata_location: the one it replaced, or None for a new entry.
+    """
 
     metadata_location: str
     previous_metadata_location: str | None = None
 
     def to_bytes(self) -> bytes:
+        """The pointer object's content: JSON with sorted keys, as lakeFS stores it."""
         body: dict[str, Any] = {"metadata-location": self.metadata_location}
         if self.previous_metadata_location is not None:
             body["previous-metadata-location"] = self.previous_metadata_location
@@ -114,9 +139,17 @@ class Pointer:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Pointer:
+        """A pointer from an object's content (the inverse of :meth:`to_bytes`).
+
+        Raises:
+            ValueError: ``raw`` is not UTF-8 JSON (``json.JSONDecodeError`` is one).
+            KeyError: the JSON object has no ``metadata-location``.
+            TypeError: the JSON is not an object.
+        """
         body = json.loads(raw)
         return cls(body["metadata-location"], body.get("previous-metadata-location"))
 
 
 def namespace_document(properties: dict[str, str]) -> bytes:
+    """The content of a namespace marker: ``{"properties": {...}}``, sorted keys."""
     return json.dumps({"properties": properties}, sort_keys=True).encode()

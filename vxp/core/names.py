@@ -27,7 +27,11 @@ _BRANCH_NAME = re.compile(r"^\w[-\w]*$")
 
 
 def validate_repository_name(name: str) -> None:
-    """Raises InvalidInput unless ``name`` is a valid lakeFS repository name."""
+    """Check ``name`` against lakeFS's repository-name rule (``^[a-z0-9][a-z0-9-]{2,62}$``).
+
+    Raises:
+        InvalidInput: ``name`` breaks the rule; the hint says what is allowed.
+    """
     if not _REPO_NAME.match(name):
         raise InvalidInput(
             f"invalid repository name {name!r}",
@@ -37,7 +41,11 @@ def validate_repository_name(name: str) -> None:
 
 
 def validate_branch_name(name: str) -> None:
-    """Raises InvalidInput unless ``name`` is a valid lakeFS branch name."""
+    """Check ``name`` against lakeFS's branch-name rule: word characters and ``-``, not first.
+
+    Raises:
+        InvalidInput: ``name`` breaks the rule (a ``/`` or ``.`` for instance).
+    """
     if not _BRANCH_NAME.match(name):
         raise InvalidInput(
             f"invalid branch name {name!r}",

@@ -80,6 +80,7 @@ class Health(StrEnum):
 
     @property
     def ok(self) -> bool:
+        """True for the states ``vxp status`` counts as up (healthy, ready); else exit 1."""
         return self in (Health.HEALTHY, Health.READY)
 
 
@@ -95,6 +96,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The secret's value, for the one place it must really be sent."""
         return self._value
 
     def __repr__(self) -> str:
@@ -144,7 +146,8 @@ class Settings:
     """Where and how a client reaches the platform.
 
     Build it with :meth:`load` (the precedence above); construct it directly in tests.
-    ``lakefs_secret_access_key`` is a :class:`Secret`; ``repr(settings)`` shows no secret.
+    ``lakefs_secret_access_key`` and ``postgres_dsn`` are :class:`Secret`; ``repr(settings)`` shows
+    no secret. Endpoints are base URLs without a trailing ``/`` (``http://127.0.0.1:8000``).
     """
 
     lakefs_endpoint: str
@@ -174,14 +177,16 @@ class Settings:
         """Settings from ``overrides``, then the environment, then ``$VXP_HOME/run/client.json``.
 
         Args:
-            overrides: values by :class:`Key` name that win over everything else.
+            overrides: values by :class:`Key` name that win over everything else; empty values are
+                ignored.
             environ: the environment to read (default ``os.environ``).
             home: the installation whose client file is read (default: ``$VXP_HOME``).
 
         Raises:
             NotFound: no lakeFS endpoint anywhere: no stack was started here and no
                 ``vxp env`` variables are set.
-            InvalidInput: a value is malformed (an unknown stack name).
+            InvalidInput: the client file cannot be read or holds no JSON object, the lakeFS key
+                pair is missing, or a value is malformed (an unknown stack name).
         """
         env = os.environ if environ is None else environ
         home = home or Home.from_env(env)
@@ -206,10 +211,15 @@ class Settings:
 
     @classmethod
     def from_values(cls, values: Mapping[str, str], *, origin: str = "arguments") -> Settings:
-        """Settings from a mapping of :class:`Key` names to strings.
+        """Settings from a mapping of :class:`Key` names to strings (empty strings count as unset).
+
+        Args:
+            values: :class:`Key` names → values, as ``vxp env`` prints them.
+            origin: where ``values`` came from, named in error messages.
 
         Raises:
-            InvalidInput: the lakeFS endpoint or key pair is missing, or a value is malformed.
+            InvalidInput: the lakeFS endpoint or key pair is missing, or ``VXP_STACK`` names no
+                :class:`StackName`.
         """
         missing = [
             key.value
@@ -302,8 +312,16 @@ def parse_locations(text: str | None) -> tuple[str, ...]:
 def write_client_file(home: Home, values: Mapping[str, str]) -> Path:
     """Write the client file ``vxp up`` leaves for clients on this machine (mode 0600).
 
+    Written to a temporary file and renamed, so a reader never sees half a file.
+
+    Args:
+        values: :class:`Key` names → values, secrets revealed (:meth:`Settings.to_values`).
+
     Returns:
         The file's path, ``$VXP_HOME/run/client.json``.
+
+    Raises:
+        OSError: the file cannot be written.
     """
     path = home.run / CLIENT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
