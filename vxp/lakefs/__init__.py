@@ -57,7 +57,8 @@ def open_session(settings: Settings) -> Session:
     """A session with ``settings``' key pair over this process's pool for its endpoint.
 
     For short-lived processes (the CLI); long-lived owners (``vxp_client.PlatformClient``, the
-    catalog) make their own :class:`LakeFS` and close it.
+    catalog) make their own :class:`LakeFS` and close it. No request is made here: a wrong
+    endpoint or key pair shows on the session's first call.
     """
     pool = _POOLS.get(settings.lakefs_endpoint)
     if pool is None:

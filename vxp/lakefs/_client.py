@@ -64,7 +64,15 @@ class Entry:
 
 @dataclass(frozen=True)
 class ObjectStats:
-    """An object's facts at a ref: path, checksum (ETag), size and content type."""
+    """An object's facts at a ref (lakeFS's ``ObjectStats``).
+
+    Attributes:
+        path: the object's path in the ref.
+        checksum: its content checksum (lakeFS's ETag of the object).
+        size_bytes: its size in bytes.
+        content_type: the media type it was uploaded with.
+        mtime: when it was last written (UTC, second precision).
+    """
 
     path: str
     checksum: str
@@ -75,10 +83,15 @@ class ObjectStats:
 
 @dataclass(frozen=True)
 class Commit:
-    """One commit of a repository.
+    """One commit of a repository (lakeFS's ``Commit``).
 
     Attributes:
+        id: the commit ID (64 hex digits).
+        parents: parent commit IDs; two for a merge commit, none for the first commit.
         meta_range_id: commits with the same meta-range hold exactly the same objects.
+        committer: the lakeFS user ID that made it.
+        message: the commit message.
+        date: when it was made (UTC, second precision).
         metadata: the commit's key-value metadata (``vxp.*`` keys: :mod:`vxp.core.metadata`).
     """
 
@@ -92,6 +105,11 @@ class Commit:
 
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> Commit:
+        """A commit from lakeFS's JSON ``Commit`` (``creation_date`` in Unix seconds).
+
+        Raises:
+            KeyError: ``item`` has no ``id``.
+        """
         return cls(
             id=str(item["id"]),
             parents=tuple(str(p) for p in item.get("parents") or ()),
@@ -105,7 +123,14 @@ class Commit:
 
 @dataclass(frozen=True)
 class DiffEntry:
-    """One path of a diff: ``type`` is added, removed, changed or (three-dot) conflict."""
+    """One path of a diff (lakeFS's ``Diff``).
+
+    Attributes:
+        path: the object's path (a common prefix ends with ``/``).
+        type: ``added``, ``removed``, ``changed`` or, in a three-dot diff, ``conflict``.
+        is_prefix: True for a common prefix rather than an object.
+        size_bytes: the object's size on the side that has it, or None when lakeFS omits it.
+    """
 
     path: str
     type: str
@@ -135,6 +160,7 @@ class LakeFS:
         )
 
     def close(self) -> None:
+        """Close the pool's connections; sessions made from it can no longer be used."""
         self._http.close()
 
     def __enter__(self) -> LakeFS:
@@ -149,11 +175,15 @@ class LakeFS:
         self.close()
 
     def as_user(self, access_key_id: str, secret_access_key: str) -> Session:
-        """Calls made with one caller's key pair, over this pool."""
+        """Calls made with one caller's key pair, over this pool.
+
+        The pair is sent as HTTP Basic auth, as lakeFS's API takes it. No request is made here: a
+        rejected key pair shows on the session's first call.
+        """
         return Session(self._http, httpx.BasicAuth(access_key_id, secret_access_key))
 
     def healthy(self) -> bool:
-        """True when lakeFS answers its health check (no credentials needed)."""
+        """True when lakeFS answers its health check (``GET /healthcheck``, no credentials)."""
         try:
             return self._http.get("/healthcheck").status_code == 204
         except httpx.HTTPError:
@@ -211,10 +241,21 @@ class Session:
     # --- identity and repositories -------------------------------------------------------
 
     def current_user(self) -> str:
-        """The lakeFS user ID of this session's key pair."""
+        """The lakeFS user ID of this session's key pair (``GET /user``).
+
+        Raises:
+            LakeFSUnauthorized: lakeFS does not know the key pair.
+            LakeFSUnreachable: lakeFS cannot be reached.
+        """
         return str(self._request("GET", "/user").json()["user"]["id"])
 
     def repository_exists(self, repo: str) -> bool:
+        """True when ``repo`` exists and the caller may read it.
+
+        Raises:
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         try:
             self._request("GET", f"/repositories/{_seg(repo)}")
         except LakeFSNotFound:
@@ -222,15 +263,29 @@ class Session:
         return True
 
     def list_repositories(self) -> Iterator[str]:
-        """Repository names in name order."""
+        """Repository names in name order, fetched a page at a time as they are consumed.
+
+        Errors are raised while iterating.
+
+        Raises:
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         for item in self._pages("/repositories"):
             yield str(item["id"])
 
     def create_repository(self, repo: str, storage_namespace: str, default_branch: str) -> None:
         """Create ``repo`` with its first branch ``default_branch`` (holding one empty commit).
 
+        Args:
+            storage_namespace: where lakeFS keeps the repository's objects, e.g.
+                ``local://clinical`` or ``s3://bucket/clinical``.
+
         Raises:
             LakeFSAlreadyExists: a repository of that name exists.
+            LakeFSBadRequest: the name or storage namespace is not acceptable to lakeFS.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         try:
             self._request(
@@ -248,11 +303,26 @@ class Session:
             ) from exc
 
     def delete_repository(self, repo: str) -> None:
+        """Delete ``repo`` and all its refs (its objects stay in the storage namespace).
+
+        Raises:
+            LakeFSNotFound: no such repository.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         self._request("DELETE", f"/repositories/{_seg(repo)}")
 
     def set_branch_protection(self, repo: str, patterns: Iterable[str]) -> None:
-        """Protect branches matching ``patterns``: lakeFS then refuses direct writes and commits
-        to them (merges still land)."""
+        """Protect branches matching ``patterns`` (lakeFS glob patterns), replacing earlier rules.
+
+        lakeFS then refuses uploads, deletes, commits and resets on them; merges still land
+        (lakeFS docs, "Branch Protection Rules").
+
+        Raises:
+            LakeFSNotFound: no such repository.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         self._request(
             "PUT",
             f"/repositories/{_seg(repo)}/settings/branch_protection",
@@ -262,7 +332,14 @@ class Session:
     # --- refs ----------------------------------------------------------------------------
 
     def branch_head(self, repo: str, branch: str) -> str | None:
-        """The branch's head commit ID, or None if no such branch (or not a valid branch name)."""
+        """The branch's head commit ID, or None if no such branch (or not a valid branch name).
+
+        None also when ``repo`` does not exist: lakeFS answers both with 404.
+
+        Raises:
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         try:
             body = self._request("GET", f"/repositories/{_seg(repo)}/branches/{_seg(branch)}")
         except (LakeFSNotFound, LakeFSBadRequest):
@@ -271,7 +348,12 @@ class Session:
         return str(body.json()["commit_id"])
 
     def tag_commit(self, repo: str, tag: str) -> str | None:
-        """The commit ID a tag pins, or None if no such tag."""
+        """The commit ID a tag pins, or None if no such tag (or repository, or valid tag name).
+
+        Raises:
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         try:
             body = self._request("GET", f"/repositories/{_seg(repo)}/tags/{_seg(tag)}")
         except (LakeFSNotFound, LakeFSBadRequest):
@@ -282,8 +364,13 @@ class Session:
         """The commit any ref expression (branch, tag, commit ID or prefix, ``main~1``) names,
         or None when the ref does not exist in ``repo``.
 
+        lakeFS answers 500 for some expressions it cannot parse (``main@x``): that is None too when
+        lakeFS's health check still passes, so only a real server failure raises.
+
         Raises:
             LakeFSNotFound: the repository does not exist.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         try:
             body = self._request("GET", f"/repositories/{_seg(repo)}/commits/{_seg(ref)}")
@@ -302,7 +389,13 @@ class Session:
         return Commit.from_json(body.json())
 
     def resolve_commit(self, repo: str, ref: str) -> str | None:
-        """The commit ID ``ref`` names, or None (see :meth:`get_commit`)."""
+        """The commit ID ``ref`` names, or None (see :meth:`get_commit`).
+
+        Raises:
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         commit = self.get_commit(repo, ref)
         return None if commit is None else commit.id
 
@@ -313,28 +406,61 @@ class Session:
             return False
 
     def list_branches(self, repo: str) -> list[str]:
+        """Branch names in name order (hidden branches excluded).
+
+        Raises:
+            LakeFSNotFound: no such repository.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         return list(self.branch_heads(repo))
 
     def list_tags(self, repo: str) -> list[str]:
+        """Tag names in name order.
+
+        Raises:
+            LakeFSNotFound: no such repository.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         return list(self.tag_commits(repo))
 
     def branch_heads(self, repo: str, *, hidden: bool = False) -> dict[str, str]:
-        """Branch name → head commit ID; with ``hidden``, hidden branches too."""
+        """Branch name → head commit ID, in name order; with ``hidden``, hidden branches too.
+
+        Raises:
+            LakeFSNotFound: no such repository.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         params = {"show_hidden": "true"} if hidden else {}
         path = f"/repositories/{_seg(repo)}/branches"
         return {str(i["id"]): str(i["commit_id"]) for i in self._pages(path, params)}
 
     def tag_commits(self, repo: str) -> dict[str, str]:
-        """Tag name → commit ID."""
+        """Tag name → commit ID, in name order.
+
+        Raises:
+            LakeFSNotFound: no such repository.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         path = f"/repositories/{_seg(repo)}/tags"
         return {str(i["id"]): str(i["commit_id"]) for i in self._pages(path)}
 
     def create_branch(self, repo: str, name: str, source: str, *, hidden: bool = False) -> None:
-        """Branch ``name`` from ref ``source`` (O(1) in lakeFS).
+        """Branch ``name`` from ref ``source`` (O(1) in lakeFS: no object is copied).
+
+        Args:
+            source: any ref: a branch, tag or commit ID.
+            hidden: keep the branch out of default listings (lakeFS's hidden branches).
 
         Raises:
             LakeFSAlreadyExists: a branch of that name exists.
-            LakeFSNotFound: ``source`` does not exist.
+            LakeFSNotFound: the repository or ``source`` does not exist.
+            LakeFSBadRequest: ``name`` is not a valid branch name.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         try:
             self._request(
@@ -348,6 +474,16 @@ class Session:
             ) from exc
 
     def delete_branch(self, repo: str, name: str) -> None:
+        """Delete branch ``name``; its commits stay reachable from other refs.
+
+        lakeFS's branch protection does not stop this: callers guard layer branches themselves.
+
+        Raises:
+            LakeFSNotFound: no such repository or branch.
+            LakeFSForbidden: ``name`` is the repository's default branch (lakeFS refuses with 403).
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         self._request("DELETE", f"/repositories/{_seg(repo)}/branches/{_seg(name)}")
 
     def create_tag(self, repo: str, name: str, ref: str) -> str:
@@ -355,6 +491,10 @@ class Session:
 
         Raises:
             LakeFSAlreadyExists: a tag of that name exists.
+            LakeFSNotFound: the repository or ``ref`` does not exist.
+            LakeFSBadRequest: ``name`` is not a valid tag name.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         try:
             body = self._request(
@@ -367,7 +507,15 @@ class Session:
         return str(body.json()["commit_id"])
 
     def log(self, repo: str, ref: str) -> Iterator[Commit]:
-        """``ref`` and all its ancestors (every parent, not only the first), newest first."""
+        """``ref`` and all its ancestors (every parent, not only the first), newest first.
+
+        Fetched a page at a time as they are consumed.
+
+        Raises:
+            LakeFSNotFound: the repository or ``ref`` does not exist (raised while iterating).
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         path = f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/commits"
         for item in self._pages(path):
             yield Commit.from_json(item)
@@ -375,7 +523,14 @@ class Session:
     # --- objects -------------------------------------------------------------------------
 
     def get_object(self, repo: str, ref: str, path: str) -> bytes | None:
-        """Object content, or None when the object (or the ref) does not exist."""
+        """An object's content, read whole into memory, or None when it (or the ref) does not exist.
+
+        Use :meth:`download` for large objects.
+
+        Raises:
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         try:
             response = self._request(
                 "GET", f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/objects", params={"path": path}
@@ -386,10 +541,17 @@ class Session:
         return response.content
 
     def download(self, repo: str, ref: str, path: str, target: IO[bytes]) -> int:
-        """Stream an object into ``target`` without holding it in memory; the bytes written.
+        """Stream an object into ``target`` in 1 MiB chunks, without holding it in memory.
+
+        Returns:
+            The number of bytes written.
 
         Raises:
-            LakeFSNotFound: no such object at ``ref``.
+            LakeFSNotFound: no such repository, ref or object.
+            LakeFSUnreachable: lakeFS cannot be reached, or the connection broke mid-stream
+                (``target`` then holds a prefix of the object).
+            LakeFSError: any other error answer.
+            OSError: writing to ``target`` failed.
         """
         url = f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/objects"
         written = 0
@@ -410,7 +572,12 @@ class Session:
         return written
 
     def stat_object(self, repo: str, ref: str, path: str) -> ObjectStats | None:
-        """An object's checksum, size and type, or None when it does not exist at ``ref``."""
+        """An object's checksum, size and type, or None when it does not exist at ``ref``.
+
+        Raises:
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         try:
             body = self._request(
                 "GET",
@@ -430,8 +597,19 @@ class Session:
     def list_objects(
         self, repo: str, ref: str, prefix: str, *, delimiter: str = "/", after: str = ""
     ) -> Iterator[Entry]:
-        """Entries under ``prefix`` in path order, fetched a page at a time as they are consumed;
-        ``delimiter=""`` lists every object below ``prefix`` recursively."""
+        """Entries under ``prefix`` in path order, fetched a page at a time as they are consumed.
+
+        Args:
+            prefix: a path prefix (``"raw/"``); ``""`` lists the ref's root.
+            delimiter: ``"/"`` lists one level (folders as common prefixes); ``""`` lists every
+                object below ``prefix`` recursively.
+            after: start after this path (exclusive), lakeFS's pagination offset.
+
+        Raises:
+            LakeFSNotFound: no such repository or ref (raised while iterating).
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         path = f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/objects/ls"
         for item in self._pages(path, {"prefix": prefix, "delimiter": delimiter}, after):
             yield Entry(
@@ -448,6 +626,12 @@ class Session:
 
         ``content`` may be bytes, an open binary file (streamed, with its length) or an
         iterable of chunks (streamed chunked); nothing is written to a temporary file.
+
+        Raises:
+            LakeFSNotFound: no such repository or branch.
+            LakeFSForbidden: ``branch`` is protected (layer branches change only by merge).
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         body = self._request(
             "POST",
@@ -459,6 +643,14 @@ class Session:
         return str(body.json().get("checksum") or "")
 
     def delete_object(self, repo: str, branch: str, path: str) -> None:
+        """Stage the deletion of ``path`` on ``branch``.
+
+        Raises:
+            LakeFSNotFound: no such repository, branch or object.
+            LakeFSForbidden: ``branch`` is protected.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         self._request(
             "DELETE",
             f"/repositories/{_seg(repo)}/branches/{_seg(branch)}/objects",
@@ -470,9 +662,16 @@ class Session:
     def commit(self, repo: str, branch: str, message: str, metadata: Mapping[str, str]) -> str:
         """Commit the branch's staged changes; the new commit's ID.
 
+        Args:
+            metadata: key-value metadata stored with the commit (:mod:`vxp.core.metadata`).
+
         Raises:
+            LakeFSBadRequest: nothing is staged (lakeFS refuses an empty commit).
             LakeFSPreconditionFailed: a pre-commit hook refused it.
             LakeFSForbidden: the branch is protected.
+            LakeFSNotFound: no such repository or branch.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         body = self._request(
             "POST",
@@ -484,7 +683,16 @@ class Session:
     def commit_details(
         self, repo: str, branch: str, message: str, metadata: Mapping[str, str]
     ) -> Commit:
-        """Like :meth:`commit`, returning the whole commit."""
+        """Like :meth:`commit`, returning the whole commit.
+
+        Raises:
+            LakeFSBadRequest: nothing is staged.
+            LakeFSPreconditionFailed: a pre-commit hook refused it.
+            LakeFSForbidden: the branch is protected.
+            LakeFSNotFound: no such repository or branch.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         body = self._request(
             "POST",
             f"/repositories/{_seg(repo)}/branches/{_seg(branch)}/commits",
@@ -493,7 +701,13 @@ class Session:
         return Commit.from_json(body.json())
 
     def has_uncommitted(self, repo: str, branch: str) -> bool:
-        """True when ``branch`` has staged changes not yet committed."""
+        """True when ``branch`` has staged changes not yet committed (one diff entry is asked for).
+
+        Raises:
+            LakeFSNotFound: no such repository or branch.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         body = self._request(
             "GET", f"/repositories/{_seg(repo)}/branches/{_seg(branch)}/diff", params={"amount": 1}
         ).json()
@@ -502,8 +716,19 @@ class Session:
     def diff_refs(
         self, repo: str, left: str, right: str, *, three_dot: bool = False, prefix: str = ""
     ) -> Iterator[DiffEntry]:
-        """What changed from ``left`` to ``right``; with ``three_dot``, since their merge base,
-        marking paths both sides changed as ``conflict`` (lakeFS's merge preview)."""
+        """What changed from ``left`` to ``right``, fetched a page at a time as it is consumed.
+
+        With ``three_dot``, changes since their merge base, marking paths both sides changed as
+        ``conflict`` (lakeFS's merge preview); else the two refs are compared as they are.
+
+        Args:
+            prefix: only paths starting with it.
+
+        Raises:
+            LakeFSNotFound: no such repository, ``left`` or ``right`` (raised while iterating).
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
+        """
         params = {"type": "three_dot" if three_dot else "two_dot"}
         if prefix:
             params["prefix"] = prefix
@@ -534,11 +759,15 @@ class Session:
         temporary branches); without it the merge commit keeps both parents, so later merges
         find the right merge base. ``strategy`` ``"source-wins"`` or ``"dest-wins"`` resolves
         conflicting paths for one side (lakeFS's merge strategies); None: conflicts fail.
+        Merges land on protected branches (lakeFS docs, "Branch Protection Rules").
 
         Raises:
             LakeFSConflict: both sides changed the same paths; nothing changed.
             LakeFSPreconditionFailed: a pre-merge hook refused it.
             LakeFSBadRequest: nothing to merge, or ``destination`` has uncommitted changes.
+            LakeFSNotFound: no such repository, ``source`` or ``destination``.
+            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
+                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         request: dict[str, Any] = {
             "message": message,

@@ -99,7 +99,15 @@ _BY_STATUS: dict[int, type[LakeFSError]] = {
 
 
 def error_for(response: httpx.Response) -> LakeFSError:
-    """The typed error for an error ``response`` of lakeFS's API (one status → class map)."""
+    """The typed error for an error ``response`` of lakeFS's API (one status → class map).
+
+    400, 401, 403, 404, 409, 410 and 412 have their own class, any other 5xx is
+    :class:`LakeFSServerError`, anything else plain :class:`LakeFSError`. The message quotes
+    lakeFS's own ``message`` field (or the first 500 characters of a non-JSON body).
+
+    Returns:
+        The error, not raised: callers raise it (``raise error_for(response)``).
+    """
     try:
         body = response.json()
         detail = str(body.get("message", response.text)) if isinstance(body, dict) else ""
