@@ -45,7 +45,13 @@ def dataset_namespace(repository: str) -> str:
 
 @dataclass(frozen=True)
 class FileInput:
-    """A delivered file: its path in the ref and its sha256."""
+    """A delivered file a run read.
+
+    Attributes:
+        path: its path in the ref (``raw/<source>/<run>/<relative path>``).
+        sha256: its content's SHA-256, hex; OpenLineage's ``datasetVersion``.
+        size: its size in bytes.
+    """
 
     path: str
     sha256: str
@@ -82,14 +88,32 @@ class RunLineage:
         return cls(repository, job, str(uuid.uuid5(uuid.NAMESPACE_URL, f"vxp:{job}:{run}")))
 
     def start(self, inputs: Sequence[FileInput]) -> dict[str, Any]:
+        """Record the run's START event (OpenLineage spec, ``RunEvent``) with its input files.
+
+        Returns:
+            The event as JSON, also appended to :attr:`events` and emitted when configured.
+        """
         return self._event("START", inputs, (), None)
 
     def complete(
         self, inputs: Sequence[FileInput], outputs: Sequence[TableOutput], commit: str | None
     ) -> dict[str, Any]:
+        """Record the run's COMPLETE event: what it read, what it wrote and the commit it wrote.
+
+        Args:
+            commit: the lakeFS commit that holds the outputs: each output's ``datasetVersion``.
+
+        Returns:
+            The event as JSON, also appended to :attr:`events` and emitted when configured.
+        """
         return self._event("COMPLETE", inputs, outputs, commit)
 
     def fail(self, inputs: Sequence[FileInput], message: str) -> dict[str, Any]:
+        """Record the run's FAIL event with OpenLineage's ``errorMessage`` run facet.
+
+        Returns:
+            The event as JSON, also appended to :attr:`events` and emitted when configured.
+        """
         event = self._event("FAIL", inputs, (), None)
         event["run"]["facets"]["errorMessage"] = {
             "_producer": PRODUCER,
@@ -188,7 +212,14 @@ def _emit(event: Any) -> None:
 
 
 def read_events(session: Session, repo: str, ref: str) -> list[dict[str, Any]]:
-    """Every lineage event committed at ``ref`` (``_vxp/lineage/*.jsonl``), oldest first."""
+    """Every lineage event committed at ``ref`` (``_vxp/lineage/*.jsonl``), oldest first.
+
+    Raises:
+        ValueError: a line of a ``.jsonl`` file is not JSON (``json.JSONDecodeError``).
+        LakeFSNotFound: no such repository or ref.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
+    """
     events: list[dict[str, Any]] = []
     for entry in session.list_objects(repo, ref, LINEAGE + "/", delimiter=""):
         if not entry.path.endswith(".jsonl"):
@@ -207,6 +238,7 @@ class LineageGraph:
     edges: tuple[tuple[str, str], ...]
 
     def to_json(self) -> dict[str, Any]:
+        """``{"table", "nodes": [{"id", "kind"}], "edges": [{"from", "to"}]}``."""
         return {
             "table": self.table,
             "nodes": [{"id": n, "kind": k} for n, k in sorted(self.nodes.items())],
@@ -214,6 +246,7 @@ class LineageGraph:
         }
 
     def to_dot(self) -> str:
+        """The graph in Graphviz DOT: tables as boxes, files as notes, runs as ellipses."""
         shapes = {"table": "box", "file": "note", "run": "ellipse"}
         lines = ["digraph lineage {", "  rankdir=LR;"]
         for node, kind in sorted(self.nodes.items()):
@@ -226,9 +259,12 @@ class LineageGraph:
 def upstream(events: Iterable[Mapping[str, Any]], table: str) -> LineageGraph:
     """The runs that wrote ``table`` and, recursively, what they read.
 
+    Only COMPLETE events count: a failed run wrote nothing that stayed.
+
     Raises:
         InvalidInput: ``table`` is not ``namespace.table``.
         NotFound: no completed run wrote ``table``.
+        KeyError: a completed event that wrote it lacks ``job.name`` or ``run.runId``.
     """
     if "." not in table:
         raise InvalidInput(f"{table!r} is not namespace.table", hint="e.g. basel.dm")

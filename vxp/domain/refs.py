@@ -39,6 +39,8 @@ def resolve(session: Session, repo: str, ref: str) -> str:
 
     Raises:
         NotFound: the repository or the ref does not exist; the message names which.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     try:
         commit = session.resolve_commit(repo, ref)
@@ -61,22 +63,33 @@ def resolve(session: Session, repo: str, ref: str) -> str:
 
 @dataclass(frozen=True)
 class Branch:
+    """A branch and its head commit.
+
+    Attributes:
+        name: the branch name.
+        commit_id: its head commit ID.
+    """
+
     name: str
     commit_id: str
 
     @property
     def layer(self) -> bool:
+        """True for the layer branches (``source``, ``integration``), which change only by merge."""
         return self.name in LAYER_BRANCHES
 
     def to_json(self) -> dict[str, Any]:
+        """``{"name", "commit_id", "layer"}`` for ``--format json``."""
         return {"name": self.name, "commit_id": self.commit_id, "layer": self.layer}
 
 
 def list_branches(session: Session, repo: str) -> list[Branch]:
-    """The repository's branches (the catalog's hidden temporary branches excluded).
+    """The repository's branches in name order (the catalog's hidden temporary branches excluded).
 
     Raises:
         NotFound: no such repository.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     try:
         heads = session.branch_heads(repo)
@@ -88,10 +101,15 @@ def list_branches(session: Session, repo: str) -> list[Branch]:
 def create_branch(session: Session, repo: str, name: str, source: str) -> Branch:
     """Branch ``name`` from ``source`` (branch, tag or commit): O(1), tables included.
 
+    Tables come along because their catalog entries are objects of the ref (DESIGN.md,
+    "Catalog invariants" 1).
+
     Raises:
         InvalidInput: ``name`` breaks lakeFS's branch-name rule.
         AlreadyExists: a branch of that name exists.
         NotFound: no such repository or ``source``.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     validate_branch_name(name)
     resolve(session, repo, source)
@@ -109,8 +127,11 @@ def delete_branch(session: Session, repo: str, name: str) -> None:
     """Delete a work branch; its commits stay reachable from tags and merges.
 
     Raises:
-        Forbidden: ``name`` is a layer branch.
-        NotFound: no such branch.
+        Forbidden: ``name`` is a layer branch (checked here: lakeFS's branch protection does not
+            stop deletion).
+        NotFound: no such repository or branch.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     if name in LAYER_BRANCHES:
         # lakeFS branch protection refuses writes to these branches, not their deletion
@@ -141,6 +162,20 @@ class TableChange:
 
 @dataclass(frozen=True)
 class CommitInfo:
+    """One commit as ``vxp log`` shows it.
+
+    Attributes:
+        id: the commit ID.
+        parents: parent commit IDs (two for a merge).
+        committer: the lakeFS user ID that made it.
+        date: when it was made (UTC).
+        message: the commit message.
+        metadata: its key-value metadata.
+        catalog_action: for commits the catalog made: create-table, commit-table, drop-table, …
+            (``vxp.catalog.action``); None for other commits.
+        tables: the tables such a commit changed (``vxp.catalog.changes``).
+    """
+
     id: str
     parents: list[str]
     committer: str
@@ -152,6 +187,7 @@ class CommitInfo:
     tables: list[TableChange] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The commit for ``--format json``; ``catalog`` is null unless the catalog made it."""
         return {
             "id": self.id,
             "parents": self.parents,
@@ -205,10 +241,12 @@ def _table_changes(metadata: dict[str, str]) -> list[TableChange]:
 
 
 def log(session: Session, repo: str, ref: str, limit: int) -> list[CommitInfo]:
-    """The newest ``limit`` commits reachable from ``ref``, newest first.
+    """The newest ``limit`` commits reachable from ``ref``, newest first (every parent is followed).
 
     Raises:
         NotFound: no such repository or ref.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     commit = resolve(session, repo, ref)
     commits: list[CommitInfo] = []
@@ -220,7 +258,12 @@ def log(session: Session, repo: str, ref: str, limit: int) -> list[CommitInfo]:
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
-    """``key=value`` pairs from the command line; reserved keys are refused."""
+    """``key=value`` pairs from the command line, split at the first ``=``.
+
+    Raises:
+        InvalidInput: a pair has no ``=`` or an empty key, or a key is reserved
+            (``vxp.catalog.*``, ``.lakefs.*``: :data:`vxp.core.metadata.RESERVED_PREFIXES`).
+    """
     metadata: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -244,8 +287,11 @@ def commit(
 
     Raises:
         InvalidInput: nothing is staged.
-        Forbidden: ``branch`` is a protected layer branch.
+        Forbidden: ``branch`` is protected (a layer branch changes only by merge).
         NotFound: no such repository or branch.
+        LakeFSPreconditionFailed: a pre-commit hook refused the commit.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     try:
         staged = session.has_uncommitted(repo, branch)
@@ -283,6 +329,7 @@ class Conflict:
     namespace: str | None = None
 
     def describe(self) -> str:
+        """``table a.b``, ``namespace a`` or ``object path``: how a merge error names it."""
         if self.table is not None:
             return f"table {self.table}"
         if self.namespace is not None:
@@ -291,6 +338,17 @@ class Conflict:
 
 
 class MergeConflict(errors.Conflict):
+    """A merge both sides of which changed the same tables or objects; nothing was changed.
+
+    Args:
+        source, destination: the refs of the merge, as the user named them.
+        conflicts: the conflicting paths, tables first; the message shows the first
+            :attr:`SHOWN` of them.
+
+    Attributes:
+        conflicts: every conflicting path.
+    """
+
     # thousands of conflicting files must not bury the tables in the message
     SHOWN = 20
 
@@ -318,7 +376,15 @@ def _conflict(path: str) -> Conflict:
 
 
 def conflicts(session: Session, repo: str, source: str, destination: str) -> list[Conflict]:
-    """Paths both ``source`` and ``destination`` changed since their merge base; tables first."""
+    """Paths both ``source`` and ``destination`` changed since their merge base; tables first.
+
+    Read from lakeFS's three-dot diff, its merge preview.
+
+    Raises:
+        LakeFSNotFound: no such repository, ``source`` or ``destination``.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
+    """
     # the three-dot diff is lakeFS's merge preview: it marks such paths as type "conflict"
     diffs = session.diff_refs(repo, destination, source, three_dot=True)
     found = [_conflict(d.path) for d in diffs if d.type == "conflict"]
@@ -331,13 +397,17 @@ def merge(
     """Merge ``source`` (any ref) into branch ``destination``; the merge commit's ID.
 
     A conflict raises :class:`MergeConflict` naming the conflicting tables; lakeFS merges are
-    atomic, so nothing changed. There is deliberately no "source wins"/"dest wins" strategy:
-    it would silently drop one side's table commits.
+    atomic, so nothing changed (DESIGN.md, "Catalog invariants" 5). There is deliberately no
+    "source wins"/"dest wins" strategy: it would silently drop one side's table commits.
 
     Raises:
         NotFound: no such repository, ``source`` or ``destination``.
-        InvalidInput: ``destination`` already has every change of ``source``.
+        InvalidInput: ``destination`` already has every change of ``source``, or has
+            uncommitted changes.
         MergeConflict: both sides changed the same tables or objects.
+        LakeFSPreconditionFailed: a pre-merge hook refused the merge.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     source_commit = resolve(session, repo, source)
     destination_commit = resolve(session, repo, destination)
@@ -372,12 +442,22 @@ def merge(
 
 @dataclass(frozen=True)
 class Snapshot:
+    """A snapshot: a lakeFS tag, which pins one commit (and every table in it) for good.
+
+    Attributes:
+        name: the tag name.
+        commit_id: the commit it pins.
+        date: that commit's date (UTC).
+        message: that commit's message.
+    """
+
     name: str
     commit_id: str
     date: datetime
     message: str
 
     def to_json(self) -> dict[str, Any]:
+        """``{"name", "commit_id", "date" (ISO 8601), "message"}`` for ``--format json``."""
         return {
             "name": self.name,
             "commit_id": self.commit_id,
@@ -399,6 +479,9 @@ def create_snapshot(session: Session, repo: str, name: str, ref: str = DEFAULT_B
     Raises:
         NotFound: no such repository or ref.
         AlreadyExists: a snapshot (tag) of that name exists.
+        InvalidInput: ``name`` breaks lakeFS's tag-name rule.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     commit_id = resolve(session, repo, ref)
     try:
@@ -421,6 +504,8 @@ def list_snapshots(session: Session, repo: str) -> list[Snapshot]:
 
     Raises:
         NotFound: no such repository.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     try:
         tags = session.tag_commits(repo)

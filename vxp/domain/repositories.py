@@ -19,17 +19,27 @@ __all__ = ["Repository", "create_repository", "get_repository", "list_repositori
 
 @dataclass(frozen=True)
 class Repository:
-    """A repository and the commit its layer branches point at (None: no such branch)."""
+    """A repository and the commit its layer branches point at.
+
+    Attributes:
+        name: the repository name.
+        heads: layer branch (``source``, ``integration``) → its head commit ID, or None when the
+            repository lacks that branch (made outside vxp).
+    """
 
     name: str
     heads: dict[str, str | None]
 
     def to_json(self) -> dict[str, Any]:
+        """``{"name": …, "layers": {branch: commit ID or null}}`` for ``--format json``."""
         return {"name": self.name, "layers": self.heads}
 
 
 def create_repository(session: Session, name: str, storage_namespace_prefix: str) -> Repository:
     """Create ``name`` with the protected layer branches ``source`` and ``integration``.
+
+    ``integration`` is lakeFS's default branch, ``source`` is cut from its first commit, and
+    both are protected so they change only by merge (DESIGN.md, "Versioning model").
 
     Args:
         name: the repository name (lakeFS's rule: 3-63 lower-case letters, digits and ``-``).
@@ -65,6 +75,8 @@ def get_repository(session: Session, name: str) -> Repository:
 
     Raises:
         NotFound: no repository of that name.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     try:
         heads = session.branch_heads(name)
@@ -77,5 +89,11 @@ def get_repository(session: Session, name: str) -> Repository:
 
 
 def list_repositories(session: Session) -> list[Repository]:
-    """Every repository the caller can see, in name order, with its layer heads."""
+    """Every repository the caller can see, in name order, with its layer heads.
+
+    Raises:
+        NotFound: a repository was deleted between listing and reading it.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
+    """
     return [get_repository(session, name) for name in session.list_repositories()]

@@ -40,7 +40,17 @@ def _name(namespace: Namespace, table: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class TableState:
-    """One table at one commit."""
+    """One table at one commit.
+
+    Attributes:
+        namespace: the namespace's levels.
+        name: the table name.
+        metadata_location: the URI of its current metadata file.
+        snapshot_id: its current snapshot's ID, or None while it has no snapshot.
+        rows: the current snapshot's ``total-records`` summary; 0 without a snapshot, None when
+            the writer omitted it.
+        last_updated_ms: the metadata's ``last-updated-ms`` (Unix milliseconds).
+    """
 
     namespace: Namespace
     name: str
@@ -53,9 +63,11 @@ class TableState:
 
     @property
     def table(self) -> str:
+        """The dotted name ``namespace.table``."""
         return _name(self.namespace, self.name)
 
     def to_json(self) -> dict[str, Any]:
+        """The state for ``--format json`` (``namespace`` as a list of levels)."""
         return {
             "namespace": list(self.namespace),
             "name": self.name,
@@ -83,7 +95,13 @@ def _state(namespace: Namespace, name: str, location: str, metadata: TableMetada
 
 
 class RefReader:
-    """Reads catalog objects of one repository and the metadata files they point to."""
+    """Reads catalog objects of one repository and the metadata files they point to.
+
+    Args:
+        session: the lakeFS session that reads pointers.
+        settings: where metadata files are: their S3 settings on the full stack, none for file://.
+        repo: the repository.
+    """
 
     def __init__(self, session: Session, settings: Settings, repo: str) -> None:
         self.repo = repo
@@ -95,11 +113,19 @@ class RefReader:
 
         Raises:
             NotFound: no such repository or ref.
+            LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+                cannot be reached).
         """
         return resolve(self.session, self.repo, ref)
 
     def paths(self, commit: str, prefix: str) -> list[str]:
-        """Every object path under ``prefix`` at ``commit``, recursively."""
+        """Every object path under ``prefix`` at ``commit``, recursively, in path order.
+
+        Raises:
+            LakeFSNotFound: no such repository or commit.
+            LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+                cannot be reached).
+        """
         return [e.path for e in self.session.list_objects(self.repo, commit, prefix, delimiter="")]
 
     def table(self, commit: str, namespace: Namespace, name: str) -> TableState:
@@ -107,7 +133,10 @@ class RefReader:
 
         Raises:
             NotFound: no such table at ``commit``.
-            InvalidInput: its pointer or metadata file is malformed.
+            InvalidInput: its pointer is malformed.
+            VxpError: its metadata file cannot be read or is not Iceberg table metadata.
+            LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+                cannot be reached).
         """
         path = table_pointer(namespace, name)
         raw = self.session.get_object(self.repo, commit, path)
@@ -123,6 +152,14 @@ class RefReader:
         return _state(namespace, name, location, self.metadata(location))
 
     def metadata(self, location: str) -> TableMetadata:
+        """The Iceberg table metadata at ``location``, gzip-compressed or not (Iceberg spec, "Table
+        Metadata").
+
+        Raises:
+            VxpError: the file cannot be read (the hint names the S3 settings), or is not valid
+                table metadata.
+            EOFError, zlib.error, gzip.BadGzipFile: the file is gzip-compressed but corrupt.
+        """
         try:
             with self.io.new_input(location).open(seekable=False) as stream:
                 raw = stream.read()
@@ -145,12 +182,22 @@ class RefReader:
 
 @dataclass(frozen=True)
 class RefTables:
+    """Every namespace and table of one ref, as ``vxp tables list`` shows them.
+
+    Attributes:
+        ref: the ref as the user named it.
+        commit_id: the commit it named when read.
+        namespaces: every namespace, sorted.
+        tables: every table, sorted by dotted name.
+    """
+
     ref: str
     commit_id: str
     namespaces: list[Namespace]
     tables: list[TableState]
 
     def to_json(self) -> dict[str, Any]:
+        """The listing for ``--format json``."""
         return {
             "ref": self.ref,
             "commit_id": self.commit_id,
@@ -164,6 +211,10 @@ def tables_at(session: Session, settings: Settings, repo: str, ref: str) -> RefT
 
     Raises:
         NotFound: no such repository or ref.
+        InvalidInput: a table pointer is malformed.
+        VxpError: a table's metadata file cannot be read.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     reader = RefReader(session, settings, repo)
     commit = reader.resolve(ref)
@@ -185,6 +236,15 @@ def tables_at(session: Session, settings: Settings, repo: str, ref: str) -> RefT
 
 @dataclass(frozen=True)
 class TableDiff:
+    """How one table differs between two refs.
+
+    Attributes:
+        table: the dotted name.
+        change: ``added``, ``dropped`` or ``changed``.
+        before: its state on the left ref; None when added.
+        after: its state on the right ref; None when dropped.
+    """
+
     table: str
     # added, dropped or changed
     change: str
@@ -192,6 +252,7 @@ class TableDiff:
     after: TableState | None
 
     def to_json(self) -> dict[str, Any]:
+        """The difference for ``--format json``."""
         return {
             "table": self.table,
             "change": self.change,
@@ -202,6 +263,16 @@ class TableDiff:
 
 @dataclass(frozen=True)
 class RefDiff:
+    """What changed from one ref to another: tables, namespaces and the count of other objects.
+
+    Attributes:
+        left, right: the refs as the user named them.
+        left_commit, right_commit: the commits they named.
+        tables: changed tables, sorted by name.
+        namespaces_added, namespaces_dropped: dotted namespace names.
+        objects: ordinary files (outside ``_vxp/catalog/``) by lakeFS change type.
+    """
+
     left: str
     left_commit: str
     right: str
@@ -213,6 +284,7 @@ class RefDiff:
     objects: Counter[str] = field(default_factory=Counter)
 
     def to_json(self) -> dict[str, Any]:
+        """The diff for ``--format json``."""
         return {
             "left": {"ref": self.left, "commit_id": self.left_commit},
             "right": {"ref": self.right, "commit_id": self.right_commit},
@@ -232,6 +304,10 @@ def diff(session: Session, settings: Settings, repo: str, left: str, right: str)
 
     Raises:
         NotFound: no such repository, or either ref does not exist.
+        InvalidInput: a changed table's pointer is malformed.
+        VxpError: a changed table's metadata file cannot be read.
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     reader = RefReader(session, settings, repo)
     left_commit, right_commit = reader.resolve(left), reader.resolve(right)

@@ -4,5 +4,7 @@ from enum import StrEnum
 
 
 class Engine(StrEnum):
+    """The SQL engines ``vxp sql --engine`` runs on: DuckDB in-process, or the stack's Trino."""
+
     duckdb = "duckdb"
     trino = "trino"

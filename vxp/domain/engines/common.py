@@ -28,7 +28,11 @@ def repository_catalog(repository: str) -> str:
 
 @dataclass(frozen=True)
 class CatalogAccess:
-    """How a client reaches the vxp catalog: its URI and the lakeFS key pair as credential."""
+    """How a client reaches the vxp catalog: its URI and the lakeFS key pair as credential.
+
+    The catalog takes the lakeFS key pair as OAuth2 client credentials (Iceberg REST spec,
+    ``/v1/oauth/tokens``); ``repr`` hides the secret.
+    """
 
     uri: str
     client_id: str
@@ -56,7 +60,16 @@ class CatalogAccess:
         return f"CatalogAccess(uri={self.uri!r}, client_id={self.client_id!r}, client_secret=***)"
 
     def pyiceberg(self, warehouse: str) -> Catalog:
-        """A new pyiceberg REST client (its own HTTP session and token) for ``warehouse``."""
+        """A new pyiceberg REST client (its own HTTP session and token) for ``warehouse``.
+
+        Args:
+            warehouse: ``<repo>`` (repository-scoped) or ``<repo>.<ref>`` (ref-scoped).
+
+        Raises:
+            pyiceberg.exceptions.RESTError: the catalog refused (``OAuthError`` for a rejected key
+                pair, ``BadRequestError`` for a malformed warehouse).
+            requests.exceptions.ConnectionError: the catalog cannot be reached.
+        """
         # imported here: pyiceberg is slow to import and most commands never need it
         from pyiceberg.catalog import load_catalog
 
@@ -73,7 +86,12 @@ class CatalogAccess:
 
 @dataclass(frozen=True)
 class Result:
-    """A statement's rows, and how long the engine took to produce them (without set-up)."""
+    """A statement's rows, and how long the engine took to produce them (without set-up).
+
+    Attributes:
+        table: the rows of the last statement; an empty table for statements without rows.
+        seconds: wall-clock seconds of the statement alone (no connect or attach).
+    """
 
     table: pa.Table
     seconds: float

@@ -42,7 +42,18 @@ def _wheel_extension(name: str) -> Path:
 
 
 def extension_directory(cache: Path) -> Path:
-    """Create (idempotently) the offline extension directory under the vxp cache."""
+    """Create (idempotently) the offline extension directory under the vxp cache.
+
+    Links each extension of :data:`EXTENSIONS` from its ``duckdb-extension-*`` wheel into
+    ``<cache>/duckdb-extensions/v<version>/<platform>/``, the layout DuckDB looks in.
+
+    Returns:
+        ``<cache>/duckdb-extensions``, DuckDB's ``extension_directory``.
+
+    Raises:
+        VxpError: an extension wheel is missing or does not match the installed duckdb.
+        OSError: the directory or a link cannot be made.
+    """
     root = cache / "duckdb-extensions"
     platform = duckdb.execute("PRAGMA platform").fetchone()
     assert platform is not None
@@ -59,7 +70,19 @@ def extension_directory(cache: Path) -> Path:
 
 
 def connect(cache: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with every vxp extension loaded, never touching the network."""
+    """A DuckDB connection with every vxp extension loaded, never touching the network.
+
+    Auto-install is off, so DuckDB never downloads an extension; the temporary directory is
+    outside the working directory, so a refused write leaves nothing there.
+
+    Args:
+        cache: the vxp cache (``$VXP_CACHE``) holding the extension directory.
+        database: a DuckDB database path, or ``:memory:``.
+
+    Raises:
+        VxpError: an extension wheel is missing or does not match duckdb.
+        duckdb.Error: DuckDB cannot open ``database`` or load an extension.
+    """
     conn = duckdb.connect(
         database,
         config={
@@ -77,12 +100,19 @@ def connect(cache: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnectio
 
 
 def quote(value: str) -> str:
-    """A SQL string literal (DuckDB's CREATE SECRET takes no prepared parameters)."""
+    """A SQL string literal: ``'`` doubled inside single quotes.
+
+    DuckDB's ``CREATE SECRET`` and ``ATTACH`` options take no prepared parameters.
+    """
     return "'" + value.replace("'", "''") + "'"
 
 
 def s3_secret_sql(name: str, key_id: str, secret: str, endpoint: str) -> str:
-    """``CREATE SECRET`` for an S3-compatible endpoint such as MinIO or lakeFS's S3 gateway."""
+    """``CREATE SECRET`` for an S3-compatible endpoint such as MinIO or lakeFS's S3 gateway.
+
+    Args:
+        endpoint: ``http(s)://host:port``; the scheme decides ``USE_SSL``.
+    """
     scheme, _, host = endpoint.partition("://")
     return (
         f"CREATE OR REPLACE SECRET {name} (TYPE s3, KEY_ID {quote(key_id)}, "
@@ -96,7 +126,10 @@ CATALOG_SECRET = "vxp_catalog"  # noqa: S105 - a secret's name, not a password
 
 
 def catalog_secret_sql(catalog: CatalogAccess, name: str = CATALOG_SECRET) -> str:
-    """``CREATE SECRET`` with the OAuth2 client credentials of the vxp catalog."""
+    """``CREATE SECRET`` with the OAuth2 client credentials of the vxp catalog.
+
+    The token endpoint is the catalog's ``/v1/oauth/tokens`` (Iceberg REST spec).
+    """
     return (
         f"CREATE OR REPLACE SECRET {name} (TYPE iceberg, CLIENT_ID {quote(catalog.client_id)}, "
         f"CLIENT_SECRET {quote(catalog.client_secret)}, "
@@ -132,7 +165,10 @@ def attach_warehouse_sql(
 def attach_sql(
     catalog_uri: str, client_id: str, client_secret: str, warehouse: str, alias: str = "lake"
 ) -> str:
-    """Statements that attach warehouse ``<repo>.<ref>`` (or ``<repo>``) of the vxp catalog."""
+    """Statements that attach warehouse ``<repo>.<ref>`` (or ``<repo>``) of the vxp catalog.
+
+    For users who attach by hand (``VXP_DUCKDB_ATTACH``): the secret, then the ``ATTACH``.
+    """
     catalog = CatalogAccess(catalog_uri, client_id, client_secret)
     return f"{catalog_secret_sql(catalog)}; {attach_warehouse_sql(catalog_uri, warehouse, alias)}"
 
@@ -146,11 +182,16 @@ def attach(
     *,
     immutable: bool = False,
 ) -> None:
-    """Attach ``ref`` of ``repository`` (or, without a ref, the whole repository) as ``alias``;
-    ``immutable`` when ``ref`` is a commit ID (DuckDB may then cache table metadata).
+    """Attach ``ref`` of ``repository`` (or, without a ref, the whole repository) as ``alias``.
+
+    Args:
+        ref: a branch, tag or commit ID; None attaches the repository-scoped warehouse.
+        immutable: ``ref`` is a commit ID, so DuckDB may cache table metadata.
 
     Raises:
+        NotFound: no catalog URI is configured.
         VxpError: DuckDB could not attach (the catalog is unreachable or refused).
+        duckdb.Error: DuckDB refused the catalog secret.
     """
     catalog = CatalogAccess.from_settings(settings)
     conn.execute(catalog_secret_sql(catalog))
@@ -164,9 +205,19 @@ def attach(
 def session(
     cache: Path, settings: Settings, repository: str, ref: str, *, pinned: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """A connection where ``basel.patients`` is that table at ``ref`` and every other ref of the
-    repository is ``<repo>."<ref>.<namespace>".<table>``, as in Trino; ``pinned`` when ``ref``
-    is a commit ID."""
+    """A connection where ``basel.patients`` is that table at ``ref``.
+
+    Every other ref of the repository is ``<repo>."<ref>.<namespace>".<table>``, as in Trino.
+    The caller closes the connection.
+
+    Args:
+        pinned: ``ref`` is a commit ID, so DuckDB may cache table metadata.
+
+    Raises:
+        NotFound: no catalog URI is configured.
+        VxpError: an extension is missing, or DuckDB could not attach the warehouse.
+        duckdb.Error: DuckDB failed to load an extension or set up the session.
+    """
     conn = connect(cache)
     try:
         attach(conn, settings, repository, ref, REF_CATALOG, immutable=pinned)
@@ -187,7 +238,16 @@ def session(
 
 
 def query(cache: Path, settings: Settings, sql: str, repository: str, ref: str) -> Result:
-    """Run ``sql`` (one or more statements; the last one's rows are returned) at ``ref``."""
+    """Run ``sql`` (one or more statements; the last one's rows are returned) at ``ref``.
+
+    Opens and closes its own connection (:func:`session`).
+
+    Raises:
+        NotFound: no catalog URI is configured.
+        VxpError: a statement failed (DuckDB's message), an extension is missing, or the
+            warehouse could not be attached.
+        duckdb.Error: DuckDB failed to load an extension.
+    """
     conn = session(cache, settings, repository, ref)
     try:
         start = time.monotonic()

@@ -27,6 +27,8 @@ from vxp.lakefs import Session
 
 
 class FileFormat(StrEnum):
+    """The formats ``vxp sql --output`` writes (:func:`export`)."""
+
     csv = "csv"
     json = "json"
     parquet = "parquet"
@@ -34,7 +36,15 @@ class FileFormat(StrEnum):
 
 @dataclass(frozen=True)
 class Answer:
-    """A statement's rows, the engine's time, and the commit the ref named when it started."""
+    """A statement's rows, the engine's time, and the commit the ref named when it started.
+
+    Attributes:
+        table: the rows.
+        seconds: the engine's wall-clock seconds for the statement.
+        engine: which engine ran it.
+        ref: the ref as the user named it.
+        commit_id: the commit ``ref`` named just before the statement ran.
+    """
 
     table: pa.Table
     seconds: float
@@ -56,11 +66,19 @@ def run(
 
     Args:
         cache: the vxp cache directory (DuckDB's offline extensions live there).
+        ref: a branch, tag or commit ID; the engine reads the ref itself, so a branch that
+            moves during the statement may be read at a later commit than ``commit_id``.
 
     Raises:
         InvalidInput: the statement is empty.
-        NotFound: no such repository or ref, or no Trino for ``Engine.trino``.
-        VxpError: the engine refused the statement (its message says why).
+        NotFound: no such repository or ref, no catalog URI, or no Trino for
+            ``Engine.trino``.
+        VxpError: the engine refused the statement (its message says why), or is unreachable.
+        duckdb.Error: DuckDB failed to load an extension.
+        trino.exceptions.HttpError: Trino answered with an HTTP error (see
+            :func:`vxp.domain.engines.trino.query` for the rest Trino's client raises).
+        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+            cannot be reached).
     """
     if not sql.strip():
         raise InvalidInput("the SQL statement is empty")
@@ -117,7 +135,11 @@ def export(
 def export_bytes(
     table: pa.Table, fmt: FileFormat, provenance: Mapping[str, str] | None = None
 ) -> bytes:
-    """What :func:`export` would write, for printing to standard output."""
+    """What :func:`export` would write, for printing to standard output.
+
+    Raises:
+        VxpError: the result has no columns, or DuckDB cannot write it.
+    """
     with tempfile.TemporaryDirectory(prefix="vxp-sql-") as tmp:
         target = Path(tmp) / f"result.{fmt}"
         export(table, fmt, target, provenance)

@@ -97,7 +97,14 @@ def create_catalog_sql(name: str, warehouse: str) -> str:
 
 
 def connect(url: str, catalog: str | None = None) -> Connection:
-    """A Trino DB-API connection to ``url`` (``http://host:port``), optionally in ``catalog``."""
+    """A Trino DB-API connection to ``url`` (``http://host:port``), optionally in ``catalog``.
+
+    No request is made until the first statement.
+
+    Raises:
+        VxpError: the Trino client (the ``full`` extra) is not installed.
+        ValueError: the port in ``url`` is not a number.
+    """
     try:
         import trino
     except ImportError as exc:
@@ -116,13 +123,28 @@ def connect(url: str, catalog: str | None = None) -> Connection:
 
 
 def catalogs(conn: Connection) -> set[str]:
+    """The names of Trino's catalogs (``SHOW CATALOGS``).
+
+    Raises:
+        trino.exceptions.TrinoQueryError: Trino refused the statement.
+        trino.exceptions.HttpError: Trino answered with an HTTP error (503 while starting).
+        requests.exceptions.RequestException: Trino cannot be reached.
+    """
     cur = conn.cursor()
     cur.execute("SHOW CATALOGS")
     return {str(row[0]) for row in cur.fetchall()}
 
 
 def ensure_catalog(conn: Connection, name: str, warehouse: str, known: set[str]) -> None:
-    """Create catalog ``name`` for ``warehouse`` unless ``known`` (from :func:`catalogs`) has it."""
+    """Create catalog ``name`` for ``warehouse`` unless ``known`` (from :func:`catalogs`) has it.
+
+    Adds ``name`` to ``known``.
+
+    Raises:
+        trino.exceptions.TrinoQueryError: Trino refused the statement.
+        trino.exceptions.HttpError: Trino answered with an HTTP error.
+        requests.exceptions.RequestException: Trino cannot be reached.
+    """
     if name in known:
         return
     cur = conn.cursor()
@@ -132,7 +154,14 @@ def ensure_catalog(conn: Connection, name: str, warehouse: str, known: set[str])
 
 
 def ensure_repository_catalogs(url: str, repositories: list[str]) -> None:
-    """The repository-scoped catalog of each repository (what Trino's start-up sync calls)."""
+    """The repository-scoped catalog of each repository (what Trino's start-up sync calls).
+
+    Raises:
+        VxpError: the Trino client is not installed.
+        trino.exceptions.TrinoQueryError: Trino refused a statement.
+        trino.exceptions.HttpError: Trino answered with an HTTP error.
+        requests.exceptions.RequestException: Trino cannot be reached.
+    """
     with closing(connect(url)) as conn:
         known = catalogs(conn)
         for repo in repositories:
@@ -179,7 +208,8 @@ def arrow_type(trino_type: str) -> pa.DataType | None:
     """The Arrow type for a Trino type signature (``row(a integer, b array(varchar))``).
 
     None for types Arrow has no counterpart for here (intervals, IP addresses, geometry, …):
-    their values are left to Arrow's inference.
+    their values are left to Arrow's inference. Timestamps become microsecond timestamps,
+    UTC when zoned (the client returns Python datetimes).
     """
     text = trino_type.strip()
     base, paren, rest = text.partition("(")
@@ -250,7 +280,17 @@ def _to_arrow(description: list[Any], rows: list[list[Any]]) -> pa.Table:
 
 
 def query(url: str, sql: str, repository: str, ref: str) -> Result:
-    """Run one statement with ``ref`` of ``repository`` as the session catalog."""
+    """Run one statement with ``ref`` of ``repository`` as the session catalog.
+
+    Creates the repository's and the ref's catalogs first when Trino lacks them.
+
+    Raises:
+        VxpError: Trino refused the statement (its message, catalog names removed), or cannot
+            be reached.
+        trino.exceptions.HttpError: Trino answered with an HTTP error (502, 503, 504).
+        trino.exceptions.TrinoConnectionError: Trino sent an empty answer.
+        ModuleNotFoundError: the Trino client (the ``full`` extra) is not installed.
+    """
     from requests.exceptions import RequestException
     from trino.exceptions import TrinoQueryError
 
