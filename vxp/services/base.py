@@ -16,7 +16,15 @@ from vxp.services import cache
 
 @dataclass
 class Context:
-    """Everything a component needs to configure itself for one installation and stack."""
+    """Everything a component needs to configure itself for one installation and stack.
+
+    Attributes:
+        home: the installation (``$VXP_HOME``, ``$VXP_CACHE``).
+        stack: ``embedded`` or ``full``.
+        secrets: the installation's generated secrets (:mod:`vxp.services.secrets`).
+        ports: port name → number, for every component of the stack.
+        console: where progress and warnings go (standard error).
+    """
 
     home: Home
     stack: str
@@ -25,22 +33,40 @@ class Context:
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
     def data_dir(self, component: str) -> Path:
+        """``$VXP_HOME/data/<component>``, created if missing: the component's persistent data.
+
+        Raises:
+            OSError: the directory cannot be created.
+        """
         path = self.home.data / component
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def run_dir(self, component: str) -> Path:
+        """``$VXP_HOME/run/<component>``, created if missing: generated configuration files.
+
+        Raises:
+            OSError: the directory cannot be created.
+        """
         path = self.home.run / component
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def log_file(self, component: str) -> Path:
+        """``$VXP_HOME/logs/<component>.log``: the process's output (not created here)."""
         return self.home.logs / f"{component}.log"
 
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """How to start a component's process."""
+    """How to start a component's process.
+
+    Attributes:
+        argv: the command and its arguments; run without a shell.
+        env: variables added to the service manager's environment.
+        cwd: the working directory, or None for the manager's.
+        user: the OS user to run as (PostgreSQL refuses to run as root), or None.
+    """
 
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
@@ -76,7 +102,11 @@ class Component(ABC):
         """Install into the cache with progress; never rebuild a cached version unless forced."""
 
     def verify(self, ctx: Context) -> None:  # noqa: B027 - optional hook
-        """Raise :class:`~vxp.core.errors.VxpError` if the cached install is corrupt."""
+        """Check the cached install; a no-op unless a component has something to check.
+
+        Raises:
+            VxpError: (in implementations) the cached install is corrupt or unusable.
+        """
 
     def prepare(self, ctx: Context) -> None:  # noqa: B027 - optional hook
         """Write configuration files and initialise data directories (idempotent)."""
@@ -109,9 +139,11 @@ class CachedComponent(Component):
     """
 
     def slot(self, ctx: Context) -> Path:
+        """The component's cache slot, ``$VXP_CACHE/<name>/<version>/``."""
         return cache.slot(ctx.home.cache, self.name, self.version)
 
     def installed(self, ctx: Context) -> bool:
+        """True when the slot is sealed (its manifest exists): a build ran to the end."""
         return cache.is_complete(self.slot(ctx))
 
     def install(self, ctx: Context, force: bool = False) -> None:
@@ -120,6 +152,10 @@ class CachedComponent(Component):
         One process builds a slot at a time: several installations share the cache (a user's,
         test sessions, benchmarks), and a second build would delete the first one's files
         mid-build. A process that waited for the lock finds the slot sealed and returns.
+
+        Raises:
+            VxpError: a tool is missing or a build step failed (with its last output lines).
+            OSError: the slot or its lock file cannot be written.
         """
         slot = self.slot(ctx)
         if self.installed(ctx) and not force:
@@ -135,6 +171,12 @@ class CachedComponent(Component):
             cache.seal(slot, self.checked_files())
 
     def verify(self, ctx: Context) -> None:
+        """Check the checksums sealed with the build (:func:`vxp.services.cache.verify`).
+
+        Raises:
+            VxpError: a checked file is missing or changed since it was installed.
+            OSError: the slot has no manifest (it was never installed).
+        """
         cache.verify(self.slot(ctx), self.name)
 
     @abstractmethod

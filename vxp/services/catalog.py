@@ -20,23 +20,27 @@ ALLOWED_LOCATIONS = Key.CATALOG_ALLOWED_LOCATIONS.value
 
 
 class Catalog(Component):
+    """The vxp Iceberg REST catalog (``vxp.catalog``), run as ``vxp catalog serve``."""
+
     name = "catalog"
     version = __version__
     ports: ClassVar[dict[str, int | None]] = {"catalog": 8181}
 
     def installed(self, ctx: Context) -> bool:
+        """Always True: the catalog is part of this Python package."""
         return True  # part of this Python package
 
     def install(self, ctx: Context, force: bool = False) -> None:
         """Nothing to install: the catalog ships with vxp."""
 
     def warehouse_root(self, ctx: Context) -> str:
+        """Where table files go: ``s3://vxp-warehouse`` (full) or ``$VXP_HOME/data/warehouse``."""
         if ctx.stack == "full":
             return f"s3://{WAREHOUSE_BUCKET}"
         return (ctx.home.data / "warehouse").as_uri()
 
     def server_env(self, ctx: Context) -> dict[str, str]:
-        """The ``VXP_CATALOG_*`` settings :meth:`catalog.settings.Settings.from_env` reads."""
+        """The ``VXP_CATALOG_*`` settings :meth:`vxp.catalog.settings.Settings.from_env` reads."""
         env = {
             "VXP_CATALOG_LAKEFS_ENDPOINT": f"http://127.0.0.1:{ctx.ports['lakefs']}",
             "VXP_CATALOG_WAREHOUSE_ROOT": self.warehouse_root(ctx),
@@ -57,12 +61,18 @@ class Catalog(Component):
         return ctx.run_dir(self.name) / "allowed-locations"
 
     def prepare(self, ctx: Context) -> None:
+        """Create the file warehouse and record the allowed locations the catalog starts with.
+
+        Raises:
+            OSError: a directory or file cannot be written.
+        """
         (ctx.home.data / "warehouse").mkdir(parents=True, exist_ok=True)
         # `vxp env` (and so `vxp gc`) must report the prefixes the running catalog was started
         # with, not those of the shell that happens to ask
         self._allowed_locations_file(ctx).write_text(os.environ.get(ALLOWED_LOCATIONS, ""))
 
     def launch(self, ctx: Context) -> LaunchSpec:
+        """``python -m vxp catalog serve --port <port>`` with :meth:`server_env`."""
         return LaunchSpec(
             argv=[
                 sys.executable,
@@ -77,9 +87,11 @@ class Catalog(Component):
         )
 
     def url(self, ctx: Context) -> str:
+        """The catalog's base URL, ``http://127.0.0.1:<port>`` (REST routes under ``/v1``)."""
         return f"http://127.0.0.1:{ctx.ports['catalog']}"
 
     def healthy(self, ctx: Context) -> bool:
+        """True when ``/healthz`` answers 200 within 2 s."""
         try:
             response = httpx.get(f"{self.url(ctx)}/healthz", timeout=2.0)
         except httpx.HTTPError:
@@ -87,6 +99,11 @@ class Catalog(Component):
         return response.status_code == 200
 
     def settings(self, ctx: Context) -> dict[str, str]:
+        """The catalog's settings for ``vxp env``.
+
+        ``VXP_CATALOG_URI``, ``VXP_WAREHOUSE_ROOT`` and pyiceberg's ``PYICEBERG_CATALOG__VXP__*``;
+        ``VXP_CATALOG_ALLOWED_LOCATIONS`` too when the running catalog was started with some.
+        """
         credential = (
             f"{ctx.secrets['lakefs_access_key_id']}:{ctx.secrets['lakefs_secret_access_key']}"
         )

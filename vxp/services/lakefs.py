@@ -22,6 +22,12 @@ BUCKET = "vxp-lakefs"
 
 
 class LakeFS(CachedComponent):
+    """lakeFS, built with its web UI from its Go module and cached by version.
+
+    Embedded stack: local KV store and local blockstore. Full stack: PostgreSQL KV and the
+    MinIO bucket :data:`BUCKET` as blockstore.
+    """
+
     name = "lakefs"
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"lakefs": 8000}
@@ -29,10 +35,12 @@ class LakeFS(CachedComponent):
     web_ui = "/"
 
     def slot(self, ctx: Context) -> Path:
+        """The cache slot, keyed ``<version>+webui`` so a binary built without the UI is rebuilt."""
         # keyed by version and build: a binary cached before the UI was embedded is rebuilt once
         return cache.slot(ctx.home.cache, self.name, f"{self.version}+{BUILD}")
 
     def binary(self, ctx: Context) -> Path:
+        """The cached ``lakefs`` binary."""
         return self.slot(ctx) / "lakefs"
 
     def build(self, ctx: Context, slot: Path) -> None:
@@ -40,8 +48,12 @@ class LakeFS(CachedComponent):
 
         As lakeFS's own ``make build`` does (``gen-ui`` before ``go build``): ``webui/content.go``
         embeds ``webui/dist`` with ``go:embed``, and without ``dist/index.html`` the server
-        answers ``/`` with "UI Not Built". Raises :class:`VxpError` when a tool is missing, a
-        step fails, or the UI build left no ``index.html``.
+        answers ``/`` with "UI Not Built".
+
+        Raises:
+            VxpError: ``go`` or ``npm`` is missing, a step fails, or the UI build left no
+                ``index.html``.
+            OSError: the module cannot be copied into ``slot``.
         """
         toolchain.go_build_module(
             MODULE,
@@ -65,14 +77,23 @@ class LakeFS(CachedComponent):
             raise VxpError(f"the lakeFS web UI build wrote no {webui / 'dist' / 'index.html'}")
 
     def checked_files(self) -> list[str]:
+        """The binary: its checksum catches a damaged install."""
         return ["lakefs"]
 
     def storage_namespace(self, ctx: Context, repository: str) -> str:
+        """Where lakeFS keeps ``repository``'s objects: ``s3://vxp-lakefs/<repo>`` (full) or
+        ``local://<repo>`` (embedded).
+        """
         if ctx.stack == "full":
             return f"s3://{BUCKET}/{repository}"
         return f"local://{repository}"
 
     def config(self, ctx: Context) -> dict[str, object]:
+        """lakeFS's configuration (its ``lakefs.yaml`` keys) for this installation and stack.
+
+        Listens on 127.0.0.1 only, never phones home (stats, update checks off), and creates the
+        admin user with the installation's generated keys on first start.
+        """
         data = ctx.data_dir(self.name)
         cfg: dict[str, object] = {
             "listen_address": f"127.0.0.1:{ctx.ports['lakefs']}",
@@ -123,18 +144,26 @@ class LakeFS(CachedComponent):
         return cfg
 
     def prepare(self, ctx: Context) -> None:
+        """Write ``$VXP_HOME/run/lakefs/lakefs.yaml`` (mode 0600: it holds the keys).
+
+        Raises:
+            OSError: the file cannot be written.
+        """
         path = ctx.run_dir(self.name) / "lakefs.yaml"
         path.write_text(yaml.safe_dump(self.config(ctx), sort_keys=False))
         path.chmod(0o600)
 
     def launch(self, ctx: Context) -> LaunchSpec:
+        """``lakefs run --config <run dir>/lakefs.yaml``."""
         config = ctx.run_dir(self.name) / "lakefs.yaml"
         return LaunchSpec(argv=[str(self.binary(ctx)), "run", "--config", str(config)])
 
     def url(self, ctx: Context) -> str:
+        """lakeFS's base URL, ``http://127.0.0.1:<port>`` (without ``/api/v1``)."""
         return f"http://127.0.0.1:{ctx.ports['lakefs']}"
 
     def healthy(self, ctx: Context) -> bool:
+        """True when lakeFS's ``/_health`` answers 200 within 2 s."""
         try:
             return httpx.get(f"{self.url(ctx)}/_health", timeout=2.0).status_code == 200
         except httpx.HTTPError:
@@ -144,7 +173,13 @@ class LakeFS(CachedComponent):
         """Create the admin user with this installation's keys, once.
 
         lakeFS does this itself from ``installation.*`` only with a local KV store; with
-        PostgreSQL it waits for a setup call, which we make with the generated keys.
+        PostgreSQL it waits for a setup call (``/api/v1/setup_lakefs``), which we make with the
+        generated keys.
+
+        Raises:
+            VxpError: lakeFS answered the setup call with neither 200 nor 409.
+            httpx.HTTPError: lakeFS cannot be reached.
+            ValueError: lakeFS's setup state is not JSON.
         """
         url = f"{self.url(ctx)}/api/v1/setup_lakefs"
         if httpx.get(url, timeout=10.0).json().get("state") == "initialized":
@@ -164,6 +199,7 @@ class LakeFS(CachedComponent):
             raise VxpError(f"lakeFS setup failed ({response.status_code}): {response.text}")
 
     def settings(self, ctx: Context) -> dict[str, str]:
+        """``VXP_LAKEFS_*`` and ``VXP_STORAGE_NAMESPACE_PREFIX`` for ``vxp env``."""
         return {
             Key.LAKEFS_ENDPOINT: self.url(ctx),
             Key.LAKEFS_ACCESS_KEY_ID: ctx.secrets["lakefs_access_key_id"],

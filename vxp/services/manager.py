@@ -46,6 +46,11 @@ STACKS: dict[str, Callable[[], list[Component]]] = {
 
 
 def components_for(stack: str) -> list[Component]:
+    """A new instance of each component of ``stack``, in start order.
+
+    Raises:
+        VxpError: ``stack`` is not ``embedded`` or ``full``.
+    """
     if stack not in STACKS:
         raise VxpError(
             f"unknown stack {stack!r}",
@@ -69,12 +74,27 @@ class Status:
 
 @dataclass
 class State:
+    """The state of a stack in ``$VXP_HOME/run/stack.json``.
+
+    Attributes:
+        stack: the stack last started here, or None.
+        ports: port name → number, kept across restarts so URLs stay stable.
+        processes: component → handle of the process started for it.
+    """
+
     stack: str | None
     ports: dict[str, int]
     processes: dict[str, process.Handle]
 
     @classmethod
     def load(cls, path: Path) -> State:
+        """The state in ``path``; an empty state when the file does not exist.
+
+        Raises:
+            ValueError: the file is not JSON or holds a port that is not a number.
+            TypeError: a process entry is not ``{"pid", "start_ticks"}``.
+            OSError: the file cannot be read.
+        """
         if not path.exists():
             return cls(stack=None, ports={}, processes={})
         raw = json.loads(path.read_text())
@@ -85,6 +105,11 @@ class State:
         )
 
     def save(self, path: Path) -> None:
+        """Write the state to ``path`` (a temporary file, then a rename).
+
+        Raises:
+            OSError: the file cannot be written.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(
@@ -113,7 +138,12 @@ def _configured_port(name: str) -> int | None:
 
 
 class ServiceManager:
-    """Drives the components of one vxp installation (one ``$VXP_HOME``)."""
+    """Drives the components of one vxp installation (one ``$VXP_HOME``).
+
+    Args:
+        home: the installation (default: ``$VXP_HOME`` and ``$VXP_CACHE``).
+        console: where progress goes (default: standard error).
+    """
 
     def __init__(self, home: Home | None = None, console: Console | None = None) -> None:
         self.home = home or Home.from_env()
@@ -167,7 +197,14 @@ class ServiceManager:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def install(self, stack: str, only: list[str] | None = None, force: bool = False) -> None:
-        """Install (or reinstall with ``force``) the components of ``stack`` into the cache."""
+        """Install (or reinstall with ``force``) the components of ``stack`` into the cache.
+
+        Args:
+            only: component names to install; None installs all of the stack's.
+
+        Raises:
+            VxpError: an unknown stack or component, a failed build, or a corrupt cached install.
+        """
         components = components_for(stack)
         names = {c.name for c in components}
         for name in only or []:
@@ -187,10 +224,18 @@ class ServiceManager:
     def up(self, stack: str | None = None, *, force: bool = False) -> list[Status]:
         """Start ``stack`` (default: the one last started here, else ``embedded``); idempotent.
 
+        Ports are kept from the last start when free, so URLs stay stable; a component already
+        running and healthy is left alone. Writes the client file (``$VXP_HOME/run/client.json``).
+
+        Returns:
+            One :class:`Status` per component.
+
         Raises:
             VxpError: another stack is running; or this home last ran another stack and
                 ``force`` is not set (each stack has its own lakeFS metadata, so switching
-                hides the other stack's repositories until it is switched back).
+                hides the other stack's repositories until it is switched back); or a
+                configured port is taken, an install failed, or a component did not become
+                healthy (the message holds its last log lines).
         """
         with self._lock():
             state = self._state()
@@ -284,6 +329,16 @@ class ServiceManager:
         )
 
     def status(self) -> list[Status]:
+        """One row per component of the stack last started here; empty when none was.
+
+        Probes each component once: a process's health counts only when the answer comes from the
+        process vxp started (it owns its ports).
+
+        Raises:
+            VxpError: the state names an unknown stack.
+            ValueError: the state or secrets file is not JSON.
+            duckdb.Error: DuckDB's extensions fail to load.
+        """
         state = self._state()
         if state.stack is None:
             return []
@@ -308,7 +363,11 @@ class ServiceManager:
         return rows
 
     def down(self) -> list[str]:
-        """Stop every process of the stack, last started first. Returns the names stopped."""
+        """Stop every process of the stack, last started first.
+
+        Returns:
+            The names of the components stopped.
+        """
         with self._lock():
             state = self._state()
             if state.stack is None:
@@ -323,7 +382,14 @@ class ServiceManager:
             return stopped
 
     def env(self) -> dict[str, str]:
-        """Every connection setting a client needs, from the running stack."""
+        """Every connection setting a client needs, from the running stack (``vxp env``).
+
+        Returns:
+            :class:`~vxp.core.settings.Key` names (and pyiceberg's) → values, secrets included.
+
+        Raises:
+            VxpError: no stack was started here.
+        """
         state = self._state()
         if state.stack is None:
             raise VxpError("no vxp stack has been started here", hint="run `vxp up` first")

@@ -40,21 +40,31 @@ WAREHOUSE_BUCKET = "vxp-warehouse"
 
 
 class MinIO(CachedComponent):
+    """MinIO, built from its Go module and cached by version; the full stack's S3 store."""
+
     name = "minio"
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"minio": 9000, "minio-console": 9001}
 
     def binary(self, ctx: Context) -> Path:
+        """The cached ``minio`` binary."""
         return self.slot(ctx) / "minio"
 
     def build(self, ctx: Context, slot: Path) -> None:
+        """``go install`` the server (its main package is the module root) into ``slot``.
+
+        Raises:
+            VxpError: ``go`` is missing or the build fails.
+        """
         # the server's main package is the module root
         toolchain.go_install(f"{MODULE}@v{self.version}", MODULE, self.binary(ctx), ctx.console)
 
     def checked_files(self) -> list[str]:
+        """The binary: its checksum catches a damaged install."""
         return ["minio"]
 
     def launch(self, ctx: Context) -> LaunchSpec:
+        """``minio server`` on 127.0.0.1 with the root credentials, updates and call-home off."""
         return LaunchSpec(
             argv=[
                 str(self.binary(ctx)),
@@ -75,9 +85,11 @@ class MinIO(CachedComponent):
         )
 
     def url(self, ctx: Context) -> str:
+        """The S3 endpoint, ``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{ctx.ports['minio']}"
 
     def healthy(self, ctx: Context) -> bool:
+        """True when ``/minio/health/ready`` answers 200 within 2 s."""
         try:
             # "ready" (unlike "live") answers 200 only once the storage layer accepts requests
             response = httpx.get(f"{self.url(ctx)}/minio/health/ready", timeout=2.0)
@@ -98,6 +110,13 @@ class MinIO(CachedComponent):
         )
 
     def after_start(self, ctx: Context) -> None:
+        """Create the lakeFS and warehouse buckets; a restart finds them there already.
+
+        Raises:
+            botocore.exceptions.ClientError: MinIO refused to create a bucket for another reason
+                than owning it already.
+            botocore.exceptions.BotoCoreError: MinIO cannot be reached.
+        """
         s3 = self.client(ctx)
         for bucket in (LAKEFS_BUCKET, WAREHOUSE_BUCKET):
             try:
@@ -108,6 +127,7 @@ class MinIO(CachedComponent):
                     raise
 
     def settings(self, ctx: Context) -> dict[str, str]:
+        """``VXP_S3_*`` for ``vxp env``; never ``AWS_*``, which stay the user's."""
         return {
             Key.S3_ENDPOINT: self.url(ctx),
             Key.S3_ACCESS_KEY_ID: ctx.secrets["minio_root_user"],

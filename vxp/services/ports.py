@@ -24,7 +24,11 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel considers free right now."""
+    """A port the kernel considers free right now (it may be taken before it is used).
+
+    Raises:
+        OSError: no socket can be bound on ``host``.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -36,6 +40,12 @@ def choose(component: str, preferred: int | None, configured: int | None, taken:
     ``configured`` came from the user (flag or environment) and must be free; ``preferred`` is the
     component's usual port, used when free, else any free port. ``taken`` holds ports already
     handed to other components of this stack.
+
+    Args:
+        component: the port's name (``lakefs``, ``minio-console``, …), used in messages.
+
+    Raises:
+        VxpError: ``configured`` is in use (by another program or another component).
     """
     if configured is not None:
         if configured in taken or not is_free(configured):

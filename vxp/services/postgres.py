@@ -5,11 +5,9 @@ Nothing is downloaded: "installing" means finding the highest major version unde
 directory, never the system service. PostgreSQL refuses to run as root, so when vxp runs as root,
 ``initdb`` and the server run as the OS user ``postgres`` that the package creates.
 
-:meth:`Postgres.settings` exports, for ``vxp env``:
-
-- ``VXP_POSTGRES_DSN``: a ``postgresql://`` URL of the ``lakefs`` database, with credentials;
-- ``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE``: the same for ``psql`` and
-  other libpq clients.
+:meth:`Postgres.settings` exports, for ``vxp env``, only ``VXP_POSTGRES_DSN``: a
+``postgresql://`` URL of the ``lakefs`` database, with credentials (``psql "$VXP_POSTGRES_DSN"``).
+No ``PG*`` names: ``eval "$(vxp env)"`` must never replace a user's own.
 """
 
 from __future__ import annotations
@@ -71,12 +69,22 @@ _BINDIR = _find_bindir()
 
 
 class Postgres(Component):
+    """PostgreSQL from the OS packages, on a data directory of its own; lakeFS's KV store.
+
+    ``version`` is the major version found under ``/usr/lib/postgresql``, or ``none``.
+    """
+
     name = "postgres"
     # the OS packages' major version, e.g. "15"
     version = _BINDIR.parent.name if _BINDIR is not None else "none"
     ports: ClassVar[dict[str, int | None]] = {"postgres": 5432}
 
     def bindir(self) -> Path:
+        """The bin directory of the highest PostgreSQL major version installed.
+
+        Raises:
+            VxpError: no PostgreSQL is installed from the OS packages.
+        """
         if _BINDIR is None:
             raise VxpError(
                 f"PostgreSQL was not found under {PACKAGES}; the full stack needs it",
@@ -103,6 +111,10 @@ class Postgres(Component):
         cannot enter a private (0700) home such as /root/.vxp; rather than loosen the home's
         permissions, the files live under /var/lib/vxp/<installation id>, owned by ``postgres``,
         and ``$VXP_HOME/data/postgres`` is a symlink to them.
+
+        Raises:
+            VxpError: vxp runs as root and the OS user ``postgres`` is missing.
+            OSError: a directory cannot be made, handed over or linked.
         """
         link = ctx.home.data / self.name
         user = self._os_user()
@@ -126,9 +138,15 @@ class Postgres(Component):
         return self.server_dir(ctx) / "sockets"
 
     def installed(self, ctx: Context) -> bool:
+        """True when the server binaries and the ``psycopg`` driver are both there."""
         return _BINDIR is not None and importlib.util.find_spec("psycopg") is not None
 
     def install(self, ctx: Context, force: bool = False) -> None:
+        """Check what cannot be installed here: the OS packages' server and the ``psycopg`` driver.
+
+        Raises:
+            VxpError: either is missing; the hint names the package.
+        """
         self.bindir()
         # psycopg comes with the `full` extra; the embedded stack never imports it
         if importlib.util.find_spec("psycopg") is None:
@@ -138,6 +156,13 @@ class Postgres(Component):
             )
 
     def prepare(self, ctx: Context) -> None:
+        """Initialise the cluster once (``initdb``), then (re)write vxp's settings file it includes.
+
+        Raises:
+            VxpError: no server, ``initdb`` failed, the OS user is missing (as root), or the data
+                directory is from another major version.
+            OSError: a file or directory cannot be written.
+        """
         bindir = self.bindir()
         data = self._data_dir(ctx)
         sockets = self._socket_dir(ctx)
@@ -210,6 +235,11 @@ class Postgres(Component):
             os.chown(path, user.pw_uid, user.pw_gid)
 
     def launch(self, ctx: Context) -> LaunchSpec:
+        """``postgres -D <data> -p <port> -k <sockets> -h 127.0.0.1`` (as ``postgres`` if root).
+
+        Raises:
+            VxpError: no server is installed, or (as root) the OS user is missing.
+        """
         user = self._os_user()
         data = self._data_dir(ctx)
         return LaunchSpec(
@@ -229,6 +259,7 @@ class Postgres(Component):
         )
 
     def url(self, ctx: Context) -> str:
+        """``postgresql://127.0.0.1:<port>`` (no credentials: see :meth:`settings`)."""
         return f"postgresql://127.0.0.1:{ctx.ports['postgres']}"
 
     def _connect(self, ctx: Context, dbname: str) -> psycopg.Connection[Any]:
@@ -245,6 +276,7 @@ class Postgres(Component):
         )
 
     def healthy(self, ctx: Context) -> bool:
+        """True when ``SELECT 1`` runs as vxp's superuser (2 s connect timeout)."""
         import psycopg
 
         try:
@@ -255,6 +287,11 @@ class Postgres(Component):
         return row == (1,)
 
     def after_start(self, ctx: Context) -> None:
+        """Create the ``lakefs`` database unless it exists.
+
+        Raises:
+            psycopg.Error: the server refused the connection or the statement.
+        """
         with self._connect(ctx, "postgres") as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
@@ -264,6 +301,7 @@ class Postgres(Component):
                 conn.execute(f"CREATE DATABASE {DATABASE} OWNER {SUPERUSER}")
 
     def settings(self, ctx: Context) -> dict[str, str]:
+        """``VXP_POSTGRES_DSN`` for ``vxp env``; never ``PG*``, which stay the user's."""
         port = str(ctx.ports["postgres"])
         password = ctx.secrets["postgres_password"]
         return {

@@ -32,11 +32,18 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 
 def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22), or None
+    when there is no such process. Together with the pid it identifies one process for good.
+    """
     fields = _stat_fields(pid)
     return None if fields is None else int(fields[19])
 
 
 def alive(handle: Handle) -> bool:
+    """True when ``handle``'s process still runs (not a zombie, and its pid not recycled).
+
+    A zombie child of this process is reaped on the way.
+    """
     fields = _stat_fields(handle.pid)
     if fields is None or fields[0] in ("Z", "X"):
         _reap(handle.pid)
@@ -50,6 +57,16 @@ def _reap(pid: int) -> None:
 
 
 def spawn(spec: LaunchSpec, log_file: Path) -> Handle:
+    """Start ``spec`` detached: its own session, output appended to ``log_file``, stdin closed.
+
+    Returns:
+        A handle with the pid and start time (``start_ticks`` -1 when the process already died).
+
+    Raises:
+        KeyError: ``spec.user`` is not an OS user.
+        OSError: the log file cannot be opened, or the command cannot be run (not found, no
+            permission to run it or to switch user).
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **spec.env}
     user = group = None
@@ -78,7 +95,11 @@ def spawn(spec: LaunchSpec, log_file: Path) -> Handle:
 
 
 def stop(handle: Handle, timeout: float = 30.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``timeout`` seconds."""
+    """SIGTERM the process group, then SIGKILL what is left after ``timeout`` seconds.
+
+    Waits up to 10 s more after SIGKILL; returns early once the process is gone, and at once
+    when it is not running.
+    """
     if not alive(handle):
         return
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
@@ -94,6 +115,7 @@ def stop(handle: Handle, timeout: float = 30.0) -> None:
 
 
 def tail(log_file: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of ``log_file`` (for error messages), or ``(no log)``."""
     try:
         content = log_file.read_text(errors="replace").splitlines()
     except OSError:

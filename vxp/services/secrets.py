@@ -36,6 +36,13 @@ def load_or_create(path: Path) -> dict[str, str]:
     """Return the installation's secrets, creating the file (0600) if it does not exist yet.
 
     Keys added in later versions are generated and written back, existing ones never change.
+
+    Returns:
+        Secret name → value (``lakefs_access_key_id``, ``minio_root_password``, …).
+
+    Raises:
+        ValueError: the file exists but is not JSON (``json.JSONDecodeError``).
+        OSError: the file cannot be read or written.
     """
     existing: dict[str, str] = {}
     if path.exists():

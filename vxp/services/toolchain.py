@@ -22,6 +22,15 @@ from vxp.core.errors import VxpError
 
 
 def require_tool(tool: str, purpose: str, hint: str) -> str:
+    """The path of ``tool`` on ``PATH``.
+
+    Args:
+        purpose: what it is needed for, completing "it is needed to …".
+        hint: how to install it.
+
+    Raises:
+        VxpError: ``tool`` is not on ``PATH``.
+    """
     path = shutil.which(tool)
     if path is None:
         raise VxpError(f"`{tool}` was not found on PATH; it is needed to {purpose}", hint=hint)
@@ -38,6 +47,13 @@ def run_with_progress(
     """Run a long command, showing a spinner with elapsed time and its latest output line.
 
     On failure, raise with the command's last lines so the cause is visible without a log hunt.
+
+    Args:
+        env: variables added to this process's environment.
+
+    Raises:
+        VxpError: the command exited non-zero (the message holds its last 25 output lines).
+        OSError: the command cannot be run (not found, not executable).
     """
     tail: deque[str] = deque(maxlen=25)
     start = time.monotonic()
@@ -84,7 +100,11 @@ def go_build_module(
     module's own ``replace`` directives, which ``go install`` refuses. ``before_build``, if given,
     is called with the writable copy of the module (under ``work``) before ``go build``, to
     generate files the build embeds (the module cache itself is read-only). The copy is removed
-    afterwards. Raises :class:`VxpError` when ``go`` is missing, the download or the build fails.
+    afterwards. ``go`` uses its configured module proxy (GOPROXY).
+
+    Raises:
+        VxpError: ``go`` is missing, the download or the build fails, or ``before_build`` raised it.
+        OSError: the copy of the module cannot be made.
     """
     go = require_tool(
         "go", f"build {module}", "install Go 1.24 or newer (Debian: apt install golang-go)"
@@ -133,8 +153,10 @@ def npm_build(
     a front-end build needs (esbuild, swc) only check for their platform package, which npm
     installs anyway, and a script could otherwise reach hosts other than the registry. Audit and
     funding calls are skipped. ``npm run build`` then works offline; ``env`` is added to its
-    environment. Raises :class:`VxpError` when ``npm`` is missing or either step fails (with its
-    last output lines).
+    environment.
+
+    Raises:
+        VxpError: ``npm`` is missing or either step fails (with its last output lines).
     """
     npm = require_tool(
         "npm",
@@ -151,7 +173,15 @@ def npm_build(
 
 
 def go_install(module_at_version: str, package: str, output: Path, console: Console) -> None:
-    """``go install`` a module without replace directives, then move the binary to ``output``."""
+    """``go install`` a module without replace directives, then move the binary to ``output``.
+
+    Args:
+        module_at_version: ``module@version``; only the version part is used, with ``package``.
+
+    Raises:
+        VxpError: ``go`` is missing or the build fails.
+        OSError: the binary cannot be moved to ``output``.
+    """
     go = require_tool(
         "go", f"build {module_at_version}", "install Go 1.24 or newer (apt install golang-go)"
     )
@@ -171,7 +201,14 @@ def go_install(module_at_version: str, package: str, output: Path, console: Cons
 def maven_fetch(artifact: str, dest: Path, console: Console) -> Path:
     """Fetch ``group:artifact:version:packaging[:classifier]`` from Maven's configured repositories.
 
-    Returns the path of the downloaded file inside ``dest``.
+    Maven downloads into a private local repository under ``dest``, removed afterwards, so the
+    archive lives only in vxp's cache.
+
+    Returns:
+        The path of the downloaded file inside ``dest``.
+
+    Raises:
+        VxpError: ``mvn`` is missing, the download fails, or the file is not where Maven said.
     """
     mvn = require_tool(
         "mvn",

