@@ -29,6 +29,8 @@ from pathlib import Path
 
 import puremagic
 
+from .magic import mime_type
+
 DICOM = "application/dicom"  # RFC 3240
 NIFTI = "application/x-nifti"  # no registered type; the x- form tools use
 NIFTI_GZIP = "application/x-nifti+gzip"  # NIfTI in a gzip stream (.nii.gz), "+gzip" suffix
@@ -129,7 +131,8 @@ def detect(path: Path, relative_path: str | None = None) -> MediaInfo:
 
 def _other(head: bytes, name: str) -> str:
     try:
-        found = puremagic.from_string(head, mime=True, filename=name)
+        # puremagic's answer from its own table, indexed (.magic): ~10x faster per file
+        found = mime_type(head, name)
     except (puremagic.PureError, ValueError):
         found = ""
     found = found or mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
