@@ -47,6 +47,15 @@ def get_config(
     who: Annotated[Caller, Depends(caller)],
     warehouse: str | None = None,
 ) -> dict[str, object]:
+    """``getConfig`` (Iceberg REST spec): resolve the client's warehouse into the route prefix.
+
+    Answers ``overrides.prefix`` (the warehouse name, URL-encoded) and the endpoints served.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: no warehouse given and no default, or not a warehouse name.
+        NoSuchWarehouse: its repository or ref does not exist.
+    """
     name = warehouse or rt.settings.default_warehouse
     if not name:
         raise BadRequest(

@@ -16,7 +16,11 @@ from vxp.core.layout import Namespace, decode_level
 
 
 def entry_id(c: Ctx, kind: Kind, namespace: Namespace, name: str) -> TableId:
-    """The table or view a request names; tables and views live in namespaces inside a ref."""
+    """The table or view a request names; tables and views live in namespaces inside a ref.
+
+    Raises:
+        BadRequest: the name or namespace breaks a name rule, or the namespace is the ref itself.
+    """
     validate_name(kind.noun, name)
     loc = c.locate(namespace)
     if not loc.namespace:
@@ -30,7 +34,13 @@ def entry_id(c: Ctx, kind: Kind, namespace: Namespace, name: str) -> TableId:
 def list_entries(
     c: Ctx, kind: Kind, namespace: str, page_token: str | None, page_size: int | None
 ) -> dict[str, object]:
-    """One page of the tables or views in a namespace (none in a ref itself)."""
+    """One page of the tables or views in a namespace (none in a ref itself).
+
+    Raises:
+        BadRequest: a name rule, or ``pageSize`` below 1.
+        NoSuchNamespace: the namespace or ref does not exist.
+        LakeFSNotFound: the warehouse's repository does not exist (answered as a 500).
+    """
     ns = namespace_param(namespace)
     loc, state = c.listing(ns)
     if not loc.namespace:
@@ -43,7 +53,11 @@ def list_entries(
 
 
 def check_identifier(kind: Kind, identifier: TableIdentifier | None, entry: TableId) -> None:
-    """A commit's body may name its table or view again: then it must be the one in the path."""
+    """A commit's body may name its table or view again: then it must be the one in the path.
+
+    Raises:
+        BadRequest: the body names another table or view.
+    """
     if identifier is None:
         return
     if (tuple(identifier.namespace), identifier.name) != (entry.rest_namespace, entry.name):
@@ -51,6 +65,12 @@ def check_identifier(kind: Kind, identifier: TableIdentifier | None, entry: Tabl
 
 
 def rename(c: Ctx, service: EntryService, body: RenameTableRequest) -> Response:
+    """``renameTable`` or ``renameView`` (Iceberg REST spec): 204 once the pointer moved.
+
+    Raises:
+        BadRequest, NoSuchTable, NoSuchView, NoSuchNamespace, AlreadyExists, CommitFailed:
+            see :meth:`vxp.catalog.entries.EntryService.rename`.
+    """
     kind = service.kind
     source = entry_id(c, kind, tuple(body.source.namespace), body.source.name)
     target = entry_id(c, kind, tuple(body.destination.namespace), body.destination.name)

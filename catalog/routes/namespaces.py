@@ -72,6 +72,17 @@ def list_namespaces(
     page_token: PageToken = None,
     page_size: PageSize = None,
 ) -> dict[str, object]:
+    """``listNamespaces`` (Iceberg REST spec): the namespaces right below ``parent``.
+
+    In a repository-scoped warehouse the top level is every branch and tag of the repository.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: the prefix, namespace or name breaks a name rule.
+        NoSuchWarehouse: the repository does not exist (top level).
+        NoSuchNamespace: ``parent`` or its ref does not exist.
+        LakeFSNotFound: the warehouse's repository does not exist (answered as a 500).
+    """
     parent_ns = namespace_param(parent) if parent else ()
     if not parent_ns and c.warehouse.ref is None:
         # listing a missing repository's refs is a bare lakeFS 404; name the missing warehouse
@@ -93,6 +104,21 @@ def list_namespaces(
 
 @router.post("/v1/{prefix}/namespaces")
 def create_namespace(c: C, body: CreateNamespaceRequest) -> dict[str, object]:
+    """``createNamespace`` (Iceberg REST spec): one commit that writes the namespace's marker.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: the prefix, namespace or name breaks a name rule.
+        AlreadyExists: the namespace exists (a one-level namespace of a repository-scoped
+            warehouse is a ref, which always exists).
+        NoSuchNamespace: its parent or ref does not exist (refs are made with lakeFS).
+        CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+            uncommitted changes.
+        CommitStateUnknown: lakeFS's answer to the merge was lost.
+        ReadOnlyRef: the ref is a tag or a commit ID.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     namespace = tuple(body.namespace)
     if not namespace:
         raise BadRequest("cannot create the empty namespace")
@@ -137,18 +163,51 @@ class _NoSuchRefToCreate(NoSuchNamespace):
 
 @router.get("/v1/{prefix}/namespaces/{namespace}")
 def load_namespace(c: C, namespace: str) -> dict[str, object]:
+    """``loadNamespaceMetadata`` (Iceberg REST spec): its properties plus a ``location``.
+
+    A ref's properties are ``lakefs.ref-type`` and ``lakefs.commit-id``.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: the prefix, namespace or name breaks a name rule.
+        NoSuchNamespace: the namespace or its ref does not exist.
+        LakeFSNotFound: the warehouse's repository does not exist (answered as a 500).
+    """
     ns = namespace_param(namespace)
     return {"namespace": list(ns), "properties": _properties(c, ns)}
 
 
 @router.head("/v1/{prefix}/namespaces/{namespace}", status_code=204)
 def namespace_exists(c: C, namespace: str) -> Response:
+    """``namespaceExists`` (Iceberg REST spec): 204 when it exists.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: the prefix, namespace or name breaks a name rule.
+        NoSuchNamespace: the namespace or its ref does not exist.
+        LakeFSNotFound: the warehouse's repository does not exist (answered as a 500).
+    """
     _properties(c, namespace_param(namespace))
     return Response(status_code=204)
 
 
 @router.delete("/v1/{prefix}/namespaces/{namespace}", status_code=204)
 def drop_namespace(c: C, namespace: str) -> Response:
+    """``dropNamespace`` (Iceberg REST spec): one commit that deletes an empty namespace's marker.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: the prefix, namespace or name breaks a name rule.
+        UnsupportedOperation: the namespace is a lakeFS ref.
+        NoSuchNamespace: the namespace or its ref does not exist.
+        NamespaceNotEmpty: it holds tables, views or namespaces.
+        CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+            uncommitted changes.
+        CommitStateUnknown: lakeFS's answer to the merge was lost.
+        ReadOnlyRef: the ref is a tag or a commit ID.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     ns = namespace_param(namespace)
     loc = c.locate(ns)
     if not loc.namespace:
@@ -181,6 +240,21 @@ def drop_namespace(c: C, namespace: str) -> Response:
 def update_properties(
     c: C, namespace: str, body: UpdateNamespacePropertiesRequest
 ) -> dict[str, object]:
+    """``updateProperties`` (Iceberg REST spec): what was updated, removed, or missing.
+
+    Raises:
+        NotAuthorized: no valid bearer token.
+        BadRequest: the prefix, namespace or name breaks a name rule.
+        UnprocessableEntity: a key is both updated and removed.
+        UnsupportedOperation: the namespace is a lakeFS ref.
+        NoSuchNamespace: the namespace or its ref does not exist.
+        CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+            uncommitted changes.
+        CommitStateUnknown: lakeFS's answer to the merge was lost.
+        ReadOnlyRef: the ref is a tag or a commit ID.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     ns = namespace_param(namespace)
     both = sorted(set(body.removals) & set(body.updates))
     if both:

@@ -43,6 +43,16 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 @router.post("/v1/oauth/tokens")
 async def get_token(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
+    """``getToken`` (Iceberg REST spec, OAuth2 RFC 6749 client credentials; RFC 8693 token
+    exchange to refresh): a bearer token carrying the caller's lakeFS key pair.
+
+    Errors are answered in OAuth2's shape (``{"error": "invalid_client", …}``), not raised.
+
+    Raises:
+        LakeFSUnreachable: lakeFS cannot be reached while checking the key pair (rendered as
+            a 503 ``IcebergErrorResponse``).
+        LakeFSError: lakeFS failed otherwise while checking it (rendered as a 500).
+    """
     try:
         text = (await request.body()).decode()
     except UnicodeDecodeError:

@@ -23,7 +23,14 @@ PageSize = Annotated[int | None, Query(alias="pageSize")]
 def page(names: Iterable[str], token: str | None, size: int | None) -> tuple[list[str], str | None]:
     """One page of ``names`` (already positioned after ``token``), and the next page's token.
 
-    Without a token the spec wants every result in one response.
+    Without a token the spec wants every result in one response. The next token is the last
+    name of the page; None when there is no further page.
+
+    Args:
+        size: the client's ``pageSize``; at most 1000 are returned, 100 when it sends none.
+
+    Raises:
+        BadRequest: ``size`` is below 1.
     """
     if size is not None and size < 1:
         raise BadRequest("pageSize must be at least 1")
