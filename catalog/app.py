@@ -54,6 +54,12 @@ def _internal_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    """The catalog's ASGI app: every route of :mod:`vxp.catalog.routes`, errors in the REST spec's
+    ``IcebergErrorResponse`` shape, and ``/healthz`` for liveness probes.
+
+    One :class:`~vxp.lakefs.LakeFS` pool serves every caller; it is closed when the app shuts
+    down. Each request acts as its caller, with the lakeFS key pair in its bearer token.
+    """
     lakefs = LakeFS(settings.lakefs_endpoint)
     files = MetadataFiles(settings)
     runtime = Runtime(

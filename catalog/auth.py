@@ -21,12 +21,26 @@ from vxp.lakefs import LakeFS, Session
 
 @dataclass(frozen=True)
 class Caller:
+    """Who a request acts for.
+
+    Attributes:
+        access_key_id, secret_access_key: the caller's lakeFS key pair.
+        user_id: the lakeFS user it belongs to (commit metadata names it).
+    """
+
     access_key_id: str
     secret_access_key: str
     user_id: str
 
 
 class TokenService:
+    """Issues and checks bearer tokens: the caller's key pair, Fernet-encrypted with an issue time.
+
+    Args:
+        secret: the server's token secret; any string (a Fernet key is derived from it).
+        ttl_seconds: how long a token is accepted after it was issued, in seconds.
+    """
+
     def __init__(self, secret: str, ttl_seconds: int) -> None:
         # Fernet wants 32 url-safe base64 bytes; derive them so any configured secret string works
         key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
@@ -34,10 +48,19 @@ class TokenService:
         self.ttl_seconds = ttl_seconds
 
     def issue(self, caller: Caller) -> str:
+        """A new token for ``caller`` (URL-safe text, valid for ``ttl_seconds``)."""
         payload = {"k": caller.access_key_id, "s": caller.secret_access_key, "u": caller.user_id}
         return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
     def verify(self, token: str) -> Caller:
+        """The caller a token of this server carries.
+
+        An expired token answers 401 like a bad one, with its own message: 401 makes clients
+        (pyiceberg, Iceberg Java) fetch a new token and retry (Iceberg REST spec, OAuth2 flow).
+
+        Raises:
+            NotAuthorized: the token has expired, or was not issued with this server's secret.
+        """
         try:
             raw = self._fernet.decrypt(token.encode(), ttl=self.ttl_seconds)
         except InvalidToken:
@@ -55,10 +78,16 @@ class TokenService:
 
 
 def authenticate(lakefs: LakeFS, access_key_id: str, secret_access_key: str) -> Caller:
-    """Check a key pair against lakeFS; the caller it belongs to."""
+    """Check a key pair against lakeFS; the caller it belongs to (``GET /user`` as that pair).
+
+    Raises:
+        LakeFSUnauthorized: lakeFS does not know the key pair.
+        LakeFSUnreachable: lakeFS cannot be reached.
+    """
     user = lakefs.as_user(access_key_id, secret_access_key).current_user()
     return Caller(access_key_id, secret_access_key, user)
 
 
 def session_for(lakefs: LakeFS, caller: Caller) -> Session:
+    """A lakeFS session acting as ``caller``, over the server's pool (no request is made)."""
     return lakefs.as_user(caller.access_key_id, caller.secret_access_key)

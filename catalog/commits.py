@@ -40,6 +40,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Write:
+    """One object the commit writes.
+
+    Attributes:
+        path: its path in the ref (:mod:`vxp.core.layout`).
+        content: its new content, or None to delete it.
+    """
+
     path: str
     # None deletes the object
     content: bytes | None
@@ -47,7 +54,14 @@ class Write:
 
 @dataclass
 class Change(Generic[T]):
-    """What a plan wants written, how the lakeFS commit describes it, and what to answer."""
+    """What a plan wants written, how the lakeFS commit describes it, and what to answer.
+
+    Attributes:
+        result: what the operation returns to the client once the change landed.
+        writes: the objects to write or delete; none: nothing to commit, ``result`` is answered.
+        message: the lakeFS commit message.
+        metadata: the commit's metadata (:mod:`vxp.core.metadata` keys).
+    """
 
     result: T
     writes: list[Write] = field(default_factory=list)
@@ -73,6 +87,22 @@ def run(
 
     ``plan`` raises :class:`CatalogError` for anything the client must fix (a failed requirement
     is a CommitFailed); ``exhausted`` builds the error for losing ``attempts`` races in a row.
+    The steps are the module's protocol (DESIGN.md, "Catalog invariants" 3).
+
+    Args:
+        caller: who the commit is for; its user ID goes into ``vxp.catalog.caller``.
+        attempts: how many plans may lose the race before giving up.
+
+    Raises:
+        CatalogError: whatever ``plan`` raises, or ``exhausted()``.
+        ReadOnlyRef: ``branch`` is a tag or a commit.
+        NoSuchNamespace: ``branch`` does not exist.
+        CommitFailed: ``branch`` has uncommitted changes (lakeFS does not merge into them).
+        CommitStateUnknown: lakeFS's answer to the merge was lost.
+        LakeFSNotFound: ``repo`` does not exist.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+            :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
     """
     for _ in range(attempts):
         head = refs.branch_head(session, repo, branch)

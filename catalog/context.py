@@ -26,6 +26,16 @@ NAMESPACE_SEPARATOR = "\x1f"
 
 @dataclass
 class Runtime:
+    """What the server holds for its whole life, shared by every request (``app.state.runtime``).
+
+    Attributes:
+        settings: the server's settings.
+        lakefs: the lakeFS connection pool.
+        tokens: the bearer token service.
+        files: metadata file reads and writes, with their cache.
+        tables, views: the table and view operations.
+    """
+
     settings: Settings
     lakefs: LakeFS
     tokens: TokenService
@@ -35,6 +45,7 @@ class Runtime:
 
 
 def runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the app's :class:`Runtime`."""
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -43,6 +54,12 @@ def caller(
     rt: Annotated[Runtime, Depends(runtime)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Caller:
+    """FastAPI dependency: the caller of a request, from its ``Authorization: Bearer`` header.
+
+    Raises:
+        NotAuthorized: no header, not a bearer token, or a token this server did not issue or
+            that has expired.
+    """
     if not authorization:
         raise NotAuthorized(
             "this catalog requires a bearer token: get one from POST /v1/oauth/tokens with your "
@@ -64,15 +81,26 @@ class Ctx:
     warehouse: Warehouse
 
     def locate(self, namespace: Namespace) -> Location:
-        """Where a namespace the client named is: its repository, ref and namespace in the ref."""
+        """Where a namespace the client named is: its repository, ref and namespace in the ref.
+
+        Raises:
+            BadRequest: a level breaks the name rules, the namespace is deeper than 16 levels, or
+                it is empty in a repository-scoped warehouse (whose first level is the ref).
+        """
         validate_namespace(namespace)
         return self.warehouse.locate(namespace)
 
     def listing(self, namespace: Namespace) -> tuple[Location, RefState]:
-        """Where to list what ``namespace`` holds; NoSuchNamespace when it does not exist.
+        """Where to list what ``namespace`` holds, and the state to list it from.
 
         The ref is resolved when the namespace is the ref itself or is missing: lakeFS answers a
         listing in a missing ref with a bare 404, and a missing ref gets its own message.
+
+        Raises:
+            BadRequest: see :meth:`locate`.
+            NoSuchNamespace: the namespace or its ref does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
         """
         loc = self.locate(namespace)
         state = RefState(self.session, loc.repo, loc.ref)
@@ -89,13 +117,20 @@ def ctx(
     rt: Annotated[Runtime, Depends(runtime)],
     who: Annotated[Caller, Depends(caller)],
 ) -> Ctx:
+    """FastAPI dependency: the request's :class:`Ctx`, from its ``{prefix}`` and bearer token.
+
+    Raises:
+        NotAuthorized: see :func:`caller`.
+        BadRequest: ``prefix`` is not a warehouse name (``<repo>`` or ``<repo>.<ref>``).
+    """
     return Ctx(rt, who, session_for(rt.lakefs, who), parse_warehouse(path_value(prefix)))
 
 
 def path_value(raw: str) -> str:
-    """A path parameter as the client meant it (see :class:`catalog.app.RawPathRouting`)."""
+    """A path parameter as the client meant it (see :class:`vxp.catalog.app.RawPathRouting`)."""
     return unquote(raw)
 
 
 def namespace_param(raw: str) -> tuple[str, ...]:
+    """A ``{namespace}`` path parameter as levels: split at the spec's separator, ``%1F``."""
     return tuple(unquote(raw).split(NAMESPACE_SEPARATOR))

@@ -41,7 +41,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class TableId:
-    """A table or view: where it lives in lakeFS, and the REST namespace the client named."""
+    """A table or view: where it lives in lakeFS, and the REST namespace the client named.
+
+    Attributes:
+        location: its repository, ref and namespace within the ref.
+        name: the table's or view's name.
+        rest_namespace: the namespace as the client sent it (the ref first in a
+            repository-scoped warehouse).
+    """
 
     location: Location
     name: str
@@ -58,19 +65,31 @@ class TableId:
 
     @property
     def rest_parent(self) -> str:
+        """The client's namespace, dotted, for error messages."""
         return ".".join(self.rest_namespace)
 
 
 @dataclass(frozen=True)
 class TableResult:
-    """A loaded table or view; ``metadata_location`` is None for a staged (uncommitted) table."""
+    """A loaded table or view (the REST spec's ``LoadTableResult`` and ``LoadViewResult`` parts).
+
+    Attributes:
+        metadata_location: the current metadata file; None for a staged (uncommitted) table.
+        metadata: the metadata JSON, as bytes.
+    """
 
     metadata_location: str | None
     metadata: bytes
 
 
 def ref_hint(session: Session, location: Location) -> str:
-    """Why a name is missing when the reason is its ref, for the end of a 404 message."""
+    """Why a name is missing when the reason is its ref, for the end of a 404 message; else ``""``.
+
+    Raises:
+        LakeFSNotFound: the repository does not exist.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     try:
         refs.resolve(session, location.repo, location.ref)
     except (NoSuchNamespace, NoSuchWarehouse):
@@ -79,6 +98,13 @@ def ref_hint(session: Session, location: Location) -> str:
 
 
 def missing_namespace(session: Session, entry: TableId) -> CatalogError:
+    """The ``NoSuchNamespace`` error for ``entry``'s namespace (not raised here).
+
+    Raises:
+        LakeFSNotFound: the repository does not exist (found while wording the message).
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     return NoSuchNamespace(
         f"Namespace does not exist: {entry.rest_parent}{ref_hint(session, entry.location)}"
     )
@@ -97,7 +123,20 @@ def run(
     plan: Callable[[RefState], Change[T]],
     what: str,
 ) -> T:
-    """Land ``plan`` on ``loc``'s branch, re-planned after each lost race (server-side retry)."""
+    """Land ``plan`` on ``loc``'s branch, re-planned after each lost race (server-side retry).
+
+    Raises:
+        CatalogError: whatever ``plan`` raises.
+        NoSuchNamespace: the ref does not exist.
+        CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+            uncommitted changes.
+        CommitStateUnknown: lakeFS's answer to the merge was lost.
+        ReadOnlyRef: the ref is a tag or a commit ID.
+        LakeFSNotFound: the repository does not exist.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+            :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+    """
     return commits.run(
         session,
         loc.repo,
@@ -113,8 +152,11 @@ def run(
 
 
 def placement(metadata: Json) -> tuple[Any, Any]:
-    """Where a table's or view's files go; checked against the allowed locations only when it
-    changes, so an entry keeps working if its location is later dropped from the allowed list."""
+    """Where a table's or view's files go: its ``location`` and ``write.metadata.path``.
+
+    Checked against the allowed locations only when it changes, so an entry keeps working if
+    its location is later dropped from the allowed list.
+    """
     return metadata["location"], metadata["properties"].get(METADATA_PATH_PROPERTY)
 
 
@@ -130,6 +172,7 @@ class Kind:
 
     @property
     def title(self) -> str:
+        """The noun capitalised, as Iceberg's messages start (``Table``, ``View``)."""
         return self.noun.capitalize()
 
     @property
@@ -138,6 +181,14 @@ class Kind:
         return VIEW if self is TABLE else TABLE
 
     def missing(self, session: Session, entry: TableId) -> CatalogError:
+        """The not-found error for ``entry`` (not raised here): Iceberg's message, plus why the ref
+        is missing when it is.
+
+        Raises:
+            LakeFSNotFound: the repository does not exist (found while wording the message).
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         # a missing namespace is a missing table too: clients fall back on reading `ns.tbl.files`
         # as metadata table `files` of `ns.tbl` only after a NoSuchTableException
         hint = ref_hint(session, entry.location)
@@ -174,11 +225,26 @@ class EntryService:
     # --- reads ---------------------------------------------------------------------------
 
     def pointer(self, session: Session, entry: TableId) -> Pointer | None:
+        """``entry``'s pointer at its ref as it is now, or None when there is no such entry.
+
+        Raises:
+            ValueError, KeyError, TypeError: the pointer object is malformed.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         loc = entry.location
         return self.kind.read(RefState(session, loc.repo, loc.ref), loc.namespace, entry.name)
 
     def existing(self, session: Session, entry: TableId) -> Pointer:
-        """``entry``'s pointer; the kind's not-found error when there is none."""
+        """``entry``'s pointer; the kind's not-found error when there is none.
+
+        Raises:
+            NoSuchTable: (tables) no such table, or no such namespace or ref.
+            NoSuchView: (views) no such view, or no such namespace or ref.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         pointer = self.pointer(session, entry)
         if pointer is None:
             raise self.kind.missing(session, entry)
@@ -254,6 +320,24 @@ class EntryService:
     # --- rename and drop -----------------------------------------------------------------
 
     def rename(self, session: Session, caller: Caller, source: TableId, target: TableId) -> None:
+        """Move ``source``'s pointer to ``target`` in one commit (Iceberg REST spec, ``renameTable``
+        and ``renameView``); the metadata files stay where they are.
+
+        Raises:
+            BadRequest: ``source`` and ``target`` are on different refs, or ``target``'s name
+                breaks a name rule.
+            NoSuchTable, NoSuchView: ``source`` does not exist.
+            NoSuchNamespace: ``target``'s namespace does not exist.
+            AlreadyExists: a table or view has ``target``'s name.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         kind = self.kind
         src, dst = source.location, target.location
         if (src.repo, src.ref) != (dst.repo, dst.ref):

@@ -18,6 +18,14 @@ from vxp.core.errors import Unauthorized, Unavailable, VxpError
 
 
 class CatalogError(Exception):
+    """An error a client sees, rendered as the REST spec's ``IcebergErrorResponse``.
+
+    Attributes:
+        status: the HTTP status (class attribute).
+        type: the Iceberg exception type name clients map to their own exceptions.
+        message: written for a human; Iceberg's own words where clients match on them.
+    """
+
     status: ClassVar[int] = 500
     type: ClassVar[str] = "InternalServerError"
 
@@ -27,6 +35,8 @@ class CatalogError(Exception):
 
 
 class BadRequest(CatalogError):
+    """400 ``BadRequestException``: a malformed request or a name the catalog refuses."""
+
     status, type = 400, "BadRequestException"
 
 
@@ -41,10 +51,14 @@ class InvalidArgument(BadRequest):
 
 
 class NotAuthorized(CatalogError):
+    """401 ``NotAuthorizedException``: no, a bad or an expired token; or a rejected key pair."""
+
     status, type = 401, "NotAuthorizedException"
 
 
 class Forbidden(CatalogError):
+    """403 ``ForbiddenException``: lakeFS denied the caller this operation."""
+
     status, type = 403, "ForbiddenException"
 
 
@@ -53,42 +67,64 @@ class ReadOnlyRef(Forbidden):
 
 
 class NoSuchWarehouse(CatalogError):
+    """404 ``NoSuchWarehouseException``: the warehouse's repository or ref does not exist."""
+
     status, type = 404, "NoSuchWarehouseException"
 
 
 class NoSuchNamespace(CatalogError):
+    """404 ``NoSuchNamespaceException``: the namespace (or the ref it is in) does not exist."""
+
     status, type = 404, "NoSuchNamespaceException"
 
 
 class NoSuchTable(CatalogError):
+    """404 ``NoSuchTableException``: no such table (``Table does not exist: ns.t``)."""
+
     status, type = 404, "NoSuchTableException"
 
 
 class NoSuchView(CatalogError):
+    """404 ``NoSuchViewException``: no such view (``View does not exist: ns.v``)."""
+
     status, type = 404, "NoSuchViewException"
 
 
 class NotFound(CatalogError):
+    """404 ``NotFoundException``: something else is missing (a metadata file, an endpoint)."""
+
     status, type = 404, "NotFoundException"
 
 
 class UnsupportedOperation(CatalogError):
+    """406 ``UnsupportedOperationException``: e.g. dropping a namespace that is a lakeFS ref."""
+
     status, type = 406, "UnsupportedOperationException"
 
 
 class AlreadyExists(CatalogError):
+    """409 ``AlreadyExistsException``: a namespace, table or view of that name exists."""
+
     status, type = 409, "AlreadyExistsException"
 
 
 class NamespaceNotEmpty(CatalogError):
+    """409 ``NamespaceNotEmptyException``: dropping a namespace that still holds entries."""
+
     status, type = 409, "NamespaceNotEmptyException"
 
 
 class CommitFailed(CatalogError):
+    """409 ``CommitFailedException``: a requirement failed or the branch kept changing; nothing
+    changed, and the client may refresh and retry (Iceberg REST spec, ``updateTable``).
+    """
+
     status, type = 409, "CommitFailedException"
 
 
 class UnprocessableEntity(CatalogError):
+    """422 ``UnprocessableEntityException``: a property both updated and removed."""
+
     status, type = 422, "UnprocessableEntityException"
 
 
@@ -99,10 +135,13 @@ class CommitStateUnknown(CatalogError):
 
 
 class ServiceUnavailable(CatalogError):
+    """503 ``ServiceUnavailableException``: lakeFS cannot be reached."""
+
     status, type = 503, "ServiceUnavailableException"
 
 
 def error_body(status: int, type_: str, message: str) -> dict[str, Any]:
+    """The spec's ``IcebergErrorResponse``: ``{"error": {"message", "type", "code"}}``."""
     return {"error": {"message": message, "type": type_, "code": status}}
 
 
@@ -151,6 +190,12 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    """Render every error of a request as an ``IcebergErrorResponse``.
+
+    :class:`CatalogError` with its own status; a :class:`~vxp.core.errors.VxpError` from the
+    layers below by kind (401, 403, 503; any other kind 500); a request that fails validation
+    as 400 (the spec's answer to a malformed body); routing errors as 404 or 405.
+    """
     app.add_exception_handler(CatalogError, _catalog_error)
     app.add_exception_handler(VxpError, _vxp_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -82,15 +82,22 @@ R = TypeVar("R")
 
 
 class GcError(Exception):
-    """The run stopped: while marking (nothing deleted), or while deleting (says how far)."""
+    """The run stopped: while marking (nothing deleted), or while deleting (says how far).
+
+    Also raised for settings gc cannot work with (a warehouse root that is not a URI).
+    """
 
 
 class Progress(Protocol):
     """Where a run reports what it is doing; a CLI draws a progress bar from it."""
 
-    def phase(self, description: str, total: int | None = None) -> None: ...
+    def phase(self, description: str, total: int | None = None) -> None:
+        """A new phase starts: ``description``, and ``total`` steps when known."""
+        ...
 
-    def advance(self, amount: int = 1) -> None: ...
+    def advance(self, amount: int = 1) -> None:
+        """``amount`` more steps of the current phase are done."""
+        ...
 
 
 class _Quiet:
@@ -103,7 +110,12 @@ class _Quiet:
 
 @dataclass(frozen=True)
 class Warehouse:
-    """The warehouse root every table file lives under, and how to reach it."""
+    """The warehouse root every table file lives under, and how to reach it.
+
+    Raises:
+        GcError: (on construction) the root or an allowed location is not a ``file:///`` or
+            ``s3://`` URI.
+    """
 
     # file:///… or s3://bucket[/prefix], exactly as the catalog server is configured
     root: str
@@ -135,7 +147,16 @@ class Warehouse:
 
 @dataclass
 class Report:
-    """What one run did (or, with ``dry_run``, would do)."""
+    """What one run did (or, with ``dry_run``, would do).
+
+    Attributes:
+        cutoff: files modified at or after this time (UTC) are kept, reachable or not.
+        retained_commits: commits reachable from any branch head or tag when the run started.
+        deleted_files, deleted_bytes: what was (with ``dry_run``: would be) deleted; bytes.
+        missing_reachable: reachable files under a swept prefix that do not exist.
+        sample: up to 20 of the deleted keys.
+        seconds: the run's wall-clock time.
+    """
 
     dry_run: bool
     cutoff: datetime
@@ -187,7 +208,11 @@ def file_key(location: str) -> str:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``0s``, ``90m``, ``36h``, ``7d``, ``1h30m``: integer amounts with units s, m, h, d, w."""
+    """``0s``, ``90m``, ``36h``, ``7d``, ``1h30m``: integer amounts with units s, m, h, d, w.
+
+    Raises:
+        ValueError: ``text`` is not such a duration.
+    """
     compact = text.strip().lower()
     if not _DURATION.fullmatch(compact):
         raise ValueError(f"{text!r} is not a duration like 0s, 90m, 36h, 7d or 1h30m")
@@ -206,7 +231,25 @@ def collect(
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
-    """Mark from every repository's retained commits, then sweep ``repos`` (default: all)."""
+    """Mark from every repository's retained commits, then sweep ``repos`` (default: all).
+
+    See the module docstring for what is retained and reachable. Files younger than
+    ``older_than`` are kept, so a commit in flight keeps its files.
+
+    Args:
+        repos: the repositories whose ``<root>/<repo>/`` is swept; every repository is marked.
+        older_than: the minimum age of a file to delete (default one day).
+        dry_run: count what would be deleted, delete nothing.
+        workers: threads for lakeFS and storage reads and deletes.
+
+    Raises:
+        GcError: an unknown repository in ``repos``; a retained pointer, metadata file,
+            manifest list or manifest that cannot be read, or metadata outside the root
+            (nothing deleted); or a failed delete (the message says how many were deleted).
+        LakeFSError: lakeFS refused a listing or cannot be reached (nothing deleted).
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: S3 refused or
+            could not be reached while listing or deleting (the count deleted is not reported).
+    """
     started = time.monotonic()
     # the cut-off is taken before marking: a file written after this moment may belong to a
     # commit the mark did not see yet

@@ -51,7 +51,12 @@ def _slug(name: str) -> str:
 
 
 class MetadataFiles:
-    """Reads and writes metadata files, with an LRU cache of their bytes by location."""
+    """Reads and writes metadata files, with an LRU cache of their bytes by location.
+
+    Args:
+        settings: the warehouse root, allowed locations and S3 settings of the server.
+        cache_bytes: the cache's bound, in bytes of decompressed JSON (default 64 MiB).
+    """
 
     def __init__(self, settings: Settings, cache_bytes: int = 64 << 20) -> None:
         self.root = settings.root
@@ -67,18 +72,26 @@ class MetadataFiles:
     # --- locations -----------------------------------------------------------------------
 
     def namespace_location(self, repo: str, namespace: Namespace) -> str:
-        """The directory under which the tables of ``namespace`` get their locations."""
+        """The directory under which the tables of ``namespace`` get their locations:
+        ``<root>/<repo>/<level>/…``, each level made URI-safe.
+        """
         return f"{self.root}/{repo}/" + "/".join(_slug(level) for level in namespace)
 
     def new_table_location(self, repo: str, namespace: Namespace, name: str) -> str:
-        """A location no other table (not even a dropped one of the same name) ever had."""
+        """A location no other table (not even a dropped one of the same name) ever had:
+        ``<namespace location>/<name>-<uuid hex>``.
+        """
         return f"{self.namespace_location(repo, namespace)}/{_slug(name)}-{uuid.uuid4().hex}"
 
     @staticmethod
     def new_metadata_location(
         table_location: str, previous: str | None, properties: dict[str, str] | None = None
     ) -> str:
-        """A fresh metadata file name: the next version number, a UUID against races."""
+        """A fresh metadata file name: the next version number, a UUID against races.
+
+        ``<write.metadata.path or location/metadata>/<version:05d>-<uuid>.metadata.json``, the name
+        Iceberg's Java writers use; the version is one more than ``previous``'s (0 for a new table).
+        """
         match = _VERSION.search(previous) if previous else None
         version = int(match.group(1)) + 1 if match else 0
         directory = (properties or {}).get(METADATA_PATH_PROPERTY) or (
@@ -88,7 +101,14 @@ class MetadataFiles:
 
     def check_location(self, location: str, what: str) -> None:
         """Refuse locations outside the warehouse root and the allowed locations (see the module
-        docstring): the server must not read or write arbitrary paths for a client."""
+        docstring): the server must not read or write arbitrary paths for a client.
+
+        Args:
+            what: what ``location`` is, for the message (``location``, ``metadata path``, …).
+
+        Raises:
+            BadRequest: ``location`` is outside them, or holds a ``.`` or ``..`` segment.
+        """
         path = _comparable(location)
         inside = any(path == prefix or path.startswith(prefix + "/") for prefix in self._allowed)
         if not inside or "/../" in path + "/" or "/./" in path + "/":
@@ -100,7 +120,11 @@ class MetadataFiles:
             )
 
     def check_metadata_locations(self, location: str, properties: dict[str, str]) -> None:
-        """Check where a table or view and its metadata files (``write.metadata.path``) go."""
+        """Check where a table or view and its metadata files (``write.metadata.path``) go.
+
+        Raises:
+            BadRequest: either is outside the warehouse root and the allowed locations.
+        """
         self.check_location(location.rstrip("/"), "location")
         if properties.get(METADATA_PATH_PROPERTY):
             self.check_location(properties[METADATA_PATH_PROPERTY].rstrip("/"), "metadata path")
@@ -113,6 +137,10 @@ class MetadataFiles:
         ``check_exists`` asks storage whether the file is still there even when it is cached:
         a table whose metadata file vanished must fail to load here too, not be served from
         memory while every engine fails to read it.
+
+        Raises:
+            NotFound: there is no file at ``location`` (the message is Iceberg Java's).
+            OSError: storage cannot be read (any other failure of the FileIO).
         """
         with self._lock:
             cached = self._cache.get(location)
@@ -131,6 +159,13 @@ class MetadataFiles:
         return raw
 
     def read_json(self, location: str) -> Any:
+        """The metadata JSON at ``location``, parsed.
+
+        Raises:
+            NotFound: there is no file at ``location``.
+            BadRequest: the file is not JSON.
+            OSError: storage cannot be read.
+        """
         raw = self.read_raw(location)
         try:
             return json.loads(raw)
@@ -148,13 +183,22 @@ class MetadataFiles:
 
         A staged create writes no file there, and DuckDB writes a staged table's first manifests
         into it without creating directories (object stores have none to create).
+
+        Raises:
+            OSError: the directory cannot be created.
         """
         directory = properties.get(METADATA_PATH_PROPERTY) or f"{location.rstrip('/')}/metadata"
         if directory.startswith("file:"):
             Path(urlsplit(directory).path).mkdir(parents=True, exist_ok=True)
 
     def write_json(self, document: dict[str, Any], location: str) -> bytes:
-        """Write a new metadata file (never over an existing one); its bytes, now also cached."""
+        """Write a new metadata file (never over an existing one); its bytes, now also cached.
+
+        Raises:
+            FileExistsError: a file exists at ``location`` already (pyiceberg's FileIO refuses to
+                overwrite it).
+            OSError: storage cannot be written.
+        """
         raw = json.dumps(document, separators=(",", ":")).encode()
         with self._io.new_output(location).create(overwrite=False) as stream:
             stream.write(raw)

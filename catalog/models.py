@@ -67,11 +67,15 @@ def _check_encodable(data: Any) -> None:
 
 
 class CreateNamespaceRequest(_Body):
+    """The REST spec's ``CreateNamespaceRequest``."""
+
     namespace: list[str]
     properties: dict[str, str] = Field(default_factory=dict)
 
 
 class UpdateNamespacePropertiesRequest(_Body):
+    """The REST spec's ``UpdateNamespacePropertiesRequest``; ``removals`` may not repeat a key."""
+
     removals: list[str] = Field(default_factory=list)
     updates: dict[str, str] = Field(default_factory=dict)
 
@@ -85,11 +89,15 @@ class UpdateNamespacePropertiesRequest(_Body):
 
 
 class TableIdentifier(_Body):
+    """The REST spec's ``TableIdentifier``: a namespace's levels and a name."""
+
     namespace: list[str]
     name: str
 
 
 class CreateTableRequest(_Body):
+    """The REST spec's ``CreateTableRequest`` (schema, spec and order as pyiceberg models)."""
+
     name: str
     location: str | None = None
     table_schema: Schema = Field(alias="schema")
@@ -100,12 +108,16 @@ class CreateTableRequest(_Body):
 
 
 class RegisterTableRequest(_Body):
+    """The REST spec's ``RegisterTableRequest``."""
+
     name: str
     metadata_location: str = Field(alias="metadata-location")
     overwrite: bool = False
 
 
 class CommitTableRequest(_Body):
+    """The REST spec's ``CommitTableRequest``: requirements and updates, both required."""
+
     identifier: TableIdentifier | None = None
     # required by the spec: a body without them is malformed, not an empty commit
     requirements: list[TableRequirement]
@@ -113,10 +125,14 @@ class CommitTableRequest(_Body):
 
 
 class CommitTransactionRequest(_Body):
+    """The REST spec's ``CommitTransactionRequest``: one ``CommitTableRequest`` per table."""
+
     table_changes: list[CommitTableRequest] = Field(alias="table-changes")
 
 
 class RenameTableRequest(_Body):
+    """The REST spec's ``RenameTableRequest``, used for tables and views alike."""
+
     source: TableIdentifier
     destination: TableIdentifier
 
@@ -136,11 +152,15 @@ class ReportMetricsRequest(_Body):
 
 
 class AddViewVersionUpdate(_Body):
+    """The REST spec's ``AddViewVersionUpdate``."""
+
     action: Literal["add-view-version"]
     view_version: ViewVersion = Field(alias="view-version")
 
 
 class SetCurrentViewVersionUpdate(_Body):
+    """The REST spec's ``SetCurrentViewVersionUpdate`` (``-1``: the version added last)."""
+
     action: Literal["set-current-view-version"]
     # -1 selects the version added last in the same commit
     view_version_id: int = Field(alias="view-version-id")
@@ -160,17 +180,23 @@ ViewUpdate = Annotated[
 
 
 class AssertViewUUID(_Body):
+    """The REST spec's ``AssertViewUUID``, the one requirement a view commit takes."""
+
     type: Literal["assert-view-uuid"]
     uuid: str
 
 
 class CommitViewRequest(_Body):
+    """The REST spec's ``CommitViewRequest``."""
+
     identifier: TableIdentifier | None = None
     requirements: list[AssertViewUUID] = Field(default_factory=list)
     updates: list[ViewUpdate] = Field(default_factory=list)
 
 
 class CreateViewRequest(_Body):
+    """The REST spec's ``CreateViewRequest``."""
+
     name: str
     location: str | None = None
     view_schema: Schema = Field(alias="schema")
@@ -179,5 +205,7 @@ class CreateViewRequest(_Body):
 
 
 class RegisterViewRequest(_Body):
+    """The REST spec's ``RegisterViewRequest``."""
+
     name: str
     metadata_location: str = Field(alias="metadata-location")

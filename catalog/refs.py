@@ -22,12 +22,21 @@ _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
 @dataclass(frozen=True)
 class Warehouse:
+    """A warehouse a client named: ``<repo>`` (repository-scoped) or ``<repo>.<ref>`` (ref-scoped).
+
+    Attributes:
+        repo: the lakeFS repository.
+        ref: the ref of a ref-scoped warehouse; None when the first namespace level is the ref
+            (DESIGN.md, "Catalog invariants" 2).
+    """
+
     repo: str
     # None: repository-scoped, the first namespace level is the ref
     ref: str | None = None
 
     @property
     def name(self) -> str:
+        """The warehouse's name as clients send it: ``<repo>`` or ``<repo>.<ref>``."""
         return self.repo if self.ref is None else f"{self.repo}.{self.ref}"
 
     @property
@@ -36,7 +45,11 @@ class Warehouse:
         return quote(self.name, safe="")
 
     def locate(self, namespace: tuple[str, ...]) -> Location:
-        """Split a REST namespace into the ref it lives in and its namespace within that ref."""
+        """Split a REST namespace into the ref it lives in and its namespace within that ref.
+
+        Raises:
+            BadRequest: the warehouse is repository-scoped and ``namespace`` is empty.
+        """
         if self.ref is not None:
             return Location(self.repo, self.ref, namespace)
         if not namespace:
@@ -53,6 +66,13 @@ class Warehouse:
 
 
 def parse_warehouse(name: str) -> Warehouse:
+    """The warehouse ``name`` names; the first dot ends the repository name (lakeFS repository
+    names hold no dots).
+
+    Raises:
+        BadRequest: the repository part breaks lakeFS's repository-name rule, nothing follows
+            the dot, or the ref breaks a name rule (:func:`vxp.catalog.state.validate_name`).
+    """
     repo, dot, ref = name.partition(".")
     if not _REPO.match(repo):
         raise BadRequest(
@@ -77,6 +97,8 @@ class Location:
 
 
 class RefKind(Enum):
+    """What a ref is; tags and commits are read-only (DESIGN.md, "Catalog invariants" 2)."""
+
     BRANCH = "branch"
     TAG = "tag"
     COMMIT = "commit"
@@ -84,11 +106,25 @@ class RefKind(Enum):
 
 @dataclass(frozen=True)
 class ResolvedRef:
+    """A ref, resolved.
+
+    Attributes:
+        kind: branch, tag or commit.
+        commit_id: the commit it points at now.
+    """
+
     kind: RefKind
     commit_id: str
 
 
 def check_warehouse(session: Session, warehouse: Warehouse) -> None:
+    """Check that ``warehouse``'s repository (and ref, if it names one) exist.
+
+    Raises:
+        NoSuchWarehouse: the repository or the ref does not exist.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     if not session.repository_exists(warehouse.repo):
         raise NoSuchWarehouse(
             f"warehouse {warehouse.name!r}: lakeFS repository {warehouse.repo!r} does not exist"
@@ -103,7 +139,17 @@ def resolve(
     ref: str,
     missing: type[NoSuchNamespace] | type[NoSuchWarehouse] = NoSuchNamespace,
 ) -> ResolvedRef:
-    """What ``ref`` is and which commit it points at; branches are tried first (the common case)."""
+    """What ``ref`` is and which commit it points at; branches are tried first (the common case).
+
+    Args:
+        missing: the error to raise for a missing ref.
+
+    Raises:
+        NoSuchNamespace: (or ``missing``) ``ref`` is no branch, tag or commit of ``repo``.
+        LakeFSNotFound: ``repo`` does not exist.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     head = session.branch_head(repo, ref)
     if head is not None:
         return ResolvedRef(RefKind.BRANCH, head)
@@ -117,7 +163,15 @@ def resolve(
 
 
 def branch_head(session: Session, repo: str, ref: str) -> str:
-    """The head commit of branch ``ref``; a clear error when ``ref`` is a tag or commit."""
+    """The head commit of branch ``ref``; a clear error when ``ref`` is a tag or commit.
+
+    Raises:
+        ReadOnlyRef: ``ref`` is a tag or a commit ID (writes need a branch).
+        NoSuchNamespace: ``ref`` does not exist.
+        LakeFSNotFound: ``repo`` does not exist.
+        LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+            :func:`vxp.catalog.errors.install`'s handlers).
+    """
     head = session.branch_head(repo, ref)
     if head is not None:
         return head

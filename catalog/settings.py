@@ -62,7 +62,12 @@ class S3Settings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the catalog server needs; no field is read from anywhere else."""
+    """Everything the catalog server needs; no field is read from anywhere else.
+
+    Raises:
+        SettingsError: (on construction) no token secret; a warehouse root or allowed location
+            that is not a ``file:///`` or ``s3://`` URI; an ``s3://`` root without S3 settings.
+    """
 
     # base URL of lakeFS, without /api/v1
     lakefs_endpoint: str
@@ -100,6 +105,7 @@ class Settings:
 
     @property
     def root(self) -> str:
+        """The warehouse root without a trailing ``/``."""
         return self.warehouse_root.rstrip("/")
 
     def file_io_properties(self) -> dict[str, str]:
@@ -114,7 +120,16 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``VXP_CATALOG_*`` variables (S3 settings only when an endpoint is given).
 
-        ``VXP_CATALOG_ALLOWED_LOCATIONS`` is a comma-separated list of URI prefixes.
+        ``VXP_CATALOG_ALLOWED_LOCATIONS`` is a comma-separated list of URI prefixes;
+        ``VXP_CATALOG_TOKEN_TTL_SECONDS`` is in seconds (default 3600).
+
+        Args:
+            env: the variables (default ``os.environ``).
+
+        Raises:
+            SettingsError: a required variable is unset, or a value breaks a rule of
+                :class:`Settings`.
+            ValueError: ``VXP_CATALOG_TOKEN_TTL_SECONDS`` is not an integer.
         """
         values = os.environ if env is None else env
 

@@ -25,7 +25,15 @@ from vxp.lakefs import Session
 
 
 def validate_name(kind: str, value: str) -> None:
-    """Reject names that are empty, path-like or unprintable, with a message saying which rule."""
+    """Reject names that are empty, path-like or unprintable, with a message saying which rule.
+
+    Args:
+        kind: what is named (``table``, ``namespace level``, ``ref``), for the message.
+
+    Raises:
+        BadRequest: ``value`` is empty, ``.`` or ``..``, holds a control character, or is
+            longer than 255 characters once encoded.
+    """
     if value == "":
         raise BadRequest(f"{kind} name must not be empty")
     if value in (".", ".."):
@@ -37,6 +45,11 @@ def validate_name(kind: str, value: str) -> None:
 
 
 def validate_namespace(namespace: Namespace) -> None:
+    """Check a namespace's depth and each of its levels (:func:`validate_name`).
+
+    Raises:
+        BadRequest: more than 16 levels, or a level breaks a name rule.
+    """
     if len(namespace) > MAX_DEPTH:
         raise BadRequest(f"namespace {'.'.join(namespace)!r} has more than {MAX_DEPTH} levels")
     for level in namespace:
@@ -56,7 +69,13 @@ class RefState:
         self.ref = ref
 
     def namespace_properties(self, namespace: Namespace) -> dict[str, str] | None:
-        """Properties of an existing namespace, None if it does not exist; the root always does."""
+        """Properties of an existing namespace, None if it does not exist; the root always does.
+
+        Raises:
+            ValueError: the namespace marker is not JSON.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         if not namespace:
             return {}
         raw = self.session.get_object(self.repo, self.ref, namespace_marker(namespace))
@@ -65,10 +84,25 @@ class RefState:
         return dict(json.loads(raw).get("properties", {}))
 
     def namespace_exists(self, namespace: Namespace) -> bool:
+        """True when ``namespace`` has a marker at this ref (the root always exists).
+
+        Raises:
+            ValueError: the namespace marker is not JSON.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         return self.namespace_properties(namespace) is not None
 
     def child_namespaces(self, parent: Namespace, after: str = "") -> Iterator[str]:
-        """Encoded names of the namespaces right below ``parent``, after encoded name ``after``."""
+        """Encoded names of the namespaces right below ``parent``, after encoded name ``after``.
+
+        Listed in name order, a page at a time as they are consumed.
+
+        Raises:
+            LakeFSNotFound: the repository or ref does not exist (raised while iterating).
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         base = namespace_dir(parent)
         start = f"{base}{after}/" if after else ""
         for entry in self.session.list_objects(self.repo, self.ref, base, after=start):
@@ -76,11 +110,23 @@ class RefState:
                 yield entry.path[len(base) : -1]
 
     def tables(self, namespace: Namespace, after: str = "") -> Iterator[str]:
-        """Encoded names of the tables in ``namespace``, after encoded name ``after``."""
+        """Encoded names of the tables in ``namespace`` after encoded name ``after``, in name order.
+
+        Raises:
+            LakeFSNotFound: the repository or ref does not exist (raised while iterating).
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         return self._pointers(tables_dir(namespace), after)
 
     def views(self, namespace: Namespace, after: str = "") -> Iterator[str]:
-        """Encoded names of the views in ``namespace``, after encoded name ``after``."""
+        """Encoded names of the views in ``namespace`` after encoded name ``after``, in name order.
+
+        Raises:
+            LakeFSNotFound: the repository or ref does not exist (raised while iterating).
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         return self._pointers(views_dir(namespace), after)
 
     def _pointers(self, base: str, after: str) -> Iterator[str]:
@@ -90,7 +136,13 @@ class RefState:
                 yield entry.path[len(base) : -len(POINTER_SUFFIX)]
 
     def is_empty(self, namespace: Namespace) -> bool:
-        """True when ``namespace`` holds no tables, views or child namespaces."""
+        """True when ``namespace`` holds no tables, views or child namespaces.
+
+        Raises:
+            LakeFSNotFound: the repository or ref does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         return (
             next(self.tables(namespace), None) is None
             and next(self.views(namespace), None) is None
@@ -98,11 +150,24 @@ class RefState:
         )
 
     def pointer(self, namespace: Namespace, name: str) -> Pointer | None:
-        """The table ``name``'s pointer, None if there is no such table."""
+        """The table ``name``'s pointer, None if there is no such table.
+
+        Raises:
+            ValueError, KeyError, TypeError: the pointer object is malformed
+                (:meth:`vxp.core.layout.Pointer.from_bytes`).
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         return self._read_pointer(table_pointer(namespace, name))
 
     def view_pointer(self, namespace: Namespace, name: str) -> Pointer | None:
-        """The view ``name``'s pointer, None if there is no such view."""
+        """The view ``name``'s pointer, None if there is no such view.
+
+        Raises:
+            ValueError, KeyError, TypeError: the pointer object is malformed.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         return self._read_pointer(view_pointer(namespace, name))
 
     def _read_pointer(self, path: str) -> Pointer | None:

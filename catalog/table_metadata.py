@@ -117,10 +117,12 @@ def _nested_fields(type_: Any) -> Iterator[Json]:
 
 
 def field_ids(schema: Json) -> set[int]:
+    """Every field ID of a schema, nested ones (list elements, map keys and values) included."""
     return {int(field["id"]) for field in _nested_fields(schema)}
 
 
 def highest_field_id(schema: Json) -> int:
+    """The highest field ID of a schema, 0 for an empty one."""
     return max(field_ids(schema), default=0)
 
 
@@ -212,6 +214,9 @@ def fresh_ids(schema: Json, spec: Json | None, order: Json | None) -> tuple[Json
 
     Column IDs are renumbered from 1, each struct's fields before anything nested in them (Java's
     ``TypeUtil.assignFreshIds``); partition field IDs restart at 1000; a sort order gets ID 1.
+
+    Raises:
+        BadRequest: an identifier, partition or sort field names a column the schema lacks.
     """
     counter = 0
     mapping: dict[int, int] = {}
@@ -277,10 +282,16 @@ def fresh_ids(schema: Json, spec: Json | None, order: Json | None) -> tuple[Json
 
 
 def parse(doc: Any) -> Json:
-    """A metadata document in the shape the builder works on; BadRequest if it is none.
+    """A metadata document in the shape the builder works on (Iceberg spec, "Table Metadata").
 
     Fills in what older writers leave out the way Java's parser does: v1's single ``schema`` and
     ``partition-spec``, the ``main`` ref of a current snapshot, empty lists.
+
+    Raises:
+        BadRequest: ``doc`` is no JSON object, its format version is not 1, 2 or 3, or it lacks
+            ``location`` (v1) or ``location``, ``table-uuid`` and ``schemas`` (v2, v3).
+        TypeError, KeyError: a part it fills in from has the wrong shape (``schemas`` not a
+            list of objects, …); only checked fields are validated here.
     """
     if not isinstance(doc, dict):
         raise BadRequest("table metadata must be a JSON object")
@@ -328,7 +339,11 @@ def parse(doc: Any) -> Json:
 
 
 def serialize(meta: Json) -> Json:
-    """The document to write: Java's field order, v1's legacy fields, -1 for "no snapshot"."""
+    """The document to write: Java's field order, v1's legacy fields, -1 for "no snapshot".
+
+    Args:
+        meta: a document in :func:`parse`'s shape.
+    """
     version = meta["format-version"]
     out: Json = {}
     current_schema = _by_id(meta["schemas"], "schema-id", meta["current-schema-id"])
@@ -364,7 +379,16 @@ def _by_id(items: list[Json], key: str, value: Any) -> Json | None:
 
 
 def check_requirements(base: Json | None, requirements: list[Json]) -> None:
-    """Java's ``UpdateRequirement.validate`` for each requirement; CommitFailed with its message."""
+    """Java's ``UpdateRequirement.validate`` for each requirement (Iceberg REST spec,
+    ``TableRequirement``), in order; the first failure stops.
+
+    Args:
+        base: the table's current metadata, or None when it does not exist.
+
+    Raises:
+        CommitFailed: a requirement failed; the message is Java's (``Requirement failed: …``).
+        BadRequest: an unknown requirement type.
+    """
     for req in requirements:
         kind = req["type"]
         if kind == "assert-create":
@@ -490,7 +514,11 @@ class TableBuilder:
 
     @classmethod
     def for_create(cls, updates: list[Json]) -> TableBuilder:
-        """A builder for a create transaction, at the format version its updates ask for."""
+        """A builder for a create transaction, at the format version its updates ask for.
+
+        Raises:
+            InvalidArgument: an ``upgrade-format-version`` asks for a version other than 1, 2 or 3.
+        """
         version = next(
             (u["format-version"] for u in updates if u["action"] == "upgrade-format-version"),
             DEFAULT_FORMAT_VERSION,
@@ -499,6 +527,14 @@ class TableBuilder:
         return cls(None, None, version)
 
     def apply(self, updates: list[Json]) -> None:
+        """Apply REST updates in order (Iceberg REST spec, ``TableUpdate``), as Java's builder does.
+
+        Raises:
+            BadRequest: an update this builder does not know.
+            InvalidArgument: an update breaks one of Iceberg's rules (Java's message).
+            CommitFailed: an added snapshot is older than the table's last sequence number or
+                next row ID: the client must refresh.
+        """
         for update in updates:
             handler = self._handlers().get(update["action"])
             if handler is None:
@@ -543,11 +579,17 @@ class TableBuilder:
     # --- identity and format ---------------------------------------------------------------
 
     def assign_uuid(self, new_uuid: str) -> None:
+        """Set the table UUID (``assign-uuid``); a no-op when it is already that UUID."""
         if new_uuid != self.meta["table-uuid"]:
             self.meta["table-uuid"] = new_uuid
             self._changed("assign-uuid")
 
     def upgrade_format_version(self, version: int) -> None:
+        """Raise the format version (``upgrade-format-version``); v3 starts row lineage at 0.
+
+        Raises:
+            InvalidArgument: a version above 3, or below the current one.
+        """
         current = self.meta["format-version"]
         _check(
             version <= FORMAT_VERSIONS[-1],
@@ -564,6 +606,14 @@ class TableBuilder:
     # --- schemas ---------------------------------------------------------------------------
 
     def add_schema(self, schema: Json) -> int:
+        """Add a schema (``add-schema``); its ID, reusing an equal schema's.
+
+        An equal schema (Java's ``sameSchema``) keeps its ID; any other gets the next free ID, the
+        request's ID being only a hint. ``last-column-id`` rises to the schema's highest field ID.
+
+        Raises:
+            InvalidArgument: the schema uses a type or default the format version does not allow.
+        """
         new_last = max(self.meta["last-column-id"], highest_field_id(schema))
         _check_schema_compatible(schema, self.meta["format-version"])
         schemas: list[Json] = self.meta["schemas"]
@@ -587,6 +637,11 @@ class TableBuilder:
         return int(new_id)
 
     def set_current_schema(self, schema_id: int) -> None:
+        """Make schema ``schema_id`` current (``set-current-schema``); ``-1``: the one added last.
+
+        Raises:
+            InvalidArgument: ``-1`` with no schema added, or an unknown schema ID.
+        """
         if schema_id == LAST_ADDED:
             _check(
                 self.last_added_schema is not None,
@@ -604,6 +659,11 @@ class TableBuilder:
         self._changed("set-current-schema")
 
     def remove_schemas(self, schema_ids: list[int]) -> None:
+        """Remove schemas by ID (``remove-schemas``); unknown IDs are ignored.
+
+        Raises:
+            InvalidArgument: the current schema is among them.
+        """
         remove = set(schema_ids)
         _check(self.meta["current-schema-id"] not in remove, "Cannot remove the current schema")
         if remove:
@@ -627,6 +687,14 @@ class TableBuilder:
     # --- partition specs -------------------------------------------------------------------
 
     def add_spec(self, spec: Json) -> int:
+        """Add a partition spec (``add-spec``); its ID, reusing an equal spec's.
+
+        Field IDs the request leaves out are assigned after ``last-partition-id`` (from 1000).
+
+        Raises:
+            InvalidArgument: a field names no column of the current schema, or a v1 spec's field
+                IDs are not sequential from 1000.
+        """
         specs: list[Json] = self.meta["partition-specs"]
         new_id = 0
         for existing in specs:
@@ -665,6 +733,11 @@ class TableBuilder:
         return new_id
 
     def set_default_spec(self, spec_id: int) -> None:
+        """Make spec ``spec_id`` the default (``set-default-spec``); ``-1``: the one added last.
+
+        Raises:
+            InvalidArgument: ``-1`` with no spec added, or an unknown spec ID.
+        """
         if spec_id == LAST_ADDED:
             _check(
                 self.last_added_spec is not None,
@@ -682,6 +755,11 @@ class TableBuilder:
         self._changed("set-default-spec")
 
     def remove_specs(self, spec_ids: list[int]) -> None:
+        """Remove partition specs by ID (``remove-partition-specs``).
+
+        Raises:
+            InvalidArgument: the default spec is among them.
+        """
         remove = set(spec_ids)
         _check(
             self.meta["default-spec-id"] not in remove, "Cannot remove the default partition spec"
@@ -695,6 +773,11 @@ class TableBuilder:
     # --- sort orders -----------------------------------------------------------------------
 
     def add_sort_order(self, order: Json) -> int:
+        """Add a sort order (``add-sort-order``); its ID, reusing an equal order's (0: unsorted).
+
+        Raises:
+            InvalidArgument: a field names no column of the current schema.
+        """
         orders: list[Json] = self.meta["sort-orders"]
         fields = [dict(f) for f in order.get("fields", [])]
         if not fields:
@@ -720,6 +803,11 @@ class TableBuilder:
         return int(new_id)
 
     def set_default_sort_order(self, order_id: int) -> None:
+        """Make order ``order_id`` the default (``set-default-sort-order``); ``-1``: the last added.
+
+        Raises:
+            InvalidArgument: ``-1`` with no order added, or an unknown order ID.
+        """
         if order_id == LAST_ADDED:
             _check(
                 self.last_added_order is not None,
@@ -742,6 +830,16 @@ class TableBuilder:
         return _by_id(self.meta["snapshots"], "snapshot-id", snapshot_id)
 
     def add_snapshot(self, snapshot: Json) -> None:
+        """Add a snapshot (``add-snapshot``); refs are moved separately (``set-snapshot-ref``).
+
+        Raises:
+            InvalidArgument: no schema, spec or sort order yet, a snapshot ID taken, or (v3) no
+                ``first-row-id``.
+            CommitFailed: its sequence number is not above the table's last one (v2+, with a
+                parent), or (v3) its ``first-row-id`` is behind the table's ``next-row-id``: the
+                client's metadata is stale and it must retry (Java's ``Validation failed, please
+                retry``).
+        """
         meta = self.meta
         _check(bool(meta["schemas"]), "Attempting to add a snapshot before a schema is added")
         _check(
@@ -780,6 +878,14 @@ class TableBuilder:
         self._changed("add-snapshot", snapshot_id)
 
     def set_ref(self, update: Json) -> None:
+        """Point a branch or tag at a snapshot (``set-snapshot-ref``); ``main``: the current one.
+
+        Moving ``main`` adds a snapshot-log entry: the snapshot's own time when it was added in
+        this commit, now for a rollback.
+
+        Raises:
+            InvalidArgument: the snapshot does not exist.
+        """
         name = update["ref-name"]
         ref: Json = {"snapshot-id": update["snapshot-id"], "type": update["type"]}
         for key in ("min-snapshots-to-keep", "max-snapshot-age-ms", "max-ref-age-ms"):
@@ -804,12 +910,18 @@ class TableBuilder:
         self._changed("set-snapshot-ref", (name, ref["snapshot-id"]))
 
     def remove_ref(self, name: str) -> None:
+        """Remove a branch or tag (``remove-snapshot-ref``); ``main``: no current snapshot."""
         if name == MAIN_BRANCH:
             self.meta["current-snapshot-id"] = None
         if self.meta["refs"].pop(name, None) is not None:
             self._changed("remove-snapshot-ref")
 
     def remove_snapshots(self, snapshot_ids: list[int]) -> None:
+        """Remove snapshots (``remove-snapshots``), their statistics and the refs left on them.
+
+        Only the metadata changes: the files stay until ``vxp gc`` finds no retained commit reads
+        them (DESIGN.md, "Catalog invariants" 4).
+        """
         remove = set(snapshot_ids)
         kept = []
         for snapshot in self.meta["snapshots"]:
@@ -840,16 +952,19 @@ class TableBuilder:
     # --- location and properties -----------------------------------------------------------
 
     def set_location(self, location: str) -> None:
+        """Set the table's base location (``set-location``); the server checks it is allowed."""
         if location != self.meta["location"]:
             self.meta["location"] = location
             self._changed("set-location")
 
     def set_properties(self, updates: dict[str, str]) -> None:
+        """Set table properties (``set-properties``)."""
         if updates:
             self.meta["properties"].update(updates)
             self._changed("set-properties")
 
     def remove_properties(self, removals: list[str]) -> None:
+        """Remove table properties (``remove-properties``); absent keys are ignored."""
         if removals:
             for key in removals:
                 self.meta["properties"].pop(key, None)
@@ -858,7 +973,15 @@ class TableBuilder:
     # --- build -----------------------------------------------------------------------------
 
     def build(self) -> Json | None:
-        """The new metadata document, or None when the updates changed nothing."""
+        """The new metadata document, or None when the updates changed nothing.
+
+        Trims the metadata log to ``write.metadata.previous-versions-max`` and the snapshot log as
+        Java's ``updateSnapshotLog`` does; fills in a table UUID for v1 tables without one.
+
+        Raises:
+            InvalidArgument: no location, or the current schema, default spec or default sort
+                order is missing, or one of their fields names an unknown column.
+        """
         if not self.changes:
             return None
         meta = self.meta
@@ -951,6 +1074,11 @@ def new_table(
 
     The format version comes from the ``format-version`` property (default 2), which, like the
     other reserved properties, is not stored.
+
+    Raises:
+        InvalidArgument: the format version is not 1, 2 or 3, or Iceberg's rules reject the
+            schema, spec or order.
+        BadRequest: a partition or sort field names a column the schema lacks.
     """
     raw_version = properties.get(FORMAT_VERSION_PROPERTY, str(DEFAULT_FORMAT_VERSION))
     try:

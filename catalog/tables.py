@@ -29,6 +29,8 @@ from vxp.lakefs import Session
 
 
 class TableService(EntryService):
+    """Table operations; the checks and pointer writes they share with views are inherited."""
+
     kind = TABLE
 
     # --- create and register ---------------------------------------------------------------
@@ -36,6 +38,27 @@ class TableService(EntryService):
     def create(
         self, session: Session, caller: Caller, table: TableId, request: CreateTableRequest
     ) -> TableResult:
+        """Create a table, or stage its creation (Iceberg REST spec, ``createTable``).
+
+        A staged create writes nothing: the client's create transaction commits it later with an
+        ``assert-create`` requirement. Otherwise the first metadata file is written and the pointer
+        committed. New metadata follows Java's ``TableMetadata.newTableMetadata``.
+
+        Raises:
+            BadRequest: the name breaks a name rule, the location is not allowed, or a partition or
+                sort field names an unknown column.
+            InvalidArgument: Iceberg's rules reject the schema, spec, order or format version.
+            NoSuchNamespace: the namespace (or ref) does not exist.
+            AlreadyExists: a table or view of that name exists.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         validate_name("table", table.name)
         loc = table.location
         properties = dict(request.properties)
@@ -61,6 +84,24 @@ class TableService(EntryService):
     def register(
         self, session: Session, caller: Caller, table: TableId, request: RegisterTableRequest
     ) -> TableResult:
+        """Point a new table (or, with ``overwrite``, an existing one) at an existing metadata file
+        (Iceberg REST spec, ``registerTable``).
+
+        Raises:
+            BadRequest: the name breaks a name rule, the file is outside the allowed locations, or
+                it is not table metadata.
+            NotFound: there is no file at the metadata location.
+            NoSuchNamespace: the namespace (or ref) does not exist.
+            AlreadyExists: a view has the name, or a table has it and ``overwrite`` is not set.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         validate_name("table", table.name)
         loc = table.location
         self.files.check_location(request.metadata_location, "metadata location")
@@ -95,7 +136,29 @@ class TableService(EntryService):
         caller: Caller,
         changes: list[tuple[TableId, CommitTableRequest]],
     ) -> list[TableResult]:
-        """Apply one or more tables' changes atomically: all land in one lakeFS merge, or none."""
+        """Apply one or more tables' changes atomically: all land in one lakeFS merge, or none.
+
+        Requirements are checked against the branch head as Java's ``UpdateRequirement`` does,
+        updates applied as Java's ``TableMetadata.Builder`` does (Iceberg REST spec,
+        ``updateTable`` and ``commitTransaction``; DESIGN.md, "Catalog invariants" 3).
+
+        Raises:
+            BadRequest: no changes, tables on different branches, a table twice, or an update the
+                builder refuses; an ``assert-create`` without updates that define the table.
+            InvalidArgument: an update breaks one of Iceberg's rules.
+            CommitFailed: a requirement failed (the message names the table in a transaction).
+            NoSuchTable: a table does not exist (and is not being created).
+            NoSuchNamespace: a created table's namespace does not exist.
+            AlreadyExists: a created table's name is a view's.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         if not changes:
             raise BadRequest("a transaction needs at least one table change")
         first = changes[0][0].location
@@ -184,6 +247,22 @@ class TableService(EntryService):
     # --- drop ----------------------------------------------------------------------------
 
     def drop(self, session: Session, caller: Caller, table: TableId, purge: bool) -> None:
+        """Drop a table's pointer in one commit (Iceberg REST spec, ``dropTable``).
+
+        ``purge`` is recorded in the commit metadata but deletes nothing: other refs may still
+        read the files, and only ``vxp gc`` deletes (DESIGN.md, "Catalog invariants" 4).
+
+        Raises:
+            NoSuchTable: no such table (or namespace, or ref).
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         # purging, too, only drops the pointer (see EntryService._drop)
         self._drop(
             session,

@@ -54,7 +54,12 @@ def _dialects(version: Json) -> set[str]:
 
 
 def parse(doc: Any) -> Json:
-    """A view metadata document in the shape the builder works on; BadRequest if it is none."""
+    """A view metadata document in the shape the builder works on (Iceberg view spec, format 1).
+
+    Raises:
+        BadRequest: ``doc`` is no JSON object, its format version is not 1, or it lacks
+            ``view-uuid``, ``location``, ``schemas``, ``current-version-id`` or ``versions``.
+    """
     if not isinstance(doc, dict):
         raise BadRequest("view metadata must be a JSON object")
     if doc.get("format-version") != FORMAT_VERSION:
@@ -71,6 +76,12 @@ def parse(doc: Any) -> Json:
 
 
 def check_requirements(base: Json, requirements: list[Json]) -> None:
+    """Check a view commit's requirements; views take only ``assert-view-uuid``.
+
+    Raises:
+        BadRequest: another requirement type.
+        CommitFailed: the view's UUID differs (the message is Java's).
+    """
     for req in requirements:
         if req["type"] != "assert-view-uuid":
             raise BadRequest(f"requirement {req['type']!r} does not apply to views")
@@ -106,6 +117,12 @@ class ViewBuilder:
         self.history_entry: Json | None = None
 
     def apply(self, updates: list[Json]) -> None:
+        """Apply REST updates in order (Iceberg REST spec, ``ViewUpdate``), as Java's builder does.
+
+        Raises:
+            BadRequest: an update that does not apply to views.
+            InvalidArgument: an update breaks one of Iceberg's rules (Java's message).
+        """
         for update in updates:
             action = update["action"]
             if action == "assign-uuid":
@@ -131,6 +148,11 @@ class ViewBuilder:
         return (action, detail) in self.changes
 
     def assign_uuid(self, new_uuid: str) -> None:
+        """Set the view UUID (``assign-uuid``) of a new view.
+
+        Raises:
+            InvalidArgument: the view has another UUID already.
+        """
         current = self.meta["view-uuid"]
         _check(current is None or current == new_uuid, "Cannot reassign uuid")
         if current != new_uuid:
@@ -138,28 +160,43 @@ class ViewBuilder:
             self.changes.append(("assign-uuid", None))
 
     def upgrade_format_version(self, version: int) -> None:
+        """Check an ``upgrade-format-version`` update: views have only format version 1.
+
+        Raises:
+            InvalidArgument: a downgrade, or any version other than 1.
+        """
         current = self.meta["format-version"]
         _check(version >= current, f"Cannot downgrade v{current} view to v{version}")
         _check(version == FORMAT_VERSION, f"Unsupported format version: {version}")
 
     def set_location(self, location: str | None) -> None:
+        """Set the view's location (``set-location``).
+
+        Raises:
+            InvalidArgument: ``location`` is None.
+        """
         _check(location is not None, "Invalid location: null")
         if location != self.meta["location"]:
             self.meta["location"] = location
             self.changes.append(("set-location", None))
 
     def set_properties(self, updates: dict[str, str]) -> None:
+        """Set view properties (``set-properties``)."""
         if updates:
             self.meta["properties"].update(updates)
             self.changes.append(("set-properties", None))
 
     def remove_properties(self, removals: list[str]) -> None:
+        """Remove view properties (``remove-properties``); absent keys are ignored."""
         if removals:
             for key in removals:
                 self.meta["properties"].pop(key, None)
             self.changes.append(("remove-properties", None))
 
     def add_schema(self, schema: Json) -> int:
+        """Add a schema (``add-schema``); its ID. An equal schema keeps its ID and does not count as
+        the one added last.
+        """
         schemas: list[Json] = self.meta["schemas"]
         new_id = 0
         for existing in schemas:
@@ -174,6 +211,12 @@ class ViewBuilder:
         return new_id
 
     def add_version(self, version: Json) -> int:
+        """Add a view version (``add-view-version``); its ID, reusing an equal version's.
+
+        Raises:
+            InvalidArgument: ``schema-id`` ``-1`` with no schema added, an unknown schema, or two
+                SQL queries for one dialect.
+        """
         versions: list[Json] = self.meta["versions"]
         new_id = int(version["version-id"])
         for existing in versions:
@@ -211,6 +254,11 @@ class ViewBuilder:
         return new_id
 
     def set_current_version(self, version_id: int) -> None:
+        """Make ``version_id`` current (``set-current-view-version``); ``-1``: the last added.
+
+        Raises:
+            InvalidArgument: ``-1`` with no version added, or an unknown version ID.
+        """
         if version_id == LAST_ADDED:
             _check(
                 self.last_added_version is not None,
@@ -233,7 +281,17 @@ class ViewBuilder:
         }
 
     def build(self) -> Json | None:
-        """The new metadata document, or None when the updates changed nothing."""
+        """The new metadata document, or None when the updates changed nothing.
+
+        Keeps the newest ``version.history.num-entries`` versions (at least the current one and
+        those added now).
+
+        Raises:
+            InvalidArgument: no location or no version, the current version is missing, or the
+                history size is not positive.
+            BadRequest: the new current version drops a SQL dialect of the old one while
+                ``replace.drop-dialect.allowed`` is not ``true``.
+        """
         if not self.changes:
             return None
         meta = self.meta
@@ -295,7 +353,11 @@ def _same_version(one: Json, two: Json) -> bool:
 
 
 def new_view(schema: Json, version: Json, location: str, properties: dict[str, str]) -> Json:
-    """A new view's metadata, as Java's view catalogs create it: schema 0, the client's version."""
+    """A new view's metadata, as Java's view catalogs create it: schema 0, the client's version.
+
+    Raises:
+        InvalidArgument: Iceberg's rules reject the version (two queries for one dialect).
+    """
     builder = ViewBuilder(None)
     builder.set_properties(properties)
     builder.set_location(location)

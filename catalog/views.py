@@ -30,9 +30,20 @@ ViewId = TableId
 
 
 class ViewService(EntryService):
+    """View operations; the checks and pointer writes they share with tables are inherited."""
+
     kind = VIEW
 
     def load(self, session: Session, view: ViewId) -> TableResult:
+        """The view's current metadata (Iceberg REST spec, ``loadView``).
+
+        Raises:
+            NoSuchView: no such view (or namespace, or ref).
+            NotFound: its metadata file no longer exists.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers).
+        """
         location = self.existing(session, view).metadata_location
         return TableResult(location, self.files.read_raw(location, check_exists=True))
 
@@ -41,6 +52,22 @@ class ViewService(EntryService):
     def create(
         self, session: Session, caller: Caller, view: ViewId, request: CreateViewRequest
     ) -> TableResult:
+        """Create a view: its first metadata file and pointer (Iceberg REST spec, ``createView``).
+
+        Raises:
+            BadRequest: the name breaks a name rule, or the location is not allowed.
+            InvalidArgument: Iceberg's rules reject the version (two queries for one dialect).
+            NoSuchNamespace: the namespace (or ref) does not exist.
+            AlreadyExists: a table or view of that name exists.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         validate_name("view", view.name)
         location = self._new_location(view, request.location, request.properties)
         metadata = vm.new_view(
@@ -53,6 +80,23 @@ class ViewService(EntryService):
     def register(
         self, session: Session, caller: Caller, view: ViewId, request: RegisterViewRequest
     ) -> TableResult:
+        """Point a new view at an existing metadata file (Iceberg REST spec, ``registerView``).
+
+        Raises:
+            BadRequest: the name breaks a name rule, the file is outside the allowed locations, or
+                it is not view metadata.
+            NotFound: there is no file at the metadata location.
+            NoSuchNamespace: the namespace (or ref) does not exist.
+            AlreadyExists: a table or view of that name exists.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         validate_name("view", view.name)
         self.files.check_location(request.metadata_location, "metadata location")
         raw = self.files.read_raw(request.metadata_location)
@@ -79,7 +123,24 @@ class ViewService(EntryService):
     def commit(
         self, session: Session, caller: Caller, view: ViewId, request: CommitViewRequest
     ) -> TableResult:
-        """Replace a view's version or change its properties or location, requirements first."""
+        """Replace a view's version or change its properties or location, requirements first
+        (Iceberg REST spec, ``replaceView``; Java's ``ViewMetadata.Builder`` semantics).
+
+        Raises:
+            NoSuchView: no such view (or namespace, or ref).
+            BadRequest: a requirement other than ``assert-view-uuid``, an update views do not take,
+                a dropped SQL dialect, or a location that is not allowed.
+            InvalidArgument: an update breaks one of Iceberg's rules.
+            CommitFailed: ``assert-view-uuid`` failed.
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         loc = view.location
         requirements = [dump(r) for r in request.requirements]
         updates = [dump(u) for u in request.updates]
@@ -114,6 +175,19 @@ class ViewService(EntryService):
     # --- drop ----------------------------------------------------------------------------
 
     def drop(self, session: Session, caller: Caller, view: ViewId) -> None:
+        """Drop a view's pointer in one commit (Iceberg REST spec, ``dropView``); its files stay.
+
+        Raises:
+            NoSuchView: no such view (or namespace, or ref).
+            CommitFailed: the branch kept changing for ``commit_attempts`` plans in a row, or has
+                uncommitted changes.
+            CommitStateUnknown: lakeFS's answer to the merge was lost.
+            ReadOnlyRef: the ref is a tag or a commit ID.
+            LakeFSNotFound: the repository does not exist.
+            LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
+                :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
+                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+        """
         names = [*view.location.namespace, view.name]
         self._drop(
             session,
