@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vxp.core.errors import Forbidden as ForbiddenError
-from vxp.core.errors import Unauthorized, Unavailable, VxpError
+from vxp.core.errors import NotFound as NotFoundError
+from vxp.core.errors import PreconditionFailed, Unauthorized, Unavailable, VxpError
 
 
 class CatalogError(Exception):
@@ -160,6 +161,12 @@ def _vxp_error(_: Request, exc: Exception) -> JSONResponse:
         error = Forbidden(f"lakeFS denied the request: {exc.message}")
     elif isinstance(exc, Unavailable):
         error = ServiceUnavailable(exc.message)
+    elif isinstance(exc, PreconditionFailed):
+        # a lakeFS hook refused the commit: nothing landed, and retrying will not help (a 500
+        # would make Iceberg clients report the commit's state as unknown)
+        error = Forbidden(f"a lakeFS hook refused the change: {exc.message}")
+    elif isinstance(exc, NotFoundError):
+        error = NotFound(exc.message)
     else:
         error = CatalogError(exc.message)
     return _catalog_error(_, error)

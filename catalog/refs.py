@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from vxp.catalog.errors import BadRequest, NoSuchNamespace, NoSuchWarehouse, ReadOnlyRef
 from vxp.catalog.state import validate_name
-from vxp.lakefs import Session
+from vxp.lakefs import LakeFSNotFound, Session
 
 _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
@@ -156,7 +156,11 @@ def resolve(
     tagged = session.tag_commit(repo, ref)
     if tagged is not None:
         return ResolvedRef(RefKind.TAG, tagged)
-    commit = session.resolve_commit(repo, ref)
+    try:
+        commit = session.resolve_commit(repo, ref)
+    except LakeFSNotFound as exc:
+        # the gateway says so when the repository itself is missing
+        raise NoSuchWarehouse(f"lakeFS repository {repo!r} does not exist") from exc
     if commit is not None:
         return ResolvedRef(RefKind.COMMIT, commit)
     raise missing(f"ref {ref!r} does not exist in lakeFS repository {repo!r}")

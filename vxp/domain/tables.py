@@ -9,6 +9,7 @@ engines do; lakeFS only holds the pointers.
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,7 +159,6 @@ class RefReader:
         Raises:
             VxpError: the file cannot be read (the hint names the S3 settings), or is not valid
                 table metadata.
-            EOFError, zlib.error, gzip.BadGzipFile: the file is gzip-compressed but corrupt.
         """
         try:
             with self.io.new_input(location).open(seekable=False) as stream:
@@ -169,11 +169,11 @@ class RefReader:
                 hint="on the full stack the S3 settings come from `vxp env` "
                 "(VXP_S3_ENDPOINT, VXP_S3_ACCESS_KEY_ID, VXP_S3_SECRET_ACCESS_KEY)",
             ) from exc
-        if raw[:2] == _GZIP_MAGIC:
-            raw = gzip.decompress(raw)
         try:
+            if raw[:2] == _GZIP_MAGIC:
+                raw = gzip.decompress(raw)
             return TableMetadataUtil.parse_raw(raw.decode())
-        except ValueError as exc:
+        except (ValueError, EOFError, zlib.error) as exc:
             raise VxpError(f"{location} is not valid Iceberg table metadata: {exc}") from exc
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+
 from vxp.core.errors import VxpError
 from vxp.domain.engines import duckdb as engine
 from vxp.services.base import Component, Context, LaunchSpec
@@ -45,14 +47,19 @@ class DuckDB(Component):
 
         Raises:
             VxpError: an extension wheel is missing or does not match duckdb.
-            duckdb.Error: DuckDB cannot load an extension.
         """
-        conn = engine.connect(ctx.home.cache)
-        loaded = conn.execute(
-            "SELECT count(*) FROM duckdb_extensions() WHERE loaded AND extension_name IN "
-            "('avro', 'httpfs', 'iceberg')"
-        ).fetchone()
-        conn.close()
+        try:
+            conn = engine.connect(ctx.home.cache)
+        except duckdb.Error:
+            # a damaged extension file: `vxp status` shows "unavailable" and exits 1
+            return False
+        try:
+            loaded = conn.execute(
+                "SELECT count(*) FROM duckdb_extensions() WHERE loaded AND extension_name IN "
+                "('avro', 'httpfs', 'iceberg')"
+            ).fetchone()
+        finally:
+            conn.close()
         return loaded is not None and loaded[0] == len(engine.EXTENSIONS)
 
     def url(self, ctx: Context) -> str:

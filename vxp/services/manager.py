@@ -133,7 +133,8 @@ def _configured_port(name: str) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise VxpError(f"VXP_{name.upper()}_PORT={raw!r} is not a port number (1-65535)")
+        variable = f"VXP_{name.upper().replace('-', '_')}_PORT"
+        raise VxpError(f"{variable}={raw!r} is not a port number (1-65535)")
     return int(raw)
 
 

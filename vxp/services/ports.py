@@ -52,7 +52,7 @@ def choose(component: str, preferred: int | None, configured: int | None, taken:
             raise VxpError(
                 f"port {configured} configured for {component} is already in use",
                 hint=f"stop whatever listens on {configured}, or configure another port "
-                f"(VXP_{component.upper()}_PORT)",
+                f"(VXP_{component.upper().replace('-', '_')}_PORT)",
             )
         return configured
     if preferred is not None and preferred not in taken and is_free(preferred):
