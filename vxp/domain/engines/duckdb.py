@@ -96,6 +96,9 @@ def connect(cache: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnectio
     )
     for name in EXTENSIONS:
         conn.execute(f"LOAD {name}")
+    # table data files are written once and never changed (only `vxp gc` deletes them), so
+    # their Parquet footers can be kept across queries
+    conn.execute("SET parquet_metadata_cache = true")
     return conn
 
 
