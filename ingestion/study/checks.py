@@ -3,20 +3,33 @@ duplicate keys, run batch by batch in DuckDB over Arrow data so memory stays bou
 
 Rows are identified by their *ordinal* (1-based position among the data rows the reader
 produced); the format's reader turns ordinals into lines for the problems it reports.
+
+Per batch, one query evaluates every check of every column and returns only the offending rows
+(their ordinal, one flag per check and the checked values as text), and one statement adds the
+batch's key hashes to a DuckDB table that spills to disk. Duplicate keys are found at the end by
+grouping those hashes; the reader then confirms each candidate group on the key values
+themselves (:func:`confirm_duplicates`), so a hash collision never reports a false duplicate.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .types import ColumnType
 
 #: At most this many problems per (code, column) and file; then one summary problem.
 PROBLEM_LIMIT = 100
+#: DuckDB memory of one file's checks; the key hashes spill to a temporary folder past it
+MEMORY_LIMIT = "256MB"
 
 
 def quote(name: str) -> str:
@@ -27,18 +40,49 @@ def quote(name: str) -> str:
 def text_check(column: str, ctype: ColumnType) -> str | None:
     """SQL predicate true when text ``column`` is set but is not a value of ``ctype``.
 
-    Decimals must also fit without rounding (``1.234`` is not a ``decimal(5,2)``).
+    Decimals must also fit without rounding (``1.234`` is not a ``decimal(5,2)``): the value
+    at scale 18 must equal the value at the declared scale. Only a text with more fractional
+    digits than the scale, or with an exponent, can differ, so only those are compared; and
+    since DuckDB parses text into a 128-bit decimal some fifty times slower than into a 64-bit
+    one, for ``p <= 18`` they are first compared at scale ``18 - (p - s)`` (64-bit, exact for
+    every text with at most that many fractional digits). DuckDB does not check the precision
+    of a text with an exponent (``'4.54e3'`` casts to a ``decimal(3,0)`` of 4540), so for those
+    the magnitude is checked too. Every comparison casts explicitly with ``TRY_CAST``: an
+    implicit cast of such a value would raise instead of flagging it.
     """
     col = quote(column)
     if ctype.kind == "string":
         return None
-    bad = f"TRY_CAST({col} AS {ctype.to_duckdb()}) IS NULL"
-    if ctype.kind == "decimal" and (ctype.scale or 0) < 18:
-        bad += (
-            f" OR TRY_CAST({col} AS DECIMAL(38,18)) IS DISTINCT FROM "
-            f"TRY_CAST({col} AS {ctype.to_duckdb()})"
-        )
+    declared = f"TRY_CAST({col} AS {ctype.to_duckdb()})"
+    bad = f"{declared} IS NULL"
+    p, s = ctype.precision or 0, ctype.scale or 0
+    if ctype.kind == "decimal":
+        exponent = f"(contains({col}, 'e') OR contains({col}, 'E'))"
+        too_big = f"coalesce(abs(TRY_CAST({declared} AS DOUBLE)) >= 1e{p - s}, false)"
+        bad += f" OR ({exponent} AND {too_big})"
+        if s < 18:
+            exact = _differs(col, declared, 38, 18)
+            if p <= 18:
+                wide = 18 - (p - s)  # a value that fits (p, s) fits (18, wide) too
+                exact = f"{_differs(col, declared, 18, wide)} OR ({_longer(col, wide)} AND {exact})"
+            bad += f" OR ({_longer(col, s)} AND ({exact}))"
     return f"({col} IS NOT NULL AND ({bad}))"
+
+
+def _differs(col: str, declared: str, precision: int, scale: int) -> str:
+    """SQL: text ``col`` read at ``DECIMAL(precision, scale)`` differs from ``declared``."""
+    wide = f"DECIMAL({precision},{scale})"
+    return f"TRY_CAST({col} AS {wide}) IS DISTINCT FROM TRY_CAST({declared} AS {wide})"
+
+
+def _longer(col: str, digits: int) -> str:
+    """SQL: text ``col`` may hold more than ``digits`` fractional digits (blanks count as
+    digits here), or has an exponent."""
+    point = f"strpos({col}, '.')"
+    return (
+        f"(({point} > 0 AND strlen({col}) - {point} > {digits}) "
+        f"OR contains({col}, 'e') OR contains({col}, 'E'))"
+    )
 
 
 def number_check(column: str, ctype: ColumnType) -> str | None:
@@ -69,11 +113,16 @@ class Finding:
 
 @dataclass
 class BatchChecker:
-    """Runs type checks per batch and collects key columns to find duplicates at the end.
+    """Runs every check of a batch in one query and collects key hashes to find duplicates.
 
     Args:
         checks: column name (as in the batch) -> (SQL predicate flagging a bad value, type).
         key_columns: key column names as in the batch (empty: no key checks).
+
+    Attributes:
+        findings: the first ``PROBLEM_LIMIT`` findings per (code, column), in row order.
+        counts: (code, column) -> how many rows had that problem.
+        rows: rows checked so far.
     """
 
     checks: dict[str, tuple[str, ColumnType]]
@@ -83,18 +132,52 @@ class BatchChecker:
     rows: int = 0
 
     def __post_init__(self) -> None:
+        self._positions = pa.array([], pa.int64())  # 1, 2, 3, … as long as the longest batch
+        self._spill = tempfile.mkdtemp(prefix="vxp-keys-")
         self._con = duckdb.connect()
-        # keys of every row go to a DuckDB table that spills to disk past this limit
-        self._con.execute("SET memory_limit='512MB'")
-        self._con.execute("SET preserve_insertion_order=false")
+        # the key hashes of every row go to a DuckDB table that spills to disk past the limit
+        self._con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+        self._con.execute(f"SET temp_directory='{self._spill}'")
+        self._con.execute("SET enable_progress_bar=false")
         if self.key_columns:
-            cols = ", ".join(f"{quote(c)} VARCHAR" for c in self.key_columns)
-            self._con.execute(f"CREATE TABLE keys (ordinal BIGINT, {cols})")
+            # one row per data row, in order, so a row's ordinal is its rowid + 1; null when a
+            # key part is null (reported as key.null, never a duplicate)
+            self._con.execute("CREATE TABLE keys (h UBIGINT)")
+        # one output column per check: (code, column, flag SQL, value SQL or None)
+        self._flags: list[tuple[str, str | None, str, str | None]] = [
+            (
+                "value.type",
+                column,
+                predicate,
+                f"CAST({quote(column)} AS VARCHAR)",
+            )
+            for column, (predicate, _) in self.checks.items()
+        ]
+        self._flags += [("key.null", c, f"{quote(c)} IS NULL", None) for c in self.key_columns]
+        self._query = ""
+        if self._flags:
+            # the flags and values are computed for the offending rows only
+            select = ", ".join(
+                f"{flag} AS f{i}" + (f", {value} AS v{i}" if value else "")
+                for i, (_, _, flag, value) in enumerate(self._flags)
+            )
+            any_flag = " OR ".join(flag for _, _, flag, _ in self._flags)
+            self._query = (
+                f"SELECT __ordinal, {select} FROM batch "  # noqa: S608
+                f"WHERE {any_flag} ORDER BY __ordinal"
+            )
+        cols = ", ".join(quote(c) for c in self.key_columns)
+        nulls = " OR ".join(f"{quote(c)} IS NULL" for c in self.key_columns)
+        self._insert = (
+            f"INSERT INTO keys SELECT CASE WHEN {nulls} THEN NULL ELSE hash({cols}) END "  # noqa: S608
+            "FROM batch"
+        )
 
-    def _add(self, code: str, ordinal: int, column: str | None, message: str) -> None:
-        self.counts[(code, column)] += 1
-        if self.counts[(code, column)] <= PROBLEM_LIMIT:
-            self.findings.append(Finding(code, ordinal, column, message))
+    def _message(self, code: str, column: str | None, value: Any) -> str:
+        if code == "value.type":
+            assert column is not None
+            return f"The value {value!r} is not of the declared type {self.checks[column][1]}."
+        return "A key column is empty."
 
     def check(self, batch: pa.RecordBatch) -> None:
         """Check one batch; its rows get the next ordinals."""
@@ -103,51 +186,84 @@ class BatchChecker:
             return
         base = self.rows
         self.rows += n
-        table = pa.Table.from_batches([batch]).append_column(
-            "__ordinal", pa.array(range(base + 1, base + n + 1), pa.int64())
-        )
+        if len(self._positions) < n:
+            self._positions = pa.array(range(1, n + 1), pa.int64())
+        ordinals = pc.add(self._positions.slice(0, n), pa.scalar(base, pa.int64()))
+        table = pa.Table.from_batches([batch]).append_column("__ordinal", ordinals)
         self._con.register("batch", table)
         try:
-            for column, (predicate, ctype) in self.checks.items():
-                rows = self._con.execute(
-                    f"SELECT __ordinal, CAST({quote(column)} AS VARCHAR) FROM batch "  # noqa: S608
-                    f"WHERE {predicate} ORDER BY __ordinal"
-                ).fetchall()
-                for ordinal, value in rows:
-                    self._add(
-                        "value.type",
-                        ordinal,
-                        column,
-                        f"The value {value!r} is not of the declared type {ctype}.",
-                    )
+            if self._query:
+                self._collect(self._con.execute(self._query).to_arrow_table())
             if self.key_columns:
-                nulls = " OR ".join(f"{quote(c)} IS NULL" for c in self.key_columns)
-                for row in self._con.execute(
-                    f"SELECT __ordinal, {', '.join(quote(c) for c in self.key_columns)} "  # noqa: S608
-                    f"FROM batch WHERE {nulls} ORDER BY __ordinal"
-                ).fetchall():
-                    for c, v in zip(self.key_columns, row[1:], strict=True):
-                        if v is None:
-                            self._add("key.null", row[0], c, "A key column is empty.")
-                select = ", ".join(f"CAST({quote(c)} AS VARCHAR)" for c in self.key_columns)
-                self._con.execute(
-                    f"INSERT INTO keys SELECT __ordinal, {select} FROM batch WHERE NOT ({nulls})"  # noqa: S608
-                )
+                self._con.execute(self._insert)
         finally:
             self._con.unregister("batch")
 
-    def duplicate_keys(self) -> list[tuple[tuple[str, ...], list[int]]]:
-        """Each natural key given to more than one row, with the ordinals of those rows
-        (first ``PROBLEM_LIMIT`` keys, ordered by first ordinal)."""
+    def _collect(self, bad: pa.Table) -> None:
+        """Count the flagged rows per check; keep findings up to the limit."""
+        if bad.num_rows == 0:
+            return
+        found: list[Finding] = []
+        for i, (code, column, _, value) in enumerate(self._flags):
+            flag = bad.column(f"f{i}")
+            count = pc.sum(flag).as_py() or 0
+            if not count:
+                continue
+            before = self.counts[(code, column)]
+            self.counts[(code, column)] = before + count
+            room = PROBLEM_LIMIT - before
+            if room <= 0:
+                continue
+            rows = bad.filter(flag).slice(0, room)
+            ordinals = rows.column("__ordinal").to_pylist()
+            values = rows.column(f"v{i}").to_pylist() if value else [None] * len(ordinals)
+            found += [
+                Finding(code, o, column, self._message(code, column, v))
+                for o, v in zip(ordinals, values, strict=True)
+            ]
+        found.sort(key=lambda x: x.ordinal)
+        self.findings += found
+
+    def duplicate_candidates(self) -> list[list[int]]:
+        """Groups of row ordinals whose keys hash alike: each a candidate duplicate key, to be
+        confirmed on the values with :func:`confirm_duplicates`.
+
+        At most ``PROBLEM_LIMIT + 1`` groups (ordered by first ordinal), each with at most
+        ``PROBLEM_LIMIT + 1`` ordinals (the first ones).
+        """
         if not self.key_columns:
             return []
-        cols = ", ".join(quote(c) for c in self.key_columns)
+        # a plain hash aggregate first: ordered lists only for the (few) repeated hashes
         rows = self._con.execute(
-            f"SELECT {cols}, list(ordinal ORDER BY ordinal) AS o FROM keys GROUP BY {cols} "  # noqa: S608
-            f"HAVING count(*) > 1 ORDER BY o[1] LIMIT {PROBLEM_LIMIT + 1}"
+            "WITH repeated AS (SELECT h FROM keys WHERE h IS NOT NULL GROUP BY h "  # noqa: S608
+            f"HAVING count(*) > 1 ORDER BY min(rowid) LIMIT {PROBLEM_LIMIT + 1}) "
+            f"SELECT list(rowid + 1 ORDER BY rowid)[1:{PROBLEM_LIMIT + 1}] AS o FROM keys "
+            "WHERE h IN (SELECT h FROM repeated) GROUP BY h ORDER BY min(rowid)"
         ).fetchall()
-        return [(tuple(r[:-1]), list(r[-1])) for r in rows]
+        return [list(r[0]) for r in rows]
 
     def close(self) -> None:
-        """Release the DuckDB connection."""
+        """Release the DuckDB connection and its spill folder."""
         self._con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
+
+
+def confirm_duplicates(
+    candidates: Sequence[Sequence[int]], values: Mapping[int, tuple[Any, ...]]
+) -> list[tuple[tuple[Any, ...], list[int]]]:
+    """The duplicate keys among hash ``candidates``: each key with the ordinals of its rows.
+
+    Args:
+        candidates: from :meth:`BatchChecker.duplicate_candidates`.
+        values: ordinal -> the key values of that row (for every candidate ordinal).
+
+    Returns:
+        (key values, ordinals) per key given to more than one row, ordered by first ordinal.
+    """
+    out: list[tuple[tuple[Any, ...], list[int]]] = []
+    for group in candidates:
+        by_key: dict[tuple[Any, ...], list[int]] = {}
+        for o in group:
+            by_key.setdefault(values[o], []).append(o)
+        out += [(k, os) for k, os in by_key.items() if len(os) > 1]
+    return sorted(out, key=lambda kv: kv[1][0])

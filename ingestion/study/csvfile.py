@@ -9,9 +9,12 @@
 * The first record is the header. Empty fields are null. Blank lines are skipped.
 
 Data are parsed by pyarrow's streaming CSV reader (all columns as text) and checked in
-DuckDB batch by batch (``TRY_CAST``), so memory is bounded by the batch size, not the file
-size. Line numbers in problems are physical lines: when there is something to report, one
-more pass with Python's ``csv`` module maps row ordinals to the line their record starts on.
+DuckDB batch by batch (``TRY_CAST``, every column in one query), so memory is bounded by the
+batch size, not the file size. A UTF-8 file is not decoded separately: pyarrow checks UTF-8 as
+it reads, and only when it finds a bad byte is the file scanned for the lines to report and
+read again with the bad bytes replaced. Line numbers in problems are physical lines: when there
+is something to report, one more pass with Python's ``csv`` module maps row ordinals to the
+line their record starts on (and gives the key values that confirm duplicate keys).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -30,21 +33,25 @@ import pyarrow.csv as pacsv
 
 from ..delivery import DeliveredFile
 from ..problems import Problems
-from .checks import PROBLEM_LIMIT, BatchChecker, Finding, quote, text_check
+from .checks import PROBLEM_LIMIT, BatchChecker, Finding, confirm_duplicates, quote, text_check
 from .types import ColumnType
 
 SNIFF_BYTES = 1 << 16
 BLOCK_SIZE = 1 << 22  # pyarrow block: the unit of memory of the stream (plus one batch)
 
 
-@dataclass(frozen=True)
+@dataclass
 class CsvLayout:
-    """How to read a CSV file: its header (as written), delimiter and encoding."""
+    """How to read a CSV file: its header (as written), delimiter and encoding.
+
+    ``clean`` is False once a byte was found that does not decode (the file is then read with
+    such bytes replaced by U+FFFD); :func:`check_csv` may find that and clear it.
+    """
 
     header: list[str]
     delimiter: str
     encoding: str
-    clean: bool  # every byte decoded
+    clean: bool  # every byte decoded (as far as known)
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -137,11 +144,23 @@ def inspect_csv(
     Returns:
         The layout, or ``None`` when there is no header (``file.empty`` is reported).
     """
-    if _is_utf8(encoding):
+    utf8 = _is_utf8(encoding)
+    if utf8:
         encoding = "utf-8-sig"  # tolerate a byte order mark
-    clean = _check_encoding(f, encoding, problems)
     with f.path.open("rb") as fh:
-        sample = fh.read(SNIFF_BYTES).decode(encoding, errors="replace")
+        head = fh.read(SNIFF_BYTES)
+    sample = head.decode(encoding, errors="replace")
+    if utf8:
+        # pyarrow checks the data rows as it reads (check_csv); the header it skips is
+        # checked here, with the rest of the sample's whole lines
+        whole = head if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1]
+        try:
+            whole.decode(encoding)
+            clean = True
+        except UnicodeDecodeError:
+            clean = _check_encoding(f, encoding, problems)
+    else:
+        clean = _check_encoding(f, encoding, problems)
     if not sample.strip():
         problems.error("file.empty", "The file holds no header and no rows.", file=f.relative_path)
         return None
@@ -183,9 +202,11 @@ def check_csv(
     problems: Problems,
 ) -> int:
     """Check every row of a CSV file whose header passed: ragged rows, values of the declared
-    types, nulls in key columns, duplicate keys. Reports with physical line numbers.
+    types, nulls in key columns, duplicate keys, undecodable bytes. Reports with physical line
+    numbers.
 
     Args:
+        layout: from :func:`inspect_csv`; ``clean`` is cleared when bytes do not decode.
         columns: header name (as in the file) -> declared type, for the columns to check.
         key_columns: header names of the key columns.
 
@@ -193,25 +214,40 @@ def check_csv(
         The number of good data rows.
     """
     checks = {c: (pred, t) for c, t in columns.items() if (pred := text_check(c, t)) is not None}
-    checker = BatchChecker(checks, key_columns)
-    invalid: list[int] = []
-    try:
-        for batch in _reader(f, layout, invalid):
-            checker.check(batch)
-    except (pa.ArrowInvalid, OSError) as exc:
-        problems.error(
-            "file.format", f"The file cannot be parsed as CSV: {exc}", file=f.relative_path
-        )
-    duplicates = checker.duplicate_keys()
+    while True:
+        checker = BatchChecker(checks, key_columns)
+        invalid: list[int] = []
+        try:
+            for batch in _reader(f, layout, invalid):
+                checker.check(batch)
+        except pa.ArrowInvalid as exc:
+            if layout.clean and "UTF8" in str(exc):
+                # a byte that is not UTF-8: report its lines, then check again with it replaced
+                checker.close()
+                layout.clean = _check_encoding(f, layout.encoding, problems)
+                if not layout.clean:
+                    continue
+            problems.error(
+                "file.format", f"The file cannot be parsed as CSV: {exc}", file=f.relative_path
+            )
+        except OSError as exc:
+            problems.error(
+                "file.format", f"The file cannot be parsed as CSV: {exc}", file=f.relative_path
+            )
+        break
+    candidates = checker.duplicate_candidates()
     checker.close()
     findings = list(checker.findings)
-    for key, ordinals in duplicates[:PROBLEM_LIMIT]:
-        findings.extend(
-            Finding("key.duplicate", o, None, f"The key ({', '.join(map(str, key))}) is also on")
-            for o in ordinals
-        )
-    if findings or invalid:
-        lines = _lines_of(f, layout, {x.ordinal for x in findings}, problems)
+    if findings or invalid or candidates:
+        keys = [layout.header.index(c) for c in key_columns]
+        wanted = {x.ordinal for x in findings} | {o for group in candidates for o in group}
+        lines, values = _lines_of(f, layout, wanted, keys, problems)
+        duplicates = confirm_duplicates(candidates, values)
+        for key, ordinals in duplicates[:PROBLEM_LIMIT]:
+            findings.extend(
+                Finding("key.duplicate", o, None, f"The key ({', '.join(key)}) is also on")
+                for o in ordinals
+            )
         for x in findings:
             line = lines.get(x.ordinal)
             message = x.message
@@ -230,17 +266,22 @@ def check_csv(
                 file=f.relative_path,
                 column=column,
             )
-    if len(duplicates) > PROBLEM_LIMIT:
+    if len(candidates) > PROBLEM_LIMIT:
         problems.error("key.duplicate", "… and more duplicate keys.", file=f.relative_path)
     return checker.rows
 
 
 def _lines_of(
-    f: DeliveredFile, layout: CsvLayout, wanted: set[int], problems: Problems
-) -> dict[int, int]:
-    """One pass with Python's csv module: physical start line of each wanted row ordinal;
-    reports ragged rows (``row.ragged``) on the way."""
+    f: DeliveredFile,
+    layout: CsvLayout,
+    wanted: set[int],
+    keys: Sequence[int],
+    problems: Problems,
+) -> tuple[dict[int, int], dict[int, tuple[str, ...]]]:
+    """One pass with Python's csv module: physical start line and the values of the fields at
+    ``keys`` of each wanted row ordinal; reports ragged rows (``row.ragged``) on the way."""
     out: dict[int, int] = {}
+    values: dict[int, tuple[str, ...]] = {}
     width = len(layout.header)
     ordinal = 0
     ragged = 0
@@ -265,11 +306,12 @@ def _lines_of(
             ordinal += 1
             if ordinal in wanted:
                 out[ordinal] = start
+                values[ordinal] = tuple(record[k] for k in keys)
     if ragged > PROBLEM_LIMIT:
         problems.error(
             "row.ragged", f"… and {ragged - PROBLEM_LIMIT} more ragged rows.", file=f.relative_path
         )
-    return out
+    return out, values
 
 
 def read_csv_batches(

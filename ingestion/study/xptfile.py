@@ -30,7 +30,7 @@ import pyreadstat
 
 from ..delivery import DeliveredFile
 from ..problems import Problems
-from .checks import PROBLEM_LIMIT, BatchChecker, number_check, quote
+from .checks import PROBLEM_LIMIT, BatchChecker, confirm_duplicates, number_check, quote
 from .types import ColumnType
 
 CHUNK_ROWS = 100_000
@@ -111,17 +111,20 @@ def _chunks(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, 
             return
 
 
-def _raw_batch(data: dict[str, Any], layout: XptLayout) -> pa.RecordBatch:
+def _raw_batch(
+    data: dict[str, Any], layout: XptLayout, columns: list[str] | None = None
+) -> pa.RecordBatch:
     """A chunk as Arrow: text as string ('' -> null, as SAS missing), numerics as float64."""
     arrays = []
-    for c in layout.columns:
+    columns = layout.columns if columns is None else columns
+    for c in columns:
         values = data[c]
         if layout.types[c].kind == "string":
             arr = pa.array([v if v not in ("", None) else None for v in values], pa.string())
         else:
             arr = pa.array(values, pa.float64(), from_pandas=True)
         arrays.append(arr)
-    return pa.RecordBatch.from_arrays(arrays, names=layout.columns)
+    return pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
 def check_xpt(
@@ -161,17 +164,36 @@ def check_xpt(
                 file=f.relative_path,
                 column=column,
             )
-    for key, ordinals in checker.duplicate_keys()[:PROBLEM_LIMIT]:
-        for o in ordinals:
-            others = ", ".join(str(x) for x in ordinals if x != o)
-            problems.error(
-                "key.duplicate",
-                f"The key ({', '.join(key)}) is also on record(s) {others}.",
-                file=f.relative_path,
-                line=o,
-            )
+    candidates = checker.duplicate_candidates()
     checker.close()
+    if candidates:
+        values = _key_values(f.path, layout, key_columns, {o for g in candidates for o in g})
+        for key, ordinals in confirm_duplicates(candidates, values)[:PROBLEM_LIMIT]:
+            for o in ordinals:
+                others = ", ".join(str(x) for x in ordinals if x != o)
+                problems.error(
+                    "key.duplicate",
+                    f"The key ({', '.join(map(str, key))}) is also on record(s) {others}.",
+                    file=f.relative_path,
+                    line=o,
+                )
     return checker.rows
+
+
+def _key_values(
+    path: Path, layout: XptLayout, key_columns: list[str], wanted: set[int]
+) -> dict[int, tuple[Any, ...]]:
+    """Record number -> key values, for the wanted records (a second read of the key columns)."""
+    out: dict[int, tuple[Any, ...]] = {}
+    base = 0
+    for data in _chunks(path, key_columns):
+        batch = _raw_batch(data, layout, key_columns)
+        rows = zip(*(batch.column(c).to_pylist() for c in key_columns), strict=True)
+        for i, row in enumerate(rows, start=base + 1):
+            if i in wanted:
+                out[i] = tuple(row)
+        base += batch.num_rows
+    return out
 
 
 def _sql_cast(src: str, file_type: ColumnType, t: ColumnType) -> str:
