@@ -204,7 +204,13 @@ def _complete(
     """The run's events with COMPLETE added: every table written, with its columns."""
     schemas = {f"raw_{lineage.job.split('.', 1)[1]}.{d.table}": d.schema for d in delivery.datasets}
     source = lineage.job.split(".", 1)[1]
-    schemas |= {f"{source}.{d.name}": d.rows.schema for d in datasets}
+    # the tables as written: the delivery's columns and the surrogate keys added to them
+    schemas |= {
+        f"{source}.{d.name}": pa.schema(
+            [*d.rows.schema, *(pa.field(e.sk_column, pa.int64()) for e in d.entities)]
+        )
+        for d in datasets
+    }
     outputs = [
         TableOutput(
             c.table,
