@@ -30,6 +30,7 @@ read the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from typing import Any
 import pyarrow as pa
 
 from vxp.core.errors import InvalidInput
+from vxp.core.names import DEFAULT_BRANCH
 from vxp.core.settings import Settings
 from vxp.domain.lineage import FileInput, RunLineage, TableOutput
 from vxp.domain.refs import resolve
@@ -77,6 +79,7 @@ from .runs import (
     RunNames,
     Stage,
     integrate_and_merge,
+    integrated_run,
     integration_step,
     land_delivery,
     read_state,
@@ -156,8 +159,28 @@ def ingest_files(
         raise InvalidInput(str(exc), hint="pass the folder that holds the delivery") from exc
     if not files and not problems.has_errors:
         problems.error("delivery.empty", "The folder holds no files to ingest.")
-    progress.phase("check", sum(f.size for f in files), unit="bytes", items=len(files))
-    facts, checksums = _examine(files, allow, jobs, progress)
+    identity = {
+        "subject_from": [rule_text(r) for r in rules],
+        "dicom_allow_list": list(allow.keywords),
+    }
+    progress.phase("checksums", sum(f.size for f in files), unit="bytes", items=len(files))
+    checksums, unreadable = _checksums(files, jobs, progress)
+    if not problems.has_errors and not unreadable and all(f.size for f in files):
+        # the same names, bytes and options as a delivery integrated before, which passed every
+        # check then: nothing to read or do (the checks are a function of exactly these)
+        everything = tuple(
+            ManifestEntry(f.relative_path, checksums[f.relative_path], f.size) for f in files
+        )
+        probe = DeliveryManifest(source, "", KIND, everything, identity_options=identity)
+        known = integrated_run(session, repo, DEFAULT_BRANCH, source, probe.delivery_sha256)
+        if known is not None:
+            report.run = known.run
+            report.problems = problems
+            report.outcome = Outcome.UNCHANGED
+            progress.say(f"unchanged: this delivery is run {known.run} of {source!r}")
+            return report
+    progress.phase("check", len(files), unit="files")
+    facts = _inspect(files, unreadable, allow, jobs, progress)
     for fact in facts:
         problems.extend(fact.problems)
     bad = {fact.relative_path for fact in facts if fact.bad}
@@ -174,21 +197,18 @@ def ingest_files(
         ManifestEntry(f.relative_path, checksums[f.relative_path], f.size, media[f.relative_path])
         for f in good_files
     )
+    # a file that cannot be read cannot be kept either: the report names it
     quarantined = tuple(
         ManifestEntry(f.relative_path, checksums[f.relative_path], f.size, media[f.relative_path])
         for f in files
-        if f.relative_path in bad
+        if f.relative_path in bad and f.relative_path in checksums
     )
-    identity = {
-        "subject_from": [rule_text(r) for r in rules],
-        "dicom_allow_list": list(allow.keywords),
-    }
     probe = DeliveryManifest(
         source, "", KIND, entries, quarantined=quarantined, identity_options=identity
     )
     start = start_run(session, repo, source, KIND, probe.delivery_sha256, now())
     report.run = start.run
-    report.quarantined = sorted(bad)
+    report.quarantined = [e.path for e in quarantined]
     if start.unchanged:
         plan = _plan(source, start.run, facts, good_files, checksums, {}, rules)
         report.problems = _merged(problems, plan.problems)
@@ -221,7 +241,10 @@ def ingest_files(
     report.problems = _merged(problems, plan.problems)
 
     lineage = RunLineage.for_run(repo, f"ingest-files.{source}", start.run)
-    inputs = [FileInput(objects[e.path], e.sha256, e.size) for e in manifest.files]
+    # the run's input is its manifest, which names every file with its sha256: one dataset,
+    # not 10,000 (an event per file made lineage cost more than the uploads of small files)
+    listing = manifest.to_bytes()
+    inputs = [FileInput(names.manifest_path, hashlib.sha256(listing).hexdigest(), len(listing))]
     lineage.start(inputs)
     if not start.landed_on_source:
         extra = {}
@@ -294,41 +317,59 @@ def _rules(subject_from: Sequence[SubjectRule | str] | None) -> tuple[SubjectRul
     return tuple(rules)
 
 
-def _examine(
-    files: Sequence[DeliveredFile], allow: AllowList, jobs: int, progress: Progress
-) -> tuple[list[FileFacts], dict[str, str]]:
-    """Per file, ``jobs`` at a time: sha256 (streamed) and header facts; facts in file order."""
+def _checksums(
+    files: Sequence[DeliveredFile], jobs: int, progress: Progress
+) -> tuple[dict[str, str], dict[str, str]]:
+    """sha256 of every file, streamed, ``jobs`` at a time (hashlib releases the GIL); relative
+    path → sha256 of the readable files, and → the reason of the others."""
 
-    def one(file: DeliveredFile) -> tuple[FileFacts, str]:
+    def one(file: DeliveredFile) -> tuple[str, str | None, str | None]:
         try:
             checksum = sha256_file(file.path)
         except OSError as exc:
-            problem = Problem(
-                "file.unreadable",
-                f"The file cannot be read: {exc.strerror or exc}.",
-                file.relative_path,
-            )
-            fact = FileFacts(
-                file.relative_path, "application/octet-stream", Kind.OTHER, problems=(problem,)
-            )
+            return file.relative_path, None, str(exc.strerror or exc)
+        finally:
             progress.advance(file.size)
-            return fact, ""
-        if file.size == 0:
-            # scanned with allow_empty so that --quarantine can keep it; still an error
-            problem = Problem("file.empty", "The file is empty (0 bytes).", file.relative_path)
-            fact = FileFacts(
-                file.relative_path, "application/octet-stream", Kind.OTHER, problems=(problem,)
-            )
-        else:
-            fact = inspect_file(file, allow)
-        progress.advance(file.size)
-        return fact, checksum
+        return file.relative_path, checksum, None
+
+    checksums: dict[str, str] = {}
+    unreadable: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for rel, checksum, reason in pool.map(one, files):
+            if checksum is not None:
+                checksums[rel] = checksum
+            else:
+                unreadable[rel] = reason or "unreadable"
+    return checksums, unreadable
+
+
+def _inspect(
+    files: Sequence[DeliveredFile],
+    unreadable: Mapping[str, str],
+    allow: AllowList,
+    jobs: int,
+    progress: Progress,
+) -> list[FileFacts]:
+    """Media type and header facts of every file, ``jobs`` at a time, in file order."""
+
+    def one(file: DeliveredFile) -> FileFacts:
+        rel = file.relative_path
+        try:
+            if rel in unreadable:
+                problem = Problem(
+                    "file.unreadable", f"The file cannot be read: {unreadable[rel]}.", rel
+                )
+            elif file.size == 0:
+                # scanned with allow_empty so that --quarantine can keep it; still an error
+                problem = Problem("file.empty", "The file is empty (0 bytes).", rel)
+            else:
+                return inspect_file(file, allow)
+            return FileFacts(rel, "application/octet-stream", Kind.OTHER, problems=(problem,))
+        finally:
+            progress.advance()
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, files))
-    return [fact for fact, _ in results], {
-        fact.relative_path: checksum for fact, checksum in results
-    }
+        return list(pool.map(one, files))
 
 
 def _plan(

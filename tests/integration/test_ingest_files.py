@@ -180,11 +180,16 @@ def test_a_delivery_lands_byte_for_byte_with_its_resources(
     unknown = {p.file for p in report.problems.warnings if p.code == "subject.unknown"}
     assert unknown == {"docs/consent.pdf", "docs/readme.txt"}
 
-    # lineage is committed with the data: every file in, both tables out
+    # lineage is committed with the data: the manifest (every file) in, both tables out
     events = [e for e in read_events(session, repo, "integration") if e["eventType"] == "COMPLETE"]
     assert len(events) == 1
     assert {d["name"] for d in events[0]["outputs"]} == {"vxp.resources", f"{SOURCE}.dicom_series"}
-    assert {d["name"] for d in events[0]["inputs"]} == {names.raw_path(rel) for rel in local}
+    [listing] = events[0]["inputs"]
+    assert listing["name"] == names.manifest_path
+    raw_manifest = session.get_object(repo, "integration", names.manifest_path) or b""
+    assert (
+        listing["facets"]["version"]["datasetVersion"] == hashlib.sha256(raw_manifest).hexdigest()
+    )
 
 
 def test_an_unchanged_folder_makes_no_commit(embedded: Stack, repo: str, delivery: Path) -> None:
