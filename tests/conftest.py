@@ -13,21 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from tests.support import Stack
+from tests.support import Stack, started
 from vxp.core.home import Home
-from vxp.services.manager import ServiceManager
 
 
 def _start(tmp_path_factory: pytest.TempPathFactory, stack: str) -> Iterator[Stack]:
-    home = Home(root=tmp_path_factory.mktemp(f"vxp-{stack}"), cache=Home.from_env().cache)
-    manager = ServiceManager(home, console=Console(stderr=True, force_terminal=False))
-    try:
-        manager.up(stack)
-        yield Stack(manager)
-    finally:
-        manager.down()
+    with started(tmp_path_factory.mktemp(f"vxp-{stack}"), stack) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

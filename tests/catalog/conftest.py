@@ -1,4 +1,5 @@
-"""Fixtures for catalog tests: one real lakeFS and one in-process catalog server per session.
+"""Fixtures for catalog tests: an embedded stack for lakeFS, and one in-process catalog server
+per session (the app under test, with settings of the tests' own).
 
 Every test gets its own lakeFS repository, so tests never see each other's tables.
 """
@@ -17,15 +18,11 @@ import pytest
 import uvicorn
 from pyiceberg.catalog import Catalog
 
+from tests.support import Stack, started
 from vxp.catalog.app import create_app
 from vxp.catalog.settings import Settings
-from vxp.core.home import Home
 from vxp.domain.engines.common import CatalogAccess
-from vxp.services import process
-from vxp.services.base import Context
-from vxp.services.lakefs import LakeFS
 from vxp.services.ports import free_port
-from vxp.services.secrets import load_or_create
 
 _repo_numbers = itertools.count(1)
 
@@ -35,10 +32,10 @@ class LakeFSServer:
     url: str
     access_key_id: str
     secret_access_key: str
-    home: Home
 
     def client(self) -> httpx.Client:
-        """An admin client for what tests do behind the catalog's back (branches, merges, tags)."""
+        """An admin client for what tests do behind the catalog's back (branches, merges, tags),
+        on lakeFS's own HTTP API: the checks see exactly what lakeFS answers, not vxp's view."""
         return httpx.Client(
             base_url=self.url + "/api/v1",
             auth=(self.access_key_id, self.secret_access_key),
@@ -92,42 +89,39 @@ class CatalogServer:
 
 
 @pytest.fixture(scope="session")
-def lakefs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSServer]:
-    home = Home(root=tmp_path_factory.mktemp("vxp-home"), cache=Path.home() / ".cache" / "vxp")
-    home.ensure()
-    ctx = Context(
-        home=home,
-        stack="embedded",
-        secrets=load_or_create(home.secrets_file),
-        ports={"lakefs": free_port()},
-    )
-    component = LakeFS()
-    if not component.installed(ctx):
-        pytest.skip("lakeFS is not installed in the vxp cache (vxp install lakefs)")
-    component.prepare(ctx)
-    handle = process.spawn(component.launch(ctx), ctx.log_file("lakefs"))
-    try:
-        deadline = time.monotonic() + component.startup_timeout
-        while not component.healthy(ctx):
-            if not process.alive(handle) or time.monotonic() > deadline:
-                pytest.fail("lakeFS did not start:\n" + process.tail(ctx.log_file("lakefs")))
-            time.sleep(0.05)
-        yield LakeFSServer(
-            url=component.url(ctx),
-            access_key_id=ctx.secrets["lakefs_access_key_id"],
-            secret_access_key=ctx.secrets["lakefs_secret_access_key"],
-            home=home,
-        )
-    finally:
-        process.stop(handle)
+def catalog_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """An embedded stack (``vxp up``) of the catalog tests' own.
+
+    Not the session's shared one: gc marks every repository of a lakeFS installation, so the
+    tables other tests write through the stack's catalog (under another warehouse root) would
+    make it refuse to run, as it must.
+    """
+    with started(tmp_path_factory.mktemp("vxp-catalog-tests"), "embedded") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")
-def catalog_server(lakefs_server: LakeFSServer) -> Iterator[CatalogServer]:
-    warehouse = lakefs_server.home.data / "warehouse"
-    warehouse.mkdir(parents=True, exist_ok=True)
-    elsewhere = lakefs_server.home.root / "elsewhere"
-    elsewhere.mkdir(exist_ok=True)
+def lakefs_server(catalog_stack: Stack) -> LakeFSServer:
+    """The lakeFS of the catalog tests' stack, with the installation's keys."""
+    settings = catalog_stack.settings
+    return LakeFSServer(
+        url=settings.lakefs_endpoint,
+        access_key_id=settings.lakefs_access_key_id,
+        secret_access_key=settings.lakefs_secret_access_key.reveal(),
+    )
+
+
+@pytest.fixture(scope="session")
+def catalog_server(
+    lakefs_server: LakeFSServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CatalogServer]:
+    """An in-process catalog app with settings of the tests' own: its warehouse is not the
+    stack catalog's, so sweeping it (gc tests) never touches another test's files."""
+    root = tmp_path_factory.mktemp("catalog")
+    warehouse = root / "warehouse"
+    warehouse.mkdir()
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
     settings = Settings(
         lakefs_endpoint=lakefs_server.url,
         warehouse_root=f"file://{warehouse}",
