@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-import lakefs_sdk
 import pyarrow as pa
 from pyiceberg.expressions import EqualTo
 
 from tests.support import Stack, catalog
-from vxp.versioning import DEFAULT_BRANCH, create_repository
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.domain.repositories import create_repository
 
 PATIENTS = pa.schema([("id", pa.int64()), ("site", pa.string()), ("age", pa.int32())])
 SITES = ("basel", "bern", "zurich")
@@ -36,18 +36,17 @@ def rows(table: pa.Table) -> list[Row]:
 
 
 def head(stack: Stack, repo: str, branch: str) -> str:
-    branches = lakefs_sdk.BranchesApi(stack.settings.lakefs())
-    return str(branches.get_branch(repo, branch).commit_id)
+    commit = stack.session().branch_head(repo, branch)
+    assert commit is not None, f"no branch {branch!r} in {repo!r}"
+    return commit
 
 
 def tag(stack: Stack, repo: str, name: str, ref: str) -> None:
-    tags = lakefs_sdk.TagsApi(stack.settings.lakefs())
-    tags.create_tag(repo, lakefs_sdk.TagCreation(id=name, ref=ref))
+    stack.session().create_tag(repo, name, ref)
 
 
 def branch(stack: Stack, repo: str, name: str, source: str) -> None:
-    branches = lakefs_sdk.BranchesApi(stack.settings.lakefs())
-    branches.create_branch(repo, lakefs_sdk.BranchCreation(name=name, source=source))
+    stack.session().create_branch(repo, name, source)
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class Versions:
 
 
 def versioned_repo(stack: Stack, repo: str) -> Versions:
-    create_repository(stack.settings, repo)
+    create_repository(stack.session(), repo, stack.settings.storage_namespace_prefix)
     cat = catalog(stack, f"{repo}.{DEFAULT_BRANCH}")
     cat.create_namespace("basel")
     table = cat.create_table("basel.patients", schema=PATIENTS)

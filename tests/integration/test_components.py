@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.support import Stack, s3_client
-from vxp.engines import duckdb as duck
+from vxp.domain.engines import duckdb as duck
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +23,11 @@ def test_minio_put_get(full: Stack) -> None:
 def test_trino_answers_a_query(full: Stack) -> None:
     import trino
 
-    conn = trino.dbapi.connect(
-        host=full.env["TRINO_HOST"], port=int(full.env["TRINO_PORT"]), user="vxp-tests"
-    )
+    # a plain Trino client, given nothing but the URL `vxp env` prints (VXP_TRINO_URL)
+    assert full.settings.trino_url is not None
+    url = urlsplit(full.settings.trino_url)
+    assert url.scheme == "http" and url.hostname and url.port
+    conn = trino.dbapi.connect(host=url.hostname, port=url.port, user="vxp-tests")
     cur = conn.cursor()
     cur.execute("SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'")
     assert cur.fetchall() == [[1]]
@@ -35,7 +38,8 @@ def test_trino_answers_a_query(full: Stack) -> None:
 def test_postgres_answers(full: Stack) -> None:
     import psycopg
 
-    with psycopg.connect(full.env["VXP_POSTGRES_DSN"]) as conn:
+    assert full.settings.postgres_dsn is not None
+    with psycopg.connect(full.settings.postgres_dsn.reveal()) as conn:
         row = conn.execute("SELECT current_database(), version()").fetchone()
     assert row is not None and row[0] == "lakefs" and "PostgreSQL" in row[1]
 
@@ -65,12 +69,14 @@ def test_duckdb_reads_minio_with_the_env_secret(full: Stack) -> None:
     key = f"tests/{uuid.uuid4().hex}.parquet"
     s3.upload_file(path, "vxp-warehouse", key)
     conn = duck.connect(full.home.cache)
+    access = full.settings.s3
+    assert access is not None
     conn.execute(
         duck.s3_secret_sql(
             "minio",
-            key_id=full.env["AWS_ACCESS_KEY_ID"],
-            secret=full.env["AWS_SECRET_ACCESS_KEY"],
-            endpoint=full.env["VXP_S3_ENDPOINT"],
+            key_id=access.access_key_id,
+            secret=access.secret_access_key.reveal(),
+            endpoint=access.endpoint,
         )
     )
     total = conn.execute("SELECT sum(x) FROM read_parquet($p)", {"p": f"s3://vxp-warehouse/{key}"})

@@ -3,7 +3,6 @@ to branches through its commit protocol (DESIGN invariant 2)."""
 
 from __future__ import annotations
 
-import lakefs_sdk
 import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import ForbiddenError
@@ -18,11 +17,14 @@ from tests.versioned_tables import (
     tag,
     versioned_repo,
 )
-from vxp.engines import duckdb as duck
-from vxp.engines import trino
-from vxp.engines.common import repository_catalog
-from vxp.errors import VxpError
-from vxp.versioning import DEFAULT_BRANCH, create_repository
+from vxp.core.errors import VxpError
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.core.settings import Key
+from vxp.domain.engines import duckdb as duck
+from vxp.domain.engines import trino
+from vxp.domain.engines.common import repository_catalog
+from vxp.domain.repositories import create_repository
+from vxp.lakefs import Commit
 
 pytestmark = pytest.mark.integration
 
@@ -105,15 +107,20 @@ def test_duckdb_writes_land_on_their_branch_only(stack: Stack, repo_name: str) -
         )
 
 
-def _commits(stack: Stack, repo: str, ref: str) -> list[lakefs_sdk.Commit]:
-    refs = lakefs_sdk.RefsApi(stack.settings.lakefs())
-    return list(refs.log_commits(repo, ref, amount=100).results)
+def _commits(stack: Stack, repo: str, ref: str) -> list[Commit]:
+    return list(stack.session().log(repo, ref))
+
+
+def _trino_url(full: Stack) -> str:
+    url = full.settings.trino_url
+    assert url is not None, "the full stack's settings name Trino"
+    return url
 
 
 def test_trino_writes_are_lakefs_commits_and_refs_compare(full: Stack, repo_name: str) -> None:
     versions = versioned_repo(full, repo_name)
     branch(full, repo_name, "exp", DEFAULT_BRANCH)
-    url = full.env["TRINO_URL"]
+    url = _trino_url(full)
     created = trino.query(
         url,
         "CREATE TABLE basel.elderly AS SELECT id, site, age FROM basel.patients WHERE age >= 65",
@@ -130,7 +137,7 @@ def test_trino_writes_are_lakefs_commits_and_refs_compare(full: Stack, repo_name
     )
 
     # every write went through the catalog: lakeFS commits on exp that name table and operation
-    described = [c.metadata or {} for c in _commits(full, repo_name, "exp")]
+    described = [c.metadata for c in _commits(full, repo_name, "exp")]
     tables = [m.get("vxp.catalog.tables", "") for m in described]
     assert any("basel.elderly" in t for t in tables)
     assert any(
@@ -173,7 +180,7 @@ def test_trino_writes_are_lakefs_commits_and_refs_compare(full: Stack, repo_name
 
 def test_trino_reads_a_tag_and_a_commit(full: Stack, repo_name: str) -> None:
     versions = versioned_repo(full, repo_name)
-    url = full.env["TRINO_URL"]
+    url = _trino_url(full)
     for ref in ("v1", versions.commit):
         result = trino.query(url, select(), repo_name, ref)
         assert rows(result.table) == versions.at_v1
@@ -186,9 +193,9 @@ def test_trino_reads_a_tag_and_a_commit(full: Stack, repo_name: str) -> None:
 
 
 def test_trino_repository_catalog_for_a_new_repository(full: Stack, repo_name: str) -> None:
-    create_repository(full.settings, repo_name)
-    trino.ensure_repository_catalogs(full.env["TRINO_URL"], [repo_name])
-    with trino.connect(full.env["TRINO_URL"]) as conn:
+    create_repository(full.session(), repo_name, full.settings.storage_namespace_prefix)
+    trino.ensure_repository_catalogs(_trino_url(full), [repo_name])
+    with trino.connect(_trino_url(full)) as conn:
         assert repository_catalog(repo_name) in trino.catalogs(conn)
         cur = conn.cursor()
         cur.execute(f"SHOW SCHEMAS FROM {repository_catalog(repo_name)}")
@@ -202,12 +209,16 @@ def test_pyiceberg_needs_only_uri_credential_and_warehouse(
     # no S3 settings from the environment: they must come from the catalog's loadTable config
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
-    create_repository(full.settings, repo_name)
+    for key in Key:
+        if key.value.startswith("VXP_S3_"):
+            monkeypatch.delenv(key.value, raising=False)
+    create_repository(full.session(), repo_name, full.settings.storage_namespace_prefix)
     cat = catalog(full, f"{repo_name}.{DEFAULT_BRANCH}")
     cat.create_namespace("basel")
     table = cat.create_table("basel.patients", schema=PATIENTS)
     assert table.location().startswith("s3://")
-    assert table.io.properties["s3.endpoint"] == full.env["VXP_S3_ENDPOINT"]
+    assert full.settings.s3 is not None
+    assert table.io.properties["s3.endpoint"] == full.settings.s3.endpoint
     first = patients(1, 15, seed=3)
     table.append(first)
     tag(full, repo_name, "v1", DEFAULT_BRANCH)

@@ -13,8 +13,9 @@ import pyarrow as pa
 import pytest
 
 from tests.support import Stack, catalog, s3_client
+from vxp.core.settings import Key
+from vxp.domain.repositories import create_repository
 from vxp.services.minio import WAREHOUSE_BUCKET
-from vxp.versioning import create_repository
 
 pytestmark = [pytest.mark.integration, pytest.mark.full]
 
@@ -26,7 +27,9 @@ def ids(values: list[int]) -> pa.Table:
 
 
 def vxp_gc(full: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **full.env, "COLUMNS": "300"}
+    # what a user's shell holds after `eval "$(vxp env)"`, nothing of the caller's shell
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env.update({**full.env, "COLUMNS": "300"})
     result = subprocess.run(
         [sys.executable, "-m", "vxp", "gc", *args],
         env=env,
@@ -40,9 +43,10 @@ def vxp_gc(full: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def lakefs(full: Stack) -> Iterator[httpx.Client]:
+    settings = full.settings
     with httpx.Client(
-        base_url=full.env["LAKEFS_ENDPOINT"] + "/api/v1",
-        auth=(full.env["LAKEFS_ACCESS_KEY_ID"], full.env["LAKEFS_SECRET_ACCESS_KEY"]),
+        base_url=settings.lakefs_endpoint + "/api/v1",
+        auth=(settings.lakefs_access_key_id, settings.lakefs_secret_access_key.reveal()),
         timeout=30,
     ) as client:
         yield client
@@ -52,8 +56,8 @@ def test_gc_on_minio_keeps_what_retained_commits_read(
     full: Stack, lakefs: httpx.Client, repo_name: str
 ) -> None:
     repo, other = repo_name, f"{repo_name}-other"
-    create_repository(full.settings, repo)
-    create_repository(full.settings, other)
+    create_repository(full.session(), repo, full.settings.storage_namespace_prefix)
+    create_repository(full.session(), other, full.settings.storage_namespace_prefix)
     s3 = s3_client(full)
 
     def keys(prefix: str) -> set[str]:

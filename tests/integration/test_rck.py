@@ -16,13 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from tests.support import Stack
-from vxp.home import Home
+from tests.support import Stack, started
+from vxp.domain.engines.common import CatalogAccess
+from vxp.domain.repositories import create_repository
 from vxp.services.catalog import ALLOWED_LOCATIONS
-from vxp.services.manager import ServiceManager
-from vxp.versioning import create_repository
 
 pytestmark = pytest.mark.integration
 
@@ -84,27 +82,23 @@ def rck_stack(
         pytest.skip(missing)
     # the catalog component passes this from the environment of `up` (Catalog.server_env)
     monkeypatch.setenv(ALLOWED_LOCATIONS, "file:///tmp")
-    home = Home(root=tmp_path_factory.mktemp("vxp-rck"), cache=Home.from_env().cache)
-    manager = ServiceManager(home, console=Console(stderr=True, force_terminal=False))
-    try:
-        manager.up("embedded")
-        yield Stack(manager)
-    finally:
-        manager.down()
+    with started(tmp_path_factory.mktemp("vxp-rck"), "embedded") as stack:
+        yield stack
 
 
 @pytest.mark.timeout(RCK_TIMEOUT + 300)
 def test_rest_compatibility_kit_passes(rck_stack: Stack, tmp_path: Path) -> None:
     # a fresh repository: the suite's @BeforeAll fails when its namespaces already exist
     repo = f"rck-{uuid.uuid4().hex[:8]}"
-    create_repository(rck_stack.settings, repo)
+    create_repository(rck_stack.session(), repo, rck_stack.settings.storage_namespace_prefix)
+    access = CatalogAccess.from_settings(rck_stack.settings)
     report = tmp_path / "rck-report"
     argv = [
         str(RCK),
         "--uri",
-        rck_stack.env["VXP_CATALOG_URI"],
+        access.uri,
         "--credential",
-        rck_stack.env["VXP_CATALOG_CREDENTIAL"],
+        f"{access.client_id}:{access.client_secret}",
         # ref-scoped: plain single-level namespaces, as the suite expects
         "--warehouse",
         f"{repo}.integration",

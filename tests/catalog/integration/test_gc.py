@@ -24,8 +24,10 @@ from typer.testing import CliRunner
 from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
 from tests.catalog.integration.test_views import create_body, version
 from vxp.catalog import gc
-from vxp.catalog.lakefs_api import LakeFS, Session
+from vxp.cli import context
 from vxp.cli.app import app
+from vxp.core.settings import Key
+from vxp.lakefs import LakeFS, Session
 
 ARROW = pa.schema([("id", pa.int64())])
 NOW = timedelta(0)
@@ -84,15 +86,21 @@ def repo_dir(catalog_server: CatalogServer, repo: str) -> Path:
 
 def vxp_gc(lakefs_server: LakeFSServer, catalog_server: CatalogServer, *args: str) -> str:
     """The output of `vxp gc ARGS`, run with what `vxp env` gives it for this catalog."""
-    env = {
-        "LAKEFS_ENDPOINT": lakefs_server.url,
-        "LAKEFS_ACCESS_KEY_ID": lakefs_server.access_key_id,
-        "LAKEFS_SECRET_ACCESS_KEY": lakefs_server.secret_access_key,
-        "VXP_WAREHOUSE_ROOT": catalog_server.settings.warehouse_root,
-        "VXP_CATALOG_ALLOWED_LOCATIONS": ",".join(catalog_server.settings.allowed_locations),
+    # nothing of the caller's shell or of a stack's client file: only these settings
+    env: dict[str, str | None] = {key.value: None for key in Key}
+    env |= {
+        Key.HOME: str(catalog_server.warehouse_dir.parent / "no-stack"),
+        Key.LAKEFS_ENDPOINT: lakefs_server.url,
+        Key.LAKEFS_ACCESS_KEY_ID: lakefs_server.access_key_id,
+        Key.LAKEFS_SECRET_ACCESS_KEY: lakefs_server.secret_access_key,
+        Key.WAREHOUSE_ROOT: catalog_server.settings.warehouse_root,
+        Key.CATALOG_ALLOWED_LOCATIONS: ",".join(catalog_server.settings.allowed_locations),
         "COLUMNS": "300",
     }
+    # the CLI resolves its settings once per process; this process runs it more than once
+    context.settings.cache_clear()
     result = CliRunner().invoke(app, ["gc", *args], env=env)
+    context.settings.cache_clear()
     assert result.exit_code == 0, result.output
     return result.output
 
