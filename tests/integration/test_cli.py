@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Stack
+from tests.support import Stack, own_ports
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,10 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, te
 
 
 def test_up_status_kill_restart_down(cli_env: dict[str, str]) -> None:
-    started = vxp(cli_env, "up")
+    # ports of its own for the first start: other stacks on this machine take the defaults
+    configured = own_ports("embedded")
+    lakefs_port, catalog_port = configured["VXP_LAKEFS_PORT"], configured["VXP_CATALOG_PORT"]
+    started = vxp({**cli_env, **configured}, "up")
     assert started.returncode == 0, started.stderr
     assert "healthy" in started.stdout
 
@@ -55,14 +58,19 @@ def test_up_status_kill_restart_down(cli_env: dict[str, str]) -> None:
     assert vxp(cli_env, "status").returncode == 0
 
     env_json = json.loads(vxp(cli_env, "env", "--format", "json").stdout)
-    assert env_json["LAKEFS_ENDPOINT"].startswith("http://127.0.0.1:")
-    assert env_json["LAKEFS_ACCESS_KEY_ID"].startswith("AKIA")
+    # the restart (without the variables) kept the ports of the first start
+    assert env_json["VXP_LAKEFS_ENDPOINT"] == f"http://127.0.0.1:{lakefs_port}"
+    assert env_json["VXP_CATALOG_URI"] == f"http://127.0.0.1:{catalog_port}"
+    assert env_json["VXP_LAKEFS_ACCESS_KEY_ID"].startswith("AKIA")
+    # only names of vxp's own (and pyiceberg's for its catalog `vxp`): never the user's
+    assert all(k.startswith(("VXP_", "PYICEBERG_CATALOG__VXP__")) for k in env_json), env_json
     sh = vxp(cli_env, "env").stdout
-    assert "export LAKEFS_ENDPOINT=" in sh
+    assert "export VXP_LAKEFS_ENDPOINT=" in sh
 
     down = vxp(cli_env, "down")
     assert down.returncode == 0 and "lakefs" in down.stdout
-    assert vxp(cli_env, "status").returncode == 0  # stopped, not failed
+    stopped = vxp(cli_env, "status")  # nothing runs: not healthy, so not a success
+    assert stopped.returncode == 1 and "stopped" in stopped.stdout, stopped.stdout
 
 
 def test_unknown_stack(cli_env: dict[str, str]) -> None:
@@ -111,13 +119,15 @@ def test_missing_java(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert_clean_failure(result, 1, "java")
 
 
-def test_repo_create_and_demo_on_the_session_stack(embedded: Stack, repo_name: str) -> None:
-    env = {**os.environ, "VXP_HOME": str(embedded.home.root), "COLUMNS": "200"}
+def test_repo_create_and_demo_on_the_session_stack(
+    embedded: Stack, repo_name: str, cli_env: dict[str, str]
+) -> None:
+    env = {**cli_env, "VXP_HOME": str(embedded.home.root)}
     created = vxp(env, "repo", "create", repo_name)
     assert created.returncode == 0, created.stderr
     assert f"repository {repo_name}" in created.stdout
     duplicate = vxp(env, "repo", "create", repo_name)
-    assert_clean_failure(duplicate, 1, "could not create repository")
+    assert_clean_failure(duplicate, 1, f"repository {repo_name!r} exists already")
 
     demo = vxp(env, "demo", "--repository", repo_name)
     assert demo.returncode == 0, demo.stderr

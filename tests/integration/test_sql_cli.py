@@ -15,7 +15,8 @@ import pytest
 
 from tests.support import Stack
 from tests.versioned_tables import Versions, head, rows, versioned_repo
-from vxp.engines.common import repository_catalog
+from vxp.core.settings import Key
+from vxp.domain.engines.common import repository_catalog
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +26,9 @@ SELECT = "SELECT id, site, age FROM basel.patients ORDER BY id"
 def vxp_sql(
     stack: Stack, repo: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VXP_HOME": str(stack.home.root), "VXP_REPO": repo, "COLUMNS": "200"}
-    # the stack's own settings, never a remote platform from the caller's shell
-    env.pop("LAKEFS_ENDPOINT", None)
+    # the stack's own settings (its client file), never a platform from the caller's shell
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env.update({"VXP_HOME": str(stack.home.root), "VXP_REPO": repo, "COLUMNS": "200"})
     return subprocess.run(
         [sys.executable, "-m", "vxp", "sql", *args],
         env=env,
@@ -61,11 +62,16 @@ def versions(embedded: Stack, repo_name: str) -> Versions:
 
 def test_formats(embedded: Stack, versions: Versions, tmp_path: Path) -> None:
     table = vxp_sql(embedded, versions.repo, SELECT)
-    out = ok(table)
-    assert out.splitlines()[1].split() == ["┃", "id", "┃", "site", "┃", "age", "┃"]
+    lines = ok(table).splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    assert lines[top + 1].split() == ["┃", "id", "┃", "site", "┃", "age", "┃"]
+    # the table's title (wrapped to the table's width) and the summary name the commit the ref
+    # pointed at, for the record
+    commit = head(embedded, versions.repo, "integration")[:12]
+    title = " ".join(line.strip() for line in lines[:top])
+    assert title == f"{versions.repo} @ integration ({commit})"
     assert f"{len(versions.at_head)} rows" in table.stderr
-    # the summary names the commit the ref pointed at, for the record
-    assert f"integration at {head(embedded, versions.repo, 'integration')[:12]}" in table.stderr
+    assert f"integration at {commit}" in table.stderr
 
     assert csv_rows(ok(vxp_sql(embedded, versions.repo, SELECT, "--format", "csv"))) == (
         versions.at_head

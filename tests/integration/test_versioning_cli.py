@@ -17,7 +17,8 @@ import pytest
 from pyiceberg.table import Table
 
 from tests.support import Stack, catalog
-from vxp.versioning import create_repository, upload
+from vxp.core.settings import Key
+from vxp.domain.repositories import create_repository
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +33,11 @@ class Cli:
     """``vxp`` as a subprocess on the session stack, with VXP_REPO set to the test's repository."""
 
     def __init__(self, stack: Stack, repo: str) -> None:
-        self.env = {
-            **os.environ,
-            "VXP_HOME": str(stack.home.root),
-            "VXP_REPO": repo,
-            "COLUMNS": "250",
-        }
-        # the stack's own settings, never a remote platform or branch from the caller's shell
-        for name in ("LAKEFS_ENDPOINT", "VXP_BRANCH"):
-            self.env.pop(name, None)
+        # the stack's own settings (its client file), never a platform or branch from the
+        # caller's shell
+        self.env = {k: v for k, v in os.environ.items() if k not in set(Key) and k != "VXP_BRANCH"}
+        self.env.update({"VXP_HOME": str(stack.home.root), "VXP_REPO": repo, "COLUMNS": "250"})
+        self.repo = repo
 
     def run(
         self, *args: str, env: dict[str, str] | None = None
@@ -61,10 +58,12 @@ class Cli:
     def json(self, *args: str) -> Any:
         return json.loads(self.ok(*args, "--format", "json"))
 
-    def fails(self, *args: str, text: str) -> str:
+    def fails(self, *args: str, text: str, code: int = 1) -> str:
+        """The output of a command that must fail with exit ``code`` (3: conflict), saying
+        ``text``, without a traceback."""
         result = self.run(*args)
         output = result.stdout + result.stderr
-        assert result.returncode == 1, output
+        assert result.returncode == code, output
         assert text in output
         assert "Traceback" not in output
         return output
@@ -76,7 +75,7 @@ class Cli:
 
 @pytest.fixture
 def repo(embedded: Stack, repo_name: str) -> str:
-    create_repository(embedded.settings, repo_name)
+    create_repository(embedded.session(), repo_name, embedded.settings.storage_namespace_prefix)
     return repo_name
 
 
@@ -115,8 +114,10 @@ def test_branch_create_list_delete(cli: Cli) -> None:
     assert {b["name"] for b in cli.json("branch", "list")} == {"source", "integration", "exp-2"}
 
     cli.fails("branch", "create", "a/b", text="invalid branch name 'a/b'")
-    cli.fails("branch", "create", "exp-2", text="could not create branch 'exp-2'")
-    cli.fails("branch", "delete", "nope", text="could not delete branch 'nope'")
+    cli.fails("branch", "create", "exp-2", text=f"branch 'exp-2' exists already in {cli.repo!r}")
+    cli.fails(
+        "branch", "delete", "nope", text=f"branch 'nope' does not exist in repository {cli.repo!r}"
+    )
     result = cli.run("branch", "list", env={"VXP_REPO": ""})
     assert result.returncode == 1 and "no repository given" in result.stderr
 
@@ -126,7 +127,7 @@ def test_commit_staged_changes(embedded: Stack, cli: Cli, repo: str) -> None:
     cli.fails("commit", "-m", "nothing", "--branch", "upload-1", text="nothing to commit")
     cli.fails("commit", "-m", "where", text="no branch given")
 
-    upload(embedded.settings, repo, "upload-1", "raw/visits.csv", b"id,site\n1,basel\n")
+    embedded.session().upload_object(repo, "upload-1", "raw/visits.csv", b"id,site\n1,basel\n")
     cli.fails(
         "commit", "-m", "x", "-b", "upload-1", "--meta", "vxp.catalog.tables=t", text="reserved"
     )
@@ -191,7 +192,8 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
 
     cli.ok("merge", "left", "integration")
     before = cli.head("integration")
-    output = cli.fails("merge", "right", "integration", text="nothing was changed")
+    # exit 3: a conflict, as every command that refuses colliding changes
+    output = cli.fails("merge", "right", "integration", text="nothing was changed", code=3)
     assert "conflicts: both sides changed\n  table trial.visits\n" in output
     assert "trial.sites" not in output
 
@@ -216,7 +218,7 @@ def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str)
     work.drop_table("trial.gone")
     work.create_namespace("extra")
     work.create_table("extra.fresh", schema=VISITS).append(visits(7, 8))
-    upload(embedded.settings, repo, "work", "raw/notes.txt", b"site visit notes\n")
+    embedded.session().upload_object(repo, "work", "raw/notes.txt", b"site visit notes\n")
     cli.ok("commit", "-m", "notes", "-b", "work")
 
     result = cli.json("diff", "before", "work")
@@ -260,8 +262,18 @@ def test_snapshot_pins_a_commit(embedded: Stack, cli: Cli, repo: str) -> None:
     snapshots = {s["name"]: s for s in cli.json("snapshot", "list")}
     assert snapshots["trial-v1"]["commit_id"] == head
     assert "trial-v1" in cli.ok("snapshot", "list")
-    cli.fails("snapshot", "create", "trial-v1", text="could not create snapshot 'trial-v1'")
-    cli.fails("snapshot", "create", "x1", "--ref", "nope", text="could not create snapshot 'x1'")
+    cli.fails(
+        "snapshot", "create", "trial-v1", text=f"snapshot 'trial-v1' exists already in {repo!r}"
+    )
+    cli.fails(
+        "snapshot",
+        "create",
+        "x1",
+        "--ref",
+        "nope",
+        text=f"ref 'nope' does not exist in repository {repo!r}",
+    )
+    assert "x1" not in {s["name"] for s in cli.json("snapshot", "list")}
 
 
 def test_tables_list(embedded: Stack, cli: Cli, repo: str) -> None:
@@ -289,4 +301,6 @@ def test_tables_list(embedded: Stack, cli: Cli, repo: str) -> None:
     text = cli.ok("tables", "list")
     assert "visits" in text and "scans" in text
     assert "2 tables in 4 namespaces; empty namespaces: empty" in text
-    cli.fails("tables", "list", "--ref", "nope", text="could not resolve ref 'nope'")
+    cli.fails(
+        "tables", "list", "--ref", "nope", text=f"ref 'nope' does not exist in repository {repo!r}"
+    )
