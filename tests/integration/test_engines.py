@@ -57,17 +57,18 @@ def test_duckdb_reads_a_branch_a_tag_and_a_commit(stack: Stack, repo_name: str) 
 
 def test_duckdb_session_names_the_ref_and_every_other_ref(stack: Stack, repo_name: str) -> None:
     versions = versioned_repo(stack, repo_name)
+    # the DuckDB session of the public client, pinned to the tag's commit
+    with stack.client(repo_name, "v1") as client:
+        assert client.commit == versions.commit
+        assert rows(client.query(select())) == versions.at_v1
+        removed = client.query(
+            "SELECT id, site, age FROM basel.patients EXCEPT SELECT id, site, age FROM "  # noqa: S608
+            f'{repository_catalog(repo_name)}."integration.basel".patients'
+        )
+    assert rows(removed) == [row for row in versions.at_v1 if row not in versions.at_head]
+    # and the one `vxp sql` runs, a session per statement
     at_tag = duck.query(stack.home.cache, stack.settings, select(), repo_name, "v1")
     assert rows(at_tag.table) == versions.at_v1
-    removed = duck.query(
-        stack.home.cache,
-        stack.settings,
-        "SELECT id, site, age FROM basel.patients EXCEPT SELECT id, site, age FROM "  # noqa: S608
-        f'{repository_catalog(repo_name)}."integration.basel".patients',
-        repo_name,
-        "v1",
-    )
-    assert rows(removed.table) == [row for row in versions.at_v1 if row not in versions.at_head]
 
 
 def test_duckdb_writes_land_on_their_branch_only(stack: Stack, repo_name: str) -> None:
