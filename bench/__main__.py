@@ -26,6 +26,7 @@ from bench import (
     dicom_headers,
     duckdb_scan,
     import_time,
+    ingest_files,
     install,
     lakefs_ops,
 )
@@ -43,6 +44,7 @@ _MODULES: tuple[Benchmark, ...] = (
     client,
     import_time,
     dicom_headers,
+    ingest_files,
 )
 BENCHMARKS = {module.NAME: module for module in _MODULES}
 RESULTS = Path(__file__).resolve().parent / "results"
