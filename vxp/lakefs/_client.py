@@ -340,12 +340,7 @@ class Session:
             LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
                 reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
-        try:
-            body = self._request("GET", f"/repositories/{_seg(repo)}/branches/{_seg(branch)}")
-        except (LakeFSNotFound, LakeFSBadRequest):
-            # lakeFS answers 400 for names that cannot be branches (e.g. tags with dots)
-            return None
-        return str(body.json()["commit_id"])
+        return self._ref_commit(f"/repositories/{_seg(repo)}/branches/{_seg(branch)}")
 
     def tag_commit(self, repo: str, tag: str) -> str | None:
         """The commit ID a tag pins, or None if no such tag (or repository, or valid tag name).
@@ -354,9 +349,13 @@ class Session:
             LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
                 reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
+        return self._ref_commit(f"/repositories/{_seg(repo)}/tags/{_seg(tag)}")
+
+    def _ref_commit(self, path: str) -> str | None:
         try:
-            body = self._request("GET", f"/repositories/{_seg(repo)}/tags/{_seg(tag)}")
+            body = self._request("GET", path)
         except (LakeFSNotFound, LakeFSBadRequest):
+            # lakeFS answers 400 for names that cannot be refs of that kind (a branch with dots)
             return None
         return str(body.json()["commit_id"])
 
@@ -673,12 +672,7 @@ class Session:
             LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
                 reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
-        body = self._request(
-            "POST",
-            f"/repositories/{_seg(repo)}/branches/{_seg(branch)}/commits",
-            json={"message": message, "metadata": dict(metadata)},
-        )
-        return str(body.json()["id"])
+        return self.commit_details(repo, branch, message, metadata).id
 
     def commit_details(
         self, repo: str, branch: str, message: str, metadata: Mapping[str, str]
