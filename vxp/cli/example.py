@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vxp.cli.options import print_done
+from vxp.ingestion.example_imaging import write_example_imaging
 from vxp.ingestion.example_study import write_example_study
 
 app = typer.Typer(
@@ -24,18 +25,37 @@ def study(
     deliveries: Annotated[int, typer.Option(min=1, help="how many deliveries")] = 2,
     seed: Annotated[int, typer.Option(help="the same seed writes the same bytes")] = 0,
     trial: Annotated[str, typer.Option(help="trial name, the prefix of subject ids")] = "basel",
+    imaging: Annotated[
+        bool,
+        typer.Option(
+            "--imaging",
+            help="also write MRI (a T1w and a T2w DICOM series per subject of the first "
+            "delivery) to DIR/imaging/",
+        ),
+    ] = False,
 ) -> None:
     """Write a deterministic multi-site clinical study as growing deliveries: each later one
     has more subjects and visits, corrected values, a new column, a new dataset. Every
-    delivery is a folder of CSV files and a contents.csv data dictionary.
+    delivery is a folder of CSV files and a contents.csv data dictionary. With `--imaging`,
+    DIR/imaging/ holds a T1w and a T2w MR series (DICOM) for each subject of the first
+    delivery, linked to it by PatientID.
 
-    Example: vxp example study ./basel --subjects 50 --deliveries 3 --seed 1
+    Example: vxp example study ./basel --subjects 50 --deliveries 3 --seed 1 --imaging
     """
     folders = write_example_study(
         directory, subjects=subjects, deliveries=deliveries, seed=seed, trial=trial
     )
-    print_done(
+    message = (
         f"wrote {len(folders)} deliveries to {directory}: "
         + ", ".join(folder.name for folder in folders)
         + f"\n  next: vxp ingest study {folders[0]} --repo REPO --source {trial}"
     )
+    if imaging:
+        series = write_example_imaging(
+            directory / "imaging", subjects=subjects, seed=seed, trial=trial
+        )
+        message += (
+            f"\n  wrote {len(series)} DICOM series to {directory / 'imaging'}"
+            f"\n  then: vxp ingest files {directory / 'imaging'} --repo REPO --source {trial}"
+        )
+    print_done(message)
