@@ -78,6 +78,7 @@ from .runs import (
     ManifestEntry,
     RunNames,
     Stage,
+    cleanup_run,
     integrate_and_merge,
     integrated_run,
     integration_step,
@@ -174,6 +175,8 @@ def ingest_files(
         probe = DeliveryManifest(source, "", KIND, everything, identity_options=identity)
         known = integrated_run(session, repo, DEFAULT_BRANCH, source, probe.delivery_sha256)
         if known is not None:
+            # a run killed after its integration merge left its (merged) branches behind
+            cleanup_run(session, repo, RunNames(source, known.run))
             report.run = known.run
             report.problems = problems
             report.outcome = Outcome.UNCHANGED
@@ -210,6 +213,7 @@ def ingest_files(
     report.run = start.run
     report.quarantined = [e.path for e in quarantined]
     if start.unchanged:
+        cleanup_run(session, repo, RunNames(source, start.run))
         plan = _plan(source, start.run, facts, good_files, checksums, {}, rules)
         report.problems = _merged(problems, plan.problems)
         report.outcome = Outcome.UNCHANGED
