@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import uuid
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,8 @@ class MetadataFiles:
         Raises:
             BadRequest: ``location`` is outside them, or holds a ``.`` or ``..`` segment.
         """
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in location):
+            raise BadRequest(f"{what} {location[:200]!r} contains control characters")
         path = _comparable(location)
         inside = any(path == prefix or path.startswith(prefix + "/") for prefix in self._allowed)
         if not inside or "/../" in path + "/" or "/./" in path + "/":
@@ -138,10 +141,18 @@ class MetadataFiles:
         a table whose metadata file vanished must fail to load here too, not be served from
         memory while every engine fails to read it.
 
+        A location comes from a pointer in a ref, which anyone who can write a branch can plant:
+        it is checked against the warehouse root and the allowed locations on every read, and
+        the bytes are returned only when they parse as Iceberg metadata (a JSON object with a
+        ``format-version``), so the catalog never hands out an arbitrary file of its host.
+
         Raises:
+            BadRequest: ``location`` is outside the warehouse and the allowed locations, or the
+                file is not Iceberg metadata.
             NotFound: there is no file at ``location`` (the message is Iceberg Java's).
             OSError: storage cannot be read (any other failure of the FileIO).
         """
+        self.check_location(location, "metadata location")
         with self._lock:
             cached = self._cache.get(location)
             if cached is not None:
@@ -153,8 +164,14 @@ class MetadataFiles:
                 raw = stream.read()
         except FileNotFoundError as exc:
             raise NotFound(f"Failed to open input stream for file: {location}") from exc
-        if raw[:2] == _GZIP_MAGIC:
-            raw = gzip.decompress(raw)
+        try:
+            if raw[:2] == _GZIP_MAGIC:
+                raw = gzip.decompress(raw)
+            document = json.loads(raw)
+        except (ValueError, EOFError, zlib.error) as exc:
+            raise BadRequest(f"{location!r} is not an Iceberg metadata file") from exc
+        if not isinstance(document, dict) or "format-version" not in document:
+            raise BadRequest(f"{location!r} is not an Iceberg metadata file")
         self._remember(location, raw)
         return raw
 
