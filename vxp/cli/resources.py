@@ -124,7 +124,8 @@ def show(
         )
         return
     console = Console()
-    table = Table(show_header=False, title=f"{escape(resource.id)} at {ref} ({commit[:12]})")
+    console.print(f"{escape(resource.id)} at {ref} ({commit[:12]})", highlight=False)
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("type", resource.type.value)
