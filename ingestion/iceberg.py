@@ -56,6 +56,13 @@ class Tables:
             return None
         return self.load(identifier).scan().to_arrow()
 
+    def batches(self, identifier: str) -> pa.RecordBatchReader | None:
+        """The table's rows as a stream of record batches (memory: a batch, not the table), or
+        None when it does not exist."""
+        if not self.exists(identifier):
+            return None
+        return self.load(identifier).scan().to_arrow_batch_reader()
+
     def _ensure_namespace(self, identifier: str) -> None:
         namespace = identifier.rsplit(".", 1)[0]
         if namespace not in self._namespaces:

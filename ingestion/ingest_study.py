@@ -21,7 +21,13 @@ from vxp.lakefs import Session
 
 from .evolution import check_evolution
 from .iceberg import Tables
-from .integration import DatasetData, IntegrationResult, TableChange, integrate_study
+from .integration import (
+    DatasetData,
+    IntegrationResult,
+    StreamedRows,
+    TableChange,
+    integrate_study,
+)
 from .report import Outcome, Progress, RunReport, SilentProgress
 from .runs import (
     REPLANS,
@@ -113,12 +119,10 @@ def ingest_study(
         _land(session, settings, repo, names, delivery, manifest, jobs, progress, report)
     report.branches["ingest"] = names.ingest_branch
     at = now()
+    # streamed from the delivered files when the integration step reads them: never whole
     datasets = [
         DatasetData(
-            d.table,
-            pa.Table.from_batches(list(d.batches()), schema=d.schema),
-            tuple(d.key_columns),
-            tuple(d.entities),
+            d.table, StreamedRows(d.schema, d.batches), tuple(d.key_columns), tuple(d.entities)
         )
         for d in delivery.datasets
     ]

@@ -10,21 +10,35 @@ Per keyed dataset ``d`` of source ``s`` (DESIGN.md, "What a ref holds"):
 
 A dataset without key columns is replaced as delivered (its history is the lakeFS log).
 Every table is read and written at the integration branch, which is merged as a whole.
+
+The work happens in a DuckDB database in a temporary folder, with a memory limit past which
+DuckDB spills to disk: the delivery's rows and the stored tables are streamed into it, keys are
+joined on, the SCD-2 plan is a set of joins (:class:`~vxp.ingestion.scd2.Scd2Sql`), and the
+new tables are streamed out to Iceberg in batches. So memory is bounded whatever the size of a
+dataset; only the distinct natural keys of new entities pass through Python (to spell them as
+:func:`~vxp.ingestion.keys.natural_key` does).
 """
 
+# SQL here is built from quoted identifiers (_q) and the workspace's own table names; values
+# are parameters
+# ruff: noqa: S608
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .iceberg import Tables
-from .keys import KEYS_SCHEMA, assign_keys, natural_key, with_keys
+from .keys import KEYS_SCHEMA, natural_key
 from .resources import (
     RESOURCES_SCHEMA,
     Resource,
@@ -35,14 +49,31 @@ from .resources import (
     trial_id,
     visit_id,
 )
-from .scd2 import IS_CURRENT, SCD2_COLUMNS, apply_scd2, plan_scd2, with_scd2
+from .scd2 import IS_CURRENT, SCD2_COLUMNS, SCD2_FIELDS, Scd2Sql, apply_scd2
 from .study.entities import Entity
 
-__all__ = ["DatasetData", "TableChange", "integrate_study"]
+__all__ = ["DatasetData", "StreamedRows", "TableChange", "integrate_study"]
 
 #: the types a study run owns in ``vxp.resources`` (files runs own the others)
 STUDY_RESOURCE_TYPES = (ResourceType.TRIAL, ResourceType.SUBJECT, ResourceType.VISIT)
 RESOURCES_IDENTIFIER = "vxp.resources"
+#: DuckDB's memory for the integration step; past it, it spills to its temporary folder
+MEMORY_LIMIT = "512MB"
+#: rows per Arrow batch streamed out of DuckDB
+BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class StreamedRows:
+    """Rows read on demand, e.g. a dataset streamed from its file (:meth:`DatasetPlan.batches`).
+
+    Attributes:
+        schema: the rows' Arrow schema.
+        batches: a new stream of the rows each call.
+    """
+
+    schema: pa.Schema
+    batches: Callable[[], Iterable[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
@@ -51,15 +82,22 @@ class DatasetData:
 
     Attributes:
         name: the dataset (table) name, e.g. ``dm``.
-        rows: its typed rows.
+        rows: its typed rows: a table, or a stream (read once per run of the step).
         key: its key columns (empty: no key; replaced per delivery).
         entities: the entities whose key columns it holds (subject, site, visit).
     """
 
     name: str
-    rows: pa.Table
+    rows: pa.Table | StreamedRows
     key: tuple[str, ...]
     entities: tuple[Entity, ...]
+
+    def batches(self) -> Iterable[pa.RecordBatch]:
+        """The rows as record batches."""
+        if isinstance(self.rows, pa.Table):
+            batches: list[pa.RecordBatch] = self.rows.to_batches()
+            return batches
+        return self.rows.batches()
 
 
 @dataclass
@@ -94,6 +132,68 @@ class IntegrationResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Workspace:
+    """A DuckDB database in a temporary folder, memory-limited, spilling beside it."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="vxp-integrate-"))
+        self.con = duckdb.connect(str(self.folder / "work.duckdb"))
+        for setting in (
+            f"memory_limit='{MEMORY_LIMIT}'",
+            f"temp_directory='{self.folder / 'spill'}'",
+            "TimeZone='UTC'",  # SCD-2 times are UTC instants
+            "preserve_insertion_order=false",  # tables have no row order; saves memory
+            "enable_progress_bar=false",
+        ):
+            self.con.execute(f"SET {setting}")
+
+    def __enter__(self) -> _Workspace:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.con.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def load(self, name: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
+        """Create table ``name`` of ``schema`` and insert ``batches`` one by one.
+
+        The batches are pushed from Python rather than pulled by DuckDB: a stream that needs
+        other threads (pyiceberg's scan) must not be read from inside a DuckDB query.
+        """
+        self.con.register("__batch", schema.empty_table())
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS SELECT * FROM __batch")
+        finally:
+            self.con.unregister("__batch")
+        for batch in batches:
+            self.con.register("__batch", pa.Table.from_batches([batch.cast(schema)]))
+            try:
+                self.con.execute(f"INSERT INTO {_q(name)} SELECT * FROM __batch")
+            finally:
+                self.con.unregister("__batch")
+
+    def count(self, sql: str, parameters: object = None) -> int:
+        row = self.con.execute(sql, parameters).fetchone()
+        return int(row[0]) if row else 0
+
+    def stream(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` in batches of ``schema`` (names and types as given)."""
+        reader = self.con.execute(sql).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema
+            )
+
+
 def integrate_study(
     tables: Tables,
     source: str,
@@ -108,107 +208,243 @@ def integrate_study(
     Args:
         tables: the catalog at the run's integration branch.
         source: the source name (the namespace of the tables).
-        datasets: the delivery's datasets, typed.
+        datasets: the delivery's datasets, typed (tables or streams, each read once).
         run_id: the run; at: its time (timezone-aware), the ``valid_from`` of what it opens.
         partial: rows missing from the delivery are left alone instead of deleted.
 
     Returns:
         Per table the rows added, changed and deleted; warnings.
+
+    Raises:
+        ValueError: a dataset repeats a key (as typed values), or a stored history has two
+            current rows for one key.
     """
     result = IntegrationResult()
-    keys_table = f"{source}.surrogate_keys"
-    existing_keys = tables.read(keys_table)
-    entities = {e.name: e for d in datasets for e in d.entities}
-    mappings: dict[str, dict[str, int]] = {}
-    new_keys: list[pa.Table] = []
-    for entity in entities.values():
-        holders = [
-            d.rows.select(list(entity.key_columns)) for d in datasets if entity in d.entities
-        ]
-        mapping, appended = assign_keys(existing_keys, entity, pa.concat_tables(holders), run_id)
-        mappings[entity.name] = mapping
-        if appended.num_rows:
-            new_keys.append(appended)
-    if new_keys:
-        added = pa.concat_tables(new_keys)
-        tables.append(keys_table, added)
-        result.changes.append(TableChange(keys_table, added=added.num_rows))
-    elif not tables.exists(keys_table):
-        tables.append(keys_table, KEYS_SCHEMA.empty_table())
+    with _Workspace() as ws:
+        for i, dataset in enumerate(datasets):
+            ws.load(f"in_{i}", dataset.rows.schema, dataset.batches())
+        added = _assign_keys(ws, tables, source, datasets, run_id)
+        keys_table = f"{source}.surrogate_keys"
+        if added.num_rows:
+            tables.append(keys_table, added)
+            result.changes.append(TableChange(keys_table, added=added.num_rows))
+        elif not tables.exists(keys_table):
+            tables.append(keys_table, KEYS_SCHEMA.empty_table())
 
-    for dataset in datasets:
-        rows = with_keys(dataset.rows, dataset.entities, mappings)
-        if not dataset.key:
-            change = _replace(tables, f"{source}.{dataset.name}", rows)
-        else:
-            change = _historise(tables, source, dataset, rows, run_id, at, partial)
+        for i, dataset in enumerate(datasets):
+            schema = _with_keys(ws, i, dataset)
+            identifier = f"{source}.{dataset.name}"
+            if not dataset.key:
+                change = _replace(ws, tables, identifier, f"rows_{i}", schema)
+            else:
+                change = _historise(ws, tables, identifier, i, dataset, schema, run_id, at, partial)
+            if change.changes_anything:
+                result.changes.append(change)
+
+        change = _resources(ws, tables, source, datasets, run_id, at, partial)
         if change.changes_anything:
             result.changes.append(change)
-
-    change = _resources(tables, source, datasets, run_id, at, partial)
-    if change.changes_anything:
-        result.changes.append(change)
     return result
 
 
-def _replace(tables: Tables, identifier: str, rows: pa.Table) -> TableChange:
-    before = tables.read(identifier)
-    if before is not None and _same_rows(before, rows):
-        return TableChange(identifier)
-    tables.replace(identifier, rows.to_batches(), rows.schema)
-    return TableChange(
-        identifier,
-        added=rows.num_rows,
-        deleted=0 if before is None else before.num_rows,
-        replaced=True,
-    )
-
-
-def _same_rows(before: pa.Table, after: pa.Table) -> bool:
-    if before.num_rows != after.num_rows or set(before.column_names) != set(after.column_names):
-        return False
-    columns = sorted(after.column_names)
-    return bool(
-        before.select(columns)
-        .sort_by([(c, "ascending") for c in columns])
-        .equals(
-            after.select(columns)
-            .cast(before.select(columns).schema)
-            .sort_by([(c, "ascending") for c in columns])
+def _assign_keys(
+    ws: _Workspace,
+    tables: Tables,
+    source: str,
+    datasets: Sequence[DatasetData],
+    run_id: str,
+) -> pa.Table:
+    """Surrogate keys of every entity (:mod:`.keys`' rules): table ``map_<i>_<entity>`` per
+    dataset (its key columns and ``sk``); the rows to append to ``surrogate_keys``."""
+    stored = tables.batches(f"{source}.surrogate_keys")
+    ws.load("sk", KEYS_SCHEMA, stored if stored is not None else [])
+    entities = {e.name: e for d in datasets for e in d.entities}
+    appended: list[pa.Table] = []
+    for entity in entities.values():
+        cols = ", ".join(_q(c) for c in entity.key_columns)
+        set_ = " AND ".join(f"{_q(c)} IS NOT NULL" for c in entity.key_columns)
+        holders = [i for i, d in enumerate(datasets) if entity in d.entities]
+        for i in holders:
+            # natural keys are spelt in Python (natural_key), once per distinct key; read on a
+            # cursor of its own while the workspace's connection writes them
+            reader = ws.con.cursor()
+            try:
+                distinct = reader.execute(
+                    f"SELECT DISTINCT {cols} FROM in_{i} WHERE {set_}"
+                ).to_arrow_reader(BATCH_ROWS)
+                ws.load(f"nk_{i}", _with_natural_key(distinct.schema), _natural_keys(distinct))
+            finally:
+                reader.close()
+        union = " UNION ".join(f"SELECT nk FROM nk_{i}" for i in holders)
+        highest = ws.count(
+            "SELECT coalesce(max(surrogate_key), 0) FROM sk WHERE entity = ?", [entity.name]
         )
+        # new keys in natural-key order: UTF-8 byte order is code point order, as sorted()
+        new = ws.con.execute(
+            "SELECT ?::VARCHAR AS entity, nk AS natural_key, "
+            "(row_number() OVER (ORDER BY nk) + ?)::BIGINT AS surrogate_key, "
+            f"?::VARCHAR AS first_run_id FROM ({union}) "
+            "WHERE nk NOT IN (SELECT natural_key FROM sk WHERE entity = ?) ORDER BY nk",
+            [entity.name, highest, run_id, entity.name],
+        ).to_arrow_table()
+        if new.num_rows:
+            new = new.cast(KEYS_SCHEMA)
+            ws.con.register("__new", new)
+            ws.con.execute("INSERT INTO sk SELECT * FROM __new")
+            ws.con.unregister("__new")
+            appended.append(new)
+        for i in holders:
+            key_cols = ", ".join(f"n.{_q(c)}" for c in entity.key_columns)
+            ws.con.execute(
+                f"CREATE OR REPLACE TABLE map_{i}_{entity.name} AS "
+                f"SELECT {key_cols}, s.surrogate_key AS sk FROM nk_{i} n "
+                "JOIN sk s ON s.entity = ? AND s.natural_key = n.nk",
+                [entity.name],
+            )
+    return pa.concat_tables(appended) if appended else KEYS_SCHEMA.empty_table()
+
+
+def _with_natural_key(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field("nk", pa.string()))
+
+
+def _natural_keys(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        values = zip(*(c.to_pylist() for c in batch.columns), strict=True)
+        nk = pa.array([natural_key(v) for v in values], pa.string())
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, nk], schema=_with_natural_key(batch.schema)
+        )
+
+
+def _with_keys(ws: _Workspace, i: int, dataset: DatasetData) -> pa.Schema:
+    """Table ``rows_<i>``: the dataset's rows with an ``<entity>_sk`` column per entity (null
+    where a key part is); its Arrow schema."""
+    schema = dataset.rows.schema
+    select = [f"i.{_q(f.name)}" for f in schema]
+    joins = []
+    for entity in dataset.entities:
+        name = entity.sk_column
+        column = f"m_{entity.name}.sk AS {_q(name)}"
+        if name in schema.names:
+            select[schema.names.index(name)] = column
+            schema = schema.set(schema.names.index(name), pa.field(name, pa.int64()))
+        else:
+            select.append(column)
+            schema = schema.append(pa.field(name, pa.int64()))
+        on = " AND ".join(f"i.{_q(c)} = m_{entity.name}.{_q(c)}" for c in entity.key_columns)
+        joins.append(f"LEFT JOIN map_{i}_{entity.name} m_{entity.name} ON {on}")
+    ws.con.execute(
+        f"CREATE OR REPLACE TABLE rows_{i} AS SELECT {', '.join(select)} "
+        f"FROM in_{i} i {' '.join(joins)}"
+    )
+    ws.con.execute(f"DROP TABLE in_{i}")
+    return schema
+
+
+def _replace(
+    ws: _Workspace, tables: Tables, identifier: str, rows: str, schema: pa.Schema
+) -> TableChange:
+    """A keyless dataset: the table replaced by ``rows``, unless it holds the same rows."""
+    count = ws.count(f"SELECT count(*) FROM {rows}")
+    stored = tables.batches(identifier)
+    before = None
+    if stored is not None:
+        ws.load("stored", stored.schema, stored)
+        before = ws.count("SELECT count(*) FROM stored")
+        if _same_rows(ws, "stored", rows, schema, before, count):
+            return TableChange(identifier)
+    tables.replace(identifier, ws.stream(f"SELECT * FROM {rows}", schema), schema)
+    return TableChange(identifier, added=count, deleted=before or 0, replaced=True)
+
+
+def _same_rows(
+    ws: _Workspace, before: str, after: str, schema: pa.Schema, n_before: int, n_after: int
+) -> bool:
+    """Whether two tables hold the same rows (as multisets) in the same columns."""
+    columns = {r[0] for r in ws.con.execute(f"DESCRIBE {before}").fetchall()}
+    if n_before != n_after or columns != set(schema.names):
+        return False
+    cols = ", ".join(_q(c) for c in schema.names)
+    return not ws.count(
+        f"SELECT count(*) FROM (SELECT {cols} FROM {after} EXCEPT ALL SELECT {cols} FROM {before})"
     )
 
 
 def _historise(
+    ws: _Workspace,
     tables: Tables,
-    source: str,
+    current_id: str,
+    i: int,
     dataset: DatasetData,
-    rows: pa.Table,
+    schema: pa.Schema,
     run_id: str,
     at: dt.datetime,
     partial: bool,
 ) -> TableChange:
-    current_id = f"{source}.{dataset.name}"
+    """SCD-2 of a keyed dataset: ``<table>_history`` and ``<table>`` rewritten from the plan."""
     history_id = f"{current_id}_history"
-    history_schema = with_scd2(rows.schema)
-    stored = tables.read(history_id)
-    history = history_schema.empty_table() if stored is None else _align(stored, history_schema)
-    incoming = _align(rows, pa.schema([f for f in history.schema if f.name not in SCD2_COLUMNS]))
-    plan = plan_scd2(
-        history, incoming, key=list(dataset.key), run_id=run_id, at=at, full=not partial
+    stored = tables.batches(history_id)
+    stored_schema = stored.schema if stored is not None else pa.schema([])
+    # the history's columns: the delivery's, then the SCD-2 ones, then any the delivery lacks
+    # (kept, null in new versions); a type the delivery widened is cast
+    extra = [
+        f.with_nullable(True)
+        for f in stored_schema
+        if f.name not in schema.names and f.name not in SCD2_COLUMNS
+    ]
+    history_schema = pa.schema(
+        [f.with_nullable(True) for f in [*schema, *SCD2_FIELDS, *extra]], metadata=schema.metadata
     )
+    entity = [*schema.names, *(f.name for f in extra)]
+    if stored is None:
+        stored_schema = history_schema
+    ws.load(f"stored_{i}", stored_schema, stored if stored is not None else [])
+    duck = _duckdb_types(ws, history_schema)
+    hist = ", ".join(
+        f"CAST({_q(f.name)} AS {duck[f.name]}) AS {_q(f.name)}"
+        if f.name in stored_schema.names
+        else f"NULL::{duck[f.name]} AS {_q(f.name)}"
+        for f in history_schema
+    )
+    ws.con.execute(f"CREATE OR REPLACE VIEW h_{i} AS SELECT {hist} FROM stored_{i}")
+    incoming = ", ".join(
+        [f"{_q(c)}" for c in schema.names]
+        + [f"NULL::{duck[f.name]} AS {_q(f.name)}" for f in extra]
+    )
+    ws.con.execute(f"CREATE OR REPLACE VIEW inc_{i} AS SELECT {incoming} FROM rows_{i}")
+    key = list(dataset.key)
+    sql = Scd2Sql(ws.con, f"h_{i}", f"inc_{i}", entity, key, [c for c in entity if c not in key])
+    sql.check()
+    counts = sql.plan(run_id, at, full=not partial)
     change = TableChange(
-        current_id, added=plan.inserted, changed=plan.updated, deleted=plan.deleted
+        current_id, added=counts.inserted, changed=counts.updated, deleted=counts.deleted
     )
-    if plan.is_empty and tables.exists(current_id):
+    if not counts.changes_anything and tables.exists(current_id):
         return change
-    updated = apply_scd2(history, plan, key=list(dataset.key))
-    tables.replace(history_id, updated.to_batches(), updated.schema)
-    current = updated.filter(pc.equal(updated.column(IS_CURRENT), True)).drop_columns(
-        list(SCD2_COLUMNS)
+    ws.con.execute(f"CREATE OR REPLACE TABLE new_{i} AS {sql.applied(history_schema.names)}")
+    ws.con.execute(f"DROP VIEW h_{i}; DROP VIEW inc_{i}; DROP TABLE stored_{i}")
+    tables.replace(history_id, ws.stream(f"SELECT * FROM new_{i}", history_schema), history_schema)
+    current_schema = pa.schema(
+        [f for f in history_schema if f.name not in SCD2_COLUMNS], metadata=schema.metadata
     )
-    tables.replace(current_id, current.to_batches(), current.schema)
+    cols = ", ".join(_q(c) for c in current_schema.names)
+    tables.replace(
+        current_id,
+        ws.stream(f"SELECT {cols} FROM new_{i} WHERE {IS_CURRENT}", current_schema),
+        current_schema,
+    )
+    ws.con.execute(f"DROP TABLE new_{i}")
     return change
+
+
+def _duckdb_types(ws: _Workspace, schema: pa.Schema) -> dict[str, str]:
+    """DuckDB's SQL type of each column of ``schema``."""
+    ws.con.register("__types", schema.empty_table())
+    try:
+        return {r[0]: r[1] for r in ws.con.execute("DESCRIBE __types").fetchall()}
+    finally:
+        ws.con.unregister("__types")
 
 
 def _align(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -239,6 +475,7 @@ def _json_value(value: Any) -> Any:
 
 
 def _resources(
+    ws: _Workspace,
     tables: Tables,
     source: str,
     datasets: Sequence[DatasetData],
@@ -246,35 +483,54 @@ def _resources(
     at: dt.datetime,
     partial: bool,
 ) -> TableChange:
-    """``Trial``, ``Subject`` and ``Visit`` resources of the delivery into ``vxp.resources``."""
+    """``Trial``, ``Subject`` and ``Visit`` resources of the delivery into ``vxp.resources``.
+
+    Subjects and visits are the distinct values of the datasets (found in DuckDB); a subject's
+    attributes come from the datasets with one row per subject.
+    """
     trial = trial_id(source)
     resources: dict[str, Resource] = {
         trial: Resource(trial, ResourceType.TRIAL, None, source, {"source": source})
     }
     subject_attributes: dict[str, dict[str, Any]] = {}
     visits: set[tuple[str, Any]] = set()
-    for dataset in datasets:
+    for i, dataset in enumerate(datasets):
         subject = next((e for e in dataset.entities if e.name == "subject"), None)
         if subject is None:
             continue
         column = subject.key_columns[0]
         one_row_per_subject = dataset.key == subject.key_columns
-        visit = next((e for e in dataset.entities if e.name == "visit"), None)
-        for row in dataset.rows.to_pylist():
-            value = row.get(column)
-            if value is None:
+        names = [n for n in dataset.rows.schema.names if n != column and not n.endswith("_sk")]
+        select = (
+            ", ".join(_q(n) for n in [column, *names])
+            if one_row_per_subject
+            else f"DISTINCT {_q(column)}"
+        )
+        query = f"SELECT {select} FROM rows_{i} WHERE {_q(column)} IS NOT NULL"
+        for batch in _fetch(ws, query):
+            if not one_row_per_subject:
+                for value in batch.column(0).to_pylist():
+                    subject_attributes.setdefault(str(value), {})
                 continue
-            attributes = subject_attributes.setdefault(str(value), {})
-            if one_row_per_subject:
+            for row in batch.to_pylist():
+                attributes = subject_attributes.setdefault(str(row[column]), {})
                 attributes.update(
                     {
                         f"{dataset.name}.{k}": _json_value(v)
                         for k, v in row.items()
-                        if k != column and v is not None and not k.endswith("_sk")
+                        if k != column and v is not None
                     }
                 )
-            if visit is not None and row.get(visit.key_columns[-1]) is not None:
-                visits.add((str(value), row[visit.key_columns[-1]]))
+        visit = next((e for e in dataset.entities if e.name == "visit"), None)
+        if visit is not None:
+            number = _q(visit.key_columns[-1])
+            for batch in _fetch(
+                ws,
+                f"SELECT DISTINCT {_q(column)}, {number} FROM rows_{i} "
+                f"WHERE {_q(column)} IS NOT NULL AND {number} IS NOT NULL",
+            ):
+                subjects = batch.column(0).to_pylist()
+                visits.update(zip(map(str, subjects), batch.column(1).to_pylist(), strict=True))
     for subject_value, attributes in sorted(subject_attributes.items()):
         sid = subject_id(source, subject_value)
         resources[sid] = Resource(
@@ -303,6 +559,10 @@ def _resources(
     updated = apply_scd2(history, plan, key=["id"])
     tables.replace(RESOURCES_IDENTIFIER, updated.to_batches(), updated.schema)
     return change
+
+
+def _fetch(ws: _Workspace, sql: str) -> Iterator[pa.RecordBatch]:
+    yield from ws.con.execute(sql).to_arrow_reader(BATCH_ROWS)
 
 
 def _visit_label(number: Any) -> str:

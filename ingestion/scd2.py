@@ -35,16 +35,23 @@ resources of one source and of the types a files run produces). :func:`apply_scd
 history table and a plan into the new history table, for writers that overwrite; writers that
 can update rows in place apply ``plan.close`` (match on key + ``version``) and append
 ``plan.open``.
+
+Both are computed in DuckDB over Arrow, as set operations: the history's current rows and the
+incoming rows joined on the key, the compared columns checked with ``IS NOT DISTINCT FROM``
+(so null equals null, and NaN equals NaN: an unchanged float column never makes a new version).
+:class:`Scd2Sql` runs the same statements on tables already in a DuckDB database, which is how
+the integration step historises datasets larger than memory.
 """
 
+# SQL here is built from quoted identifiers (_q) and fixed names; values are parameters
+# ruff: noqa: S608
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 VALID_FROM = "valid_from"
@@ -65,6 +72,10 @@ SCD2_FIELDS: tuple[pa.Field, ...] = (
     pa.field(RUN_ID, pa.string(), nullable=False),
 )
 SCD2_COLUMNS: tuple[str, ...] = tuple(f.name for f in SCD2_FIELDS)
+
+#: row positions of the Arrow inputs, to keep their order in the outputs
+_POSITION = "__scd2_position"
+_SECTION = "__scd2_section"
 
 
 def with_scd2(schema: pa.Schema) -> pa.Schema:
@@ -106,17 +117,203 @@ class Scd2Plan:
         return bool(self.close.num_rows == 0 and self.open.num_rows == 0)
 
 
-def _same(a: Any, b: Any) -> bool:
-    # NaN == NaN here: an unchanged float column must not make a new version every run
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _keys(rows: Iterable[dict[str, Any]], key: Sequence[str]) -> list[tuple[Any, ...]]:
-    return [tuple(row[k] for k in key) for row in rows]
+@dataclass(frozen=True)
+class Scd2Counts:
+    """Keys inserted, updated, deleted and unchanged by a plan (see :class:`Scd2Plan`)."""
+
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+    @property
+    def changes_anything(self) -> bool:
+        """True when the plan closes or opens a row."""
+        return bool(self.inserted or self.updated or self.deleted)
+
+
+@dataclass(frozen=True)
+class Scd2Sql:
+    """The SCD-2 plan as DuckDB statements over two tables of one connection.
+
+    Args:
+        con: the connection holding both tables.
+        history: table (or view) in the history schema: ``entity`` columns + the SCD-2 columns.
+        incoming: table (or view) of the scope's new state with at least the ``entity``
+            columns, of the history's types.
+        entity: the entity columns, in the history's order.
+        key: the key columns; compare: the columns whose change makes a new version.
+        order: an integer column that both tables have, to order the outputs by (closed
+            updates and opened rows in incoming order, deletions in history order), or None.
+
+    :meth:`plan` creates the temporary tables ``__scd2_close`` and ``__scd2_open`` (history
+    columns, in the history's order); :meth:`applied` is the query of the new history.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    history: str
+    incoming: str
+    entity: Sequence[str]
+    key: Sequence[str]
+    compare: Sequence[str]
+    order: str | None = None
+
+    def _on(self, a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{_q(k)} = {b}.{_q(k)}" for k in self.key)
+
+    def _keys(self, alias: str) -> str:
+        return ", ".join(f"{alias}.{_q(k)}" for k in self.key)
+
+    def check(self) -> None:
+        """Refuse incoming null or repeated keys, and two current rows of one key.
+
+        Raises:
+            ValueError: naming the first offending keys.
+        """
+        nulls = " OR ".join(f"{_q(k)} IS NULL" for k in self.key)
+        row = self.con.execute(
+            f"SELECT {self._keys('i')} FROM {self.incoming} i WHERE {nulls} LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            raise ValueError(f"incoming row has a null key {dict(zip(self.key, row, strict=True))}")
+        repeated = self.con.execute(
+            f"SELECT {self._keys('i')} FROM {self.incoming} i "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 10"
+        ).fetchall()
+        if repeated:
+            raise ValueError(f"incoming rows repeat keys {[tuple(r) for r in repeated]}")
+        two = self.con.execute(
+            f"SELECT {self._keys('h')} FROM {self.history} h WHERE h.{IS_CURRENT} "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+        ).fetchone()
+        if two is not None:
+            raise ValueError(f"history has two current rows for key {tuple(two)}")
+
+    def plan(self, run_id: str, at: datetime, *, full: bool) -> Scd2Counts:
+        """Create ``__scd2_close`` and ``__scd2_open``; the counts per key.
+
+        With ``order``, both tables also have the columns ``__scd2_section`` (0 for closed
+        updates, 1 for deletions) and ``__scd2_position`` to sort them by.
+
+        Args:
+            run_id: written to every opened row; at: the run's time (timezone-aware).
+            full: current keys missing from the incoming rows are deleted.
+        """
+        con, order = self.con, self.order
+        same = " AND ".join(f"i.{_q(c)} IS NOT DISTINCT FROM c.{_q(c)}" for c in self.compare)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __scd2_current AS SELECT * FROM {self.history} "
+            f"WHERE {IS_CURRENT}"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __scd2_state AS "
+            f"SELECT {self._keys('i')}, c.{VERSION} AS __version, "
+            + (f"i.{_q(order)} AS {_POSITION}, " if order else "")
+            + f"CASE WHEN c.{VERSION} IS NULL THEN 'new' WHEN {same or 'true'} THEN 'same' "
+            "ELSE 'changed' END AS __state "
+            f"FROM {self.incoming} i LEFT JOIN __scd2_current c ON {self._on('i', 'c')}"
+        )
+        counts = dict(
+            con.execute("SELECT __state, count(*) FROM __scd2_state GROUP BY ALL").fetchall()
+        )
+        entity = ", ".join(f"c.{_q(c)}" for c in self.entity)
+        kept = f"c.{VALID_FROM}, $at AS {VALID_TO}, false AS {IS_CURRENT}"
+        tail = f"c.{VERSION}, c.{RUN_ID}"
+        closed = (
+            f"SELECT {entity}, {kept}, false AS {IS_DELETED}, {tail}"
+            + (f", 0 AS {_SECTION}, s.{_POSITION}" if order else "")
+            + f" FROM __scd2_current c JOIN __scd2_state s ON {self._on('c', 's')} "
+            "WHERE s.__state = 'changed'"
+        )
+        deleted = (
+            f"SELECT {entity}, {kept}, true AS {IS_DELETED}, {tail}"
+            + (f", 1 AS {_SECTION}, c.{_q(order)} AS {_POSITION}" if order else "")
+            + f" FROM __scd2_current c WHERE NOT EXISTS (SELECT 1 FROM {self.incoming} i "
+            f"WHERE {self._on('i', 'c')})"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __scd2_close AS {closed}"
+            + (f" UNION ALL {deleted}" if full else ""),
+            {"at": at},
+        )
+        ientity = ", ".join(f"i.{_q(c)}" for c in self.entity)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __scd2_open AS "
+            f"SELECT {ientity}, $at AS {VALID_FROM}, NULL::TIMESTAMPTZ AS {VALID_TO}, "
+            f"true AS {IS_CURRENT}, false AS {IS_DELETED}, "
+            f"CASE WHEN s.__state = 'changed' THEN s.__version + 1 "
+            f"ELSE coalesce(v.__highest, 0) + 1 END::BIGINT AS {VERSION}, "
+            f"$run_id AS {RUN_ID}"
+            + (f", 0 AS {_SECTION}, s.{_POSITION}" if order else "")
+            + f" FROM {self.incoming} i JOIN __scd2_state s ON {self._on('i', 's')} "
+            f"LEFT JOIN (SELECT {self._keys('h')}, max(h.{VERSION}) AS __highest "
+            f"FROM {self.history} h WHERE NOT h.{IS_CURRENT} GROUP BY ALL) v "
+            f"ON {self._on('i', 'v')} WHERE s.__state <> 'same'",
+            {"at": at, "run_id": run_id},
+        )
+        deletions = 0
+        if full:
+            row = con.execute(f"SELECT count(*) FROM __scd2_close WHERE {IS_DELETED}").fetchone()
+            deletions = int(row[0]) if row else 0
+        return Scd2Counts(
+            inserted=int(counts.get("new", 0)),
+            updated=int(counts.get("changed", 0)),
+            deleted=deletions,
+            unchanged=int(counts.get("same", 0)),
+        )
+
+    def planned(self, table: str) -> str:
+        """The query of ``__scd2_close`` or ``__scd2_open`` in the history's columns (sorted
+        when there is an ``order``)."""
+        if not self.order:
+            return f"SELECT * FROM {table}"
+        return (
+            f"SELECT * EXCLUDE ({_SECTION}, {_POSITION}) FROM {table} "
+            f"ORDER BY {_SECTION}, {_POSITION}"
+        )
+
+    def applied(self, columns: Sequence[str]) -> str:
+        """The query of the history after :meth:`plan`: untouched rows, then the closed rows,
+        then the opened rows (with ``order``, each part keeps it).
+
+        Args:
+            columns: the history's columns in its order (entity + SCD-2 columns).
+        """
+        cols = ", ".join(_q(c) for c in columns)
+        hcols = ", ".join(f"h.{_q(c)}" for c in columns)
+        identity = self._on("h", "x") + f" AND h.{VERSION} = x.{VERSION}"
+        untouched = (
+            f"FROM {self.history} h "
+            f"WHERE NOT EXISTS (SELECT 1 FROM __scd2_close x WHERE {identity})"
+        )
+        if not self.order:
+            return (
+                f"SELECT {hcols} {untouched} UNION ALL SELECT {cols} FROM __scd2_close "
+                f"UNION ALL SELECT {cols} FROM __scd2_open"
+            )
+        return (
+            f"SELECT {cols} FROM ("
+            f"SELECT {hcols}, 0 AS __part, 0 AS {_SECTION}, h.{_q(self.order)} AS {_POSITION} "
+            f"{untouched} "
+            f"UNION ALL SELECT {cols}, 1, {_SECTION}, {_POSITION} FROM __scd2_close "
+            f"UNION ALL SELECT {cols}, 2, {_SECTION}, {_POSITION} FROM __scd2_open"
+            f") ORDER BY __part, {_SECTION}, {_POSITION}"
+        )
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    # SCD-2 times are UTC instants (TIMESTAMPTZ); they come back to Arrow in UTC
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
+def _positioned(table: pa.Table) -> pa.Table:
+    return table.append_column(_POSITION, pa.array(range(table.num_rows), pa.int64()))
 
 
 def plan_scd2(
@@ -147,23 +344,55 @@ def plan_scd2(
             is not a key column.
 
     Returns:
-        The plan: rows to close and rows to open, both in ``history``'s schema.
+        The plan: rows to close and rows to open, both in ``history``'s schema (closed updates
+        and opened rows in incoming order, then deletions in history order).
 
     Raises:
         ValueError: ``at`` is naive; a column is missing; ``incoming`` has a duplicate or null
             key; ``history`` has two current rows for one key.
     """
+    schema = history.schema
+    entity = business_schema(schema)
+    compared = _check_arguments(schema, incoming.schema, key, at, compare)
+    con = _connect()
+    try:
+        con.register("__history", _positioned(history))
+        con.register("__incoming", _positioned(incoming.select(entity.names).cast(entity)))
+        sql = Scd2Sql(con, "__history", "__incoming", entity.names, key, compared, _POSITION)
+        sql.check()
+        counts = sql.plan(run_id, at, full=full)
+        close = con.execute(sql.planned("__scd2_close")).to_arrow_table()
+        opened = con.execute(sql.planned("__scd2_open")).to_arrow_table()
+    finally:
+        con.close()
+    return Scd2Plan(
+        close=_as(close, schema),
+        open=_as(opened, schema),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        deleted=counts.deleted,
+        unchanged=counts.unchanged,
+    )
+
+
+def _check_arguments(
+    schema: pa.Schema,
+    incoming: pa.Schema,
+    key: Sequence[str],
+    at: datetime,
+    compare: Sequence[str] | None,
+) -> list[str]:
+    """The compared columns, after checking the arguments of :func:`plan_scd2`."""
     if at.tzinfo is None:
         raise ValueError("the run's time must be timezone-aware")
-    schema = history.schema
     entity = business_schema(schema)
     missing_scd2 = [c for c in SCD2_COLUMNS if c not in schema.names]
     if missing_scd2:
         raise ValueError(f"history has no SCD-2 columns {missing_scd2}")
-    reserved = [c for c in incoming.schema.names if c in SCD2_COLUMNS]
+    reserved = [c for c in incoming.names if c in SCD2_COLUMNS]
     if reserved:
         raise ValueError(f"incoming rows must not carry SCD-2 columns, found {reserved}")
-    absent = [c for c in entity.names if c not in incoming.schema.names]
+    absent = [c for c in entity.names if c not in incoming.names]
     if absent:
         raise ValueError(f"incoming rows lack columns {absent}")
     bad_key = [k for k in key if k not in entity.names]
@@ -173,67 +402,13 @@ def plan_scd2(
     unknown = [c for c in compared if c not in entity.names]
     if unknown:
         raise ValueError(f"compare columns {unknown} are not entity columns")
+    return compared
 
-    new_rows = incoming.select(entity.names).cast(entity).to_pylist()
-    new_keys = _keys(new_rows, key)
-    seen: set[tuple[Any, ...]] = set()
-    duplicates: list[tuple[Any, ...]] = []
-    for k in new_keys:
-        if any(part is None for part in k):
-            raise ValueError(f"incoming row has a null key {dict(zip(key, k, strict=True))}")
-        if k in seen:
-            duplicates.append(k)
-        seen.add(k)
-    if duplicates:
-        raise ValueError(f"incoming rows repeat keys {duplicates[:10]}")
 
-    old_rows = history.to_pylist()
-    current: dict[tuple[Any, ...], dict[str, Any]] = {}
-    highest: dict[tuple[Any, ...], int] = {}
-    for row, k in zip(old_rows, _keys(old_rows, key), strict=True):
-        highest[k] = max(highest.get(k, 0), row[VERSION])
-        if row[IS_CURRENT]:
-            if k in current:
-                raise ValueError(f"history has two current rows for key {k}")
-            current[k] = row
-
-    close: list[dict[str, Any]] = []
-    opened: list[dict[str, Any]] = []
-    inserted = updated = unchanged = 0
-    for row, k in zip(new_rows, new_keys, strict=True):
-        old = current.get(k)
-        if old is not None and all(_same(row[c], old[c]) for c in compared):
-            unchanged += 1
-            continue
-        if old is None:
-            inserted += 1
-        else:
-            updated += 1
-            close.append({**old, VALID_TO: at, IS_CURRENT: False, IS_DELETED: False})
-        opened.append(
-            {
-                **row,
-                VALID_FROM: at,
-                VALID_TO: None,
-                IS_CURRENT: True,
-                IS_DELETED: False,
-                VERSION: highest.get(k, 0) + 1,
-                RUN_ID: run_id,
-            }
-        )
-    deleted = 0
-    if full:
-        for k, old in current.items():
-            if k not in seen:
-                deleted += 1
-                close.append({**old, VALID_TO: at, IS_CURRENT: False, IS_DELETED: True})
-    return Scd2Plan(
-        close=pa.Table.from_pylist(close, schema=schema),
-        open=pa.Table.from_pylist(opened, schema=schema),
-        inserted=inserted,
-        updated=updated,
-        deleted=deleted,
-        unchanged=unchanged,
+def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A DuckDB result in ``schema`` (names, types, field metadata)."""
+    return pa.Table.from_arrays(
+        [table.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema
     )
 
 
@@ -246,15 +421,28 @@ def apply_scd2(history: pa.Table, plan: Scd2Plan, *, key: Sequence[str]) -> pa.T
     Raises:
         ValueError: a row to close is not in ``history``.
     """
+    schema = history.schema
     identity = [*key, VERSION]
-    closing = set(_keys(plan.close.select(identity).to_pylist(), identity))
-    found = 0
-    keep: list[bool] = []
-    for k in _keys(history.select(identity).to_pylist(), identity):
-        replaced = k in closing
-        found += replaced
-        keep.append(not replaced)
-    if found != len(closing):
-        raise ValueError("the plan closes rows that are not in the history")
-    kept = history.filter(pa.array(keep, type=pa.bool_()))
-    return pa.concat_tables([kept, plan.close.cast(history.schema), plan.open.cast(history.schema)])
+    con = _connect()
+    try:
+        con.register("__history", _positioned(history))
+        for name, rows in (("__scd2_close", plan.close), ("__scd2_open", plan.open)):
+            con.register(
+                name,
+                _positioned(rows.cast(schema)).append_column(
+                    _SECTION, pa.array([0] * rows.num_rows, pa.int64())
+                ),
+            )
+        on = " AND ".join(f"h.{_q(c)} = x.{_q(c)}" for c in identity)
+        row = con.execute(
+            f"SELECT count(*) FROM __scd2_close x WHERE NOT EXISTS "
+            f"(SELECT 1 FROM __history h WHERE {on})"
+        ).fetchone()
+        if row is not None and row[0]:
+            raise ValueError("the plan closes rows that are not in the history")
+        entity = business_schema(schema).names
+        sql = Scd2Sql(con, "__history", "__scd2_open", entity, key, [], _POSITION)
+        result = con.execute(sql.applied(schema.names)).to_arrow_table()
+    finally:
+        con.close()
+    return _as(result, schema)
