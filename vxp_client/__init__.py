@@ -6,6 +6,10 @@
         print(client.commit)  # every read of this client sees this one commit
         table = client.query("SELECT site, count(*) FROM basel.patients GROUP BY site")
 
+A dataset recipe is a function of such a client, marked with
+:func:`dataset_compilation_entrypoint`; :func:`split_by_subject` splits its resources without
+leaking a subject into two splits (docs/tutorials/first-recipe.md).
+
 Connection settings come from the ``VXP_*`` variables ``vxp env`` prints, else from the stack
 ``vxp up`` started on this machine. Errors are the classes below; catch :class:`VxpError` for all.
 Importing this module loads neither the servers (FastAPI) nor the stack manager.
@@ -29,6 +33,8 @@ from vxp.core.errors import (
 )
 from vxp.core.settings import Settings
 from vxp_client._client import PlatformClient
+from vxp_client._recipes import Recipe, dataset_compilation_entrypoint
+from vxp_client._splits import assign_split, split_by_subject, subject_of
 
 if TYPE_CHECKING:
     from vxp.ingestion.resources import Resource, ResourceType
@@ -41,6 +47,7 @@ __all__ = [
     "NotFound",
     "PlatformClient",
     "PreconditionFailed",
+    "Recipe",
     "Resource",
     "ResourceType",
     "ServerError",
@@ -48,6 +55,10 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "VxpError",
+    "assign_split",
+    "dataset_compilation_entrypoint",
+    "split_by_subject",
+    "subject_of",
 ]
 
 
