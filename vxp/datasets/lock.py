@@ -1,0 +1,709 @@
+"""``vxp datasets lock``: run a recipe at one commit and pin what it selected in lockfiles.
+
+The format is DESIGN.md "Lockfiles" (docs/reference/lockfile.md): per split
+``resources.<split>.jsonl``, one resource per line, sorted by id, canonical JSON (sorted keys,
+no insignificant whitespace, UTF-8, ``\\n`` after every line) with ``id``, ``type``, ``version``,
+``repository``, ``commit``, ``attributes``, ``files``; and ``dataset.lock.json`` naming the
+recipe, the ref asked for and the commit pinned, the vxp version, the hash algorithm and each
+split's count and sha256. Locking the same recipe at the same commit gives byte-identical files.
+
+How it runs:
+
+1. the ref is resolved to a commit ID (and the commit's date) in this process;
+2. a child process (``python -c``, a session of its own) loads the recipe file, runs it with a
+   :class:`vxp_client.PlatformClient` pinned to that commit, checks the result
+   (:func:`vxp.datasets.recipe.selection_of`), resolves every id to its current row of
+   ``vxp.resources`` *at the commit* with the same client (one DuckDB connection for the
+   recipe and the lock), maps each resource to its files, checks for leakage, and writes the
+   ``.jsonl`` files into a temporary folder next to the destination. A child can be stopped:
+   past ``timeout`` its whole process group is killed;
+3. any problem — the recipe does not import, raises, returns the wrong shape, selects ids that
+   do not exist at the commit, leaks a subject, runs too long — raises :class:`RecipeError`
+   listing all of them, and the temporary folder is removed: nothing is written;
+4. this process writes ``dataset.lock.json`` and ``lineage.jsonl`` (the run's OpenLineage events)
+   into the temporary folder and renames it into place.
+
+**Files of a resource** (``files``, in the order of the resource's ``paths``): a ``Volume``,
+``Document`` or ``File`` is one object: its path, with the resource's ``checksum`` and
+``size_bytes``. A ``DICOMSeries`` is its instances and a ``DICOMStudy`` the instances of all its
+series: each path's sha256 and size come from the manifest of the run that landed it,
+``raw/<source>/<run>/_manifest.json`` (the source layer's record of every delivered file); a
+series' ``checksum`` is checked against its members'
+(:func:`~vxp.ingestion.resources.member_checksum`) and every resource's ``size_bytes`` against
+the sum of its files. A ``Trial``, ``Subject`` or
+``Visit`` has no files of its own (``[]``): select its children to lock their bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vxp import __version__
+from vxp.core.errors import InvalidInput, NotFound, VxpError
+from vxp.core.names import DEFAULT_BRANCH
+from vxp.core.settings import Settings
+from vxp.domain.lineage import FileInput, RunLineage, TableOutput
+from vxp.domain.refs import resolve
+from vxp.ingestion.resources import ResourceType, member_checksum
+from vxp.lakefs import LakeFS
+
+from .leakage import find_leakage
+from .recipe import RecipeError, Selection, load_recipe, recipe_traceback, selection_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from vxp_client import PlatformClient
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "HASH_ALGORITHM",
+    "LINEAGE_FILE",
+    "LOCK_FILE",
+    "LOCK_FORMAT",
+    "LockResult",
+    "LockedSplit",
+    "canonical_line",
+    "lock",
+    "lockfile_name",
+]
+
+#: the lock's summary file, next to the split files
+LOCK_FILE = "dataset.lock.json"
+#: the lock run's OpenLineage events, next to the lockfiles
+LINEAGE_FILE = "lineage.jsonl"
+#: the hash every checksum of a lock is made with
+HASH_ALGORITHM = "sha256"
+#: the version of this format; a reader refuses a lock of a newer format
+LOCK_FORMAT = 1
+#: seconds a recipe may run (resolving its ids included) before it is stopped
+DEFAULT_TIMEOUT = 1800.0
+#: the child writes its outcome here, in the temporary folder
+_RESULT = ".result.json"
+
+_SINGLE_FILE = frozenset({ResourceType.VOLUME, ResourceType.DOCUMENT, ResourceType.FILE})
+# the columns a lock reads; `paths`, `checksum` and `size_bytes` give the files
+_COLUMNS = ("id", "type", "version", "attributes", "paths", "checksum", "size_bytes")
+# canonical JSON, as vxp.ingestion.resources.canonical_json, with the encoder made once
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def lockfile_name(split: str) -> str:
+    """``resources.<split>.jsonl``."""
+    return f"resources.{split}.jsonl"
+
+
+def canonical_line(record: Mapping[str, Any]) -> str:
+    """One lockfile line: ``record`` as canonical JSON (sorted keys, ``,``/``:`` separators, no
+    other whitespace, non-ASCII as UTF-8, no NaN) and ``\\n``.
+
+    Raises:
+        ValueError: NaN or infinity in ``record``; TypeError: a value is not JSON.
+    """
+    return _ENCODER.encode(record) + "\n"
+
+
+@dataclass(frozen=True)
+class LockedSplit:
+    """One split of a lock: its name, file name, resource count and the file's sha256."""
+
+    name: str
+    file: str
+    count: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"file", "count", "sha256"}`` (the name is the key it is stored under)."""
+        return {"file": self.file, "count": self.count, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """What ``lock`` wrote: the folder and the content of its ``dataset.lock.json``."""
+
+    directory: Path
+    name: str
+    version: int | None
+    recipe_file: str
+    recipe_sha256: str
+    entrypoint: str
+    repository: str
+    ref: str
+    commit: str
+    commit_date: str
+    splits: tuple[LockedSplit, ...]
+    leakage: Mapping[str, Any] = field(default_factory=dict)
+
+    def lock_json(self) -> dict[str, Any]:
+        """The content of ``dataset.lock.json`` (docs/reference/lockfile.md)."""
+        return {
+            "format": LOCK_FORMAT,
+            "name": self.name,
+            "version": self.version,
+            "recipe": {
+                "file": self.recipe_file,
+                "sha256": self.recipe_sha256,
+                "entrypoint": self.entrypoint,
+            },
+            "repository": self.repository,
+            "ref": self.ref,
+            "commit": self.commit,
+            "commit_date": self.commit_date,
+            "vxp_version": __version__,
+            "hash_algorithm": HASH_ALGORITHM,
+            "splits": {s.name: s.to_json() for s in self.splits},
+            "leakage": dict(self.leakage),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The lock's summary and the folder it is in."""
+        return {"directory": str(self.directory), **self.lock_json()}
+
+
+# --- this process ----------------------------------------------------------------------------
+
+
+def lock(
+    recipe_file: Path,
+    *,
+    settings: Settings,
+    repository: str,
+    ref: str = DEFAULT_BRANCH,
+    output: Path | None = None,
+    name: str | None = None,
+    version: int | None = None,
+    entrypoint: str | None = None,
+    recipe_label: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    allow_leakage: bool = False,
+) -> LockResult:
+    """Run the recipe in ``recipe_file`` at ``ref``'s commit and write its lock to ``output``.
+
+    Args:
+        recipe_file: the recipe (Python, one ``@vxp_client.dataset_compilation_entrypoint()``).
+        settings: where the platform is.
+        repository: the lakeFS repository to read; ref: the branch, tag or commit to pin.
+        output: the lock's folder: created, or replaced when it holds a lock and nothing else;
+            default ``./<name>`` (``./<name>-v<version>`` with a version).
+        name, version: the dataset's name and version in the lock (a registered recipe's);
+            default the recipe's own (``dataset_compilation_entrypoint(name=…, version=…)``,
+            else the function's name and no version).
+        entrypoint: the recipe function, when the file has several.
+        recipe_label: how ``dataset.lock.json`` names the recipe file (a registry's
+            ``script_location``); default the path as given, relative to the working folder
+            when under it.
+        timeout: seconds the recipe may run, resolving its ids included.
+        allow_leakage: write the lock even when a subject's resources are in two splits (the
+            lock records them under ``leakage``).
+
+    Returns:
+        The lock written.
+
+    Raises:
+        RecipeError: the recipe does not load, raises, returns the wrong shape, selects ids
+            that do not exist at the commit, leaks (without ``allow_leakage``) or runs longer
+            than ``timeout``; every problem is listed and nothing is written.
+        NotFound: no such repository or ref.
+        InvalidInput: ``output`` exists and holds files other than a lock's; a bad timeout.
+        Unavailable: lakeFS or the catalog cannot be reached.
+    """
+    recipe_file = Path(recipe_file)
+    if not recipe_file.is_file():
+        raise RecipeError(f"recipe file {recipe_file} does not exist or is not a file")
+    if not timeout > 0:
+        raise InvalidInput(f"timeout {timeout!r} is not a number of seconds above 0")
+    if output is not None:
+        _check_destination(Path(output))
+    recipe_bytes = recipe_file.read_bytes()
+    with LakeFS(settings.lakefs_endpoint) as lakefs:
+        session = lakefs.as_user(
+            settings.lakefs_access_key_id, settings.lakefs_secret_access_key.reveal()
+        )
+        commit = resolve(session, repository, ref)
+        info = session.get_commit(repository, commit)
+    if info is None:  # pragma: no cover - resolve() just found it
+        raise NotFound(f"commit {commit} of {repository!r} vanished")
+    commit_date = info.date.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    parent = Path(output).resolve().parent if output is not None else Path.cwd()
+    parent.mkdir(parents=True, exist_ok=True)
+    work = parent / f".vxp-lock-{secrets.token_hex(6)}"
+    work.mkdir()
+    # one job per dataset; each lock is a run of it
+    job = f"datasets-lock.{name or recipe_file.stem}"
+    run = RunLineage.for_run(repository, job, secrets.token_hex(16))
+    try:
+        run.start([_resources_input(commit)])
+        outcome = _run_child(
+            {
+                "recipe": str(recipe_file.resolve()),
+                "entrypoint": entrypoint,
+                "repository": repository,
+                "commit": commit,
+                "allow_leakage": allow_leakage,
+                "work": str(work),
+                "settings": settings.to_values(),
+            },
+            work,
+            timeout,
+            recipe_file,
+        )
+        lock_name = name or str(outcome["name"])
+        lock_version = version if version is not None else outcome["version"]
+        destination = (
+            Path(output)
+            if output is not None
+            else Path.cwd()
+            / (lock_name if lock_version is None else f"{lock_name}-v{lock_version}")
+        )
+        _check_destination(destination)
+        result = LockResult(
+            directory=destination,
+            name=lock_name,
+            version=lock_version,
+            recipe_file=recipe_label or _label(recipe_file),
+            recipe_sha256=hashlib.sha256(recipe_bytes).hexdigest(),
+            entrypoint=str(outcome["entrypoint"]),
+            repository=repository,
+            ref=ref,
+            commit=commit,
+            commit_date=commit_date,
+            splits=tuple(LockedSplit(**s) for s in outcome["splits"]),
+            leakage={"allowed": allow_leakage, **outcome["leakage"]},
+        )
+        (work / LOCK_FILE).write_text(
+            json.dumps(result.lock_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        inputs = [_resources_input(commit)] + [FileInput(**f) for f in outcome["inputs"]]
+        run.complete(inputs, _outputs(destination, result.splits), commit)
+        (work / LINEAGE_FILE).write_bytes(run.to_jsonl())
+        (work / _RESULT).unlink()
+        _place(work, destination)
+        return result
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            run.fail([_resources_input(commit)], str(exc))
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _label(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def _resources_input(commit: str) -> FileInput:
+    # the lock reads the table vxp.resources at the commit: as an input dataset its name is the
+    # table's (as ingestion runs name their output) and its version the commit
+    return FileInput("vxp.resources", commit, 0)
+
+
+def _outputs(directory: Path, splits: Sequence[LockedSplit]) -> list[TableOutput]:
+    columns = (
+        ("id", "string"),
+        ("type", "string"),
+        ("version", "int"),
+        ("repository", "string"),
+        ("commit", "string"),
+        ("attributes", "object"),
+        ("files", "array"),
+    )
+    return [TableOutput(str(directory.resolve() / s.file), columns, s.count) for s in splits]
+
+
+_LOCK_NAMES = (LOCK_FILE, LINEAGE_FILE)
+
+
+def _is_lock_file(name: str) -> bool:
+    return name in _LOCK_NAMES or (name.startswith("resources.") and name.endswith(".jsonl"))
+
+
+def _check_destination(destination: Path) -> None:
+    if not destination.exists():
+        return
+    if not destination.is_dir():
+        raise InvalidInput(f"{destination} exists and is not a folder", hint="pass -o NEW_FOLDER")
+    others = sorted(p.name for p in destination.iterdir() if not _is_lock_file(p.name))
+    if others:
+        raise InvalidInput(
+            f"{destination} holds files that are not a lock's ({', '.join(others[:5])}"
+            + (", …" if len(others) > 5 else "")
+            + "): a lock replaces its whole folder",
+            hint="pass -o with a new folder, or one that holds only an earlier lock",
+        )
+
+
+def _place(work: Path, destination: Path) -> None:
+    """Rename the finished folder into place; an earlier lock there is replaced whole (stale
+    split files of it must not survive), the swap taking two renames."""
+    destination = destination.resolve()
+    if not destination.exists():
+        work.rename(destination)
+        return
+    _check_destination(destination)
+    old = destination.with_name(f".{destination.name}.old-{secrets.token_hex(4)}")
+    destination.rename(old)
+    try:
+        work.rename(destination)
+    except BaseException:
+        old.rename(destination)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _run_child(job: Mapping[str, Any], work: Path, timeout: float, recipe: Path) -> dict[str, Any]:
+    """Run the lock's child on ``job``; its outcome, or the :class:`RecipeError` it reported.
+
+    The child is the leader of a process group of its own, so stopping it also stops any
+    process the recipe started.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from vxp.datasets.lock import _child_main; _child_main()"],
+        stdin=subprocess.PIPE,
+        # the recipe's prints go to stderr: stdout stays the command's
+        stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+        start_new_session=True,
+    )
+    try:
+        assert child.stdin is not None
+        # the settings hold secrets: they travel through the pipe, never a file
+        child.stdin.write(json.dumps(job).encode())
+        child.stdin.close()
+        code = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(child)
+        raise RecipeError(
+            f"recipe {recipe} ran longer than the {timeout:g} s allowed and was stopped",
+            hint="pass --timeout SECONDS to allow more",
+        ) from None
+    except BaseException:
+        _kill(child)
+        raise
+    result_path = work / _RESULT
+    if not result_path.is_file():
+        raise RecipeError(
+            f"recipe {recipe} ended its process (exit code {code}) before it returned",
+            hint="a recipe must return its splits, not exit (sys.exit, os._exit) or crash",
+        )
+    outcome: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+    if not outcome.get("ok"):
+        error = outcome["error"]
+        raise RecipeError(error["message"], error.get("problems", ()), hint=error.get("hint"))
+    return outcome
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+# --- the child process -----------------------------------------------------------------------
+
+
+def _child_main() -> None:
+    """Entry of the child: read the job from stdin, write the outcome to the work folder."""
+    job = json.loads(sys.stdin.read())
+    work = Path(job["work"])
+    try:
+        outcome = _child(job)
+    except VxpError as exc:
+        outcome = {
+            "ok": False,
+            "error": {
+                "message": exc.message,
+                "problems": getattr(exc, "problems", []),
+                "hint": exc.hint,
+            },
+        }
+    except BaseException as exc:
+        # an error of vxp's own (not the recipe's): say what, with its traceback
+        outcome = {
+            "ok": False,
+            "error": {
+                "message": f"locking failed: {type(exc).__name__}: {exc}",
+                "problems": recipe_traceback(exc, []),
+            },
+        }
+    (work / _RESULT).write_text(json.dumps(outcome), encoding="utf-8")
+    # skip interpreter teardown (DuckDB, thread pools): the outcome is on disk
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _child(job: Mapping[str, Any]) -> dict[str, Any]:
+    import vxp_client
+
+    recipe_path = Path(job["recipe"])
+    recipe = load_recipe(recipe_path, job.get("entrypoint"))
+    label = f"{recipe_path.name}:{recipe.entrypoint}"
+    settings = Settings.from_values(job["settings"], origin="the lock's parent process")
+    with vxp_client.PlatformClient(job["repository"], job["commit"], settings=settings) as client:
+        try:
+            returned = recipe(client)
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
+                message = f"recipe {label} called sys.exit({exc.code!r})"
+            else:
+                message = f"recipe {label} raised {type(exc).__name__}: {exc}"
+            raise RecipeError(
+                message,
+                recipe_traceback(exc, [recipe_path]),
+                hint="the traceback's last lines are where it happened",
+            ) from None
+        selection = selection_of(returned, recipe=label)
+        leakage = find_leakage(selection.splits)
+        problems: list[str] = []
+        rows = _resolve(client, selection, problems)
+        if leakage and not job["allow_leakage"]:
+            problems += leakage.problems()
+            hint = (
+                "split by subject (vxp_client.split_by_subject), or pass --allow-leakage to "
+                "lock it anyway"
+            )
+        else:
+            hint = "fix the recipe; `vxp resources list` shows what exists at a ref"
+        inputs: dict[str, FileInput] = {}
+        records = None if problems else _records(client, job, rows, problems, inputs)
+        if problems or records is None:
+            raise RecipeError(
+                f"cannot lock recipe {label}: {len(problems)} problem(s)", problems, hint
+            )
+        splits = _write(Path(job["work"]), selection, records)
+    return {
+        "ok": True,
+        "name": recipe.name,
+        "version": recipe.version,
+        "entrypoint": recipe.entrypoint,
+        "splits": [s.__dict__ for s in splits],
+        "inputs": [f.__dict__ for f in sorted(inputs.values(), key=lambda f: f.path)],
+        "leakage": leakage.to_json(),
+    }
+
+
+def _resolve(client: PlatformClient, selection: Selection, problems: list[str]) -> pa.Table:
+    """The current rows of the selected ids at the client's commit, sorted by id; unknown ids
+    and versions that differ from what the recipe gave are added to ``problems``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from vxp.domain.engines.duckdb import quote
+
+    ids = selection.ids
+    if not ids:
+        return pa.table({c: pa.array([], pa.string()) for c in _COLUMNS})
+    # narrow the scan to the trials and types selected: cheap, and every id names both
+    trials = sorted({"/".join(i.split("/", 2)[:2]) for i in ids})
+    types = sorted({_type_of(i) for i in ids})
+    where = " OR ".join(f"id = {quote(t)} OR starts_with(id, {quote(t + '/')})" for t in trials)
+    sql = (
+        f"SELECT {', '.join(_COLUMNS)} FROM vxp.resources WHERE is_current "  # noqa: S608
+        f"AND type IN ({', '.join(quote(t) for t in types)}) AND ({where})"
+    )
+    try:
+        table = client.query(sql)
+    except InvalidInput as exc:
+        if "resources" not in exc.message or "not exist" not in exc.message:
+            raise
+        table = pa.table({c: pa.array([], pa.string()) for c in _COLUMNS})
+    found = table.filter(pc.is_in(table["id"], value_set=pa.array(sorted(ids)))).sort_by("id")
+    known = set(found["id"].to_pylist())
+    unknown = sorted(ids - known)
+    commit = client.commit[:12]
+    problems += [
+        f"resource {i} does not exist at commit {commit} ({_where(i, selection)})" for i in unknown
+    ]
+    if selection.versions:
+        for resource_id, version in zip(
+            found["id"].to_pylist(), found["version"].to_pylist(), strict=True
+        ):
+            claimed = selection.versions.get(resource_id)
+            if claimed is not None and claimed != version:
+                problems.append(
+                    f"resource {resource_id} is version {version} at commit {commit}, but the "
+                    f"recipe gave version {claimed} (read at another commit? use the client "
+                    "the recipe is given)"
+                )
+    return found
+
+
+def _where(resource_id: str, selection: Selection) -> str:
+    splits = [s for s, ids in selection.splits.items() if resource_id in ids]
+    return "split " + ", ".join(splits)
+
+
+_KIND_TYPES = {
+    "trial": ResourceType.TRIAL,
+    "subject": ResourceType.SUBJECT,
+    "visit": ResourceType.VISIT,
+    "dicom-study": ResourceType.DICOM_STUDY,
+    "dicom-series": ResourceType.DICOM_SERIES,
+    "volume": ResourceType.VOLUME,
+    "document": ResourceType.DOCUMENT,
+    "file": ResourceType.FILE,
+}
+
+
+def _type_of(resource_id: str) -> str:
+    # ids were checked by the recipe step: the kind is the second-last segment
+    return _KIND_TYPES[resource_id.rsplit("/", 2)[-2]].value
+
+
+class _Manifests:
+    """Manifests of runs, ``raw/<source>/<run>/_manifest.json`` at the commit, read once each:
+    relative path → (sha256, size)."""
+
+    def __init__(self, client: PlatformClient, inputs: dict[str, FileInput]) -> None:
+        self._client = client
+        self._inputs = inputs
+        self._read: dict[str, dict[str, tuple[str, int]] | None] = {}
+
+    def file(self, path: str) -> tuple[str, int] | str:
+        """``(sha256, size)`` of object ``path``, or why it is not known."""
+        parts = path.split("/", 3)
+        if len(parts) != 4 or parts[0] != "raw":
+            return f"{path} is not under raw/<source>/<run>/"
+        manifest = f"raw/{parts[1]}/{parts[2]}/_manifest.json"
+        if manifest not in self._read:
+            self._read[manifest] = self._load(manifest)
+        entries = self._read[manifest]
+        if entries is None:
+            return f"{manifest} does not exist at the commit"
+        found = entries.get(parts[3])
+        if found is None:
+            return f"{manifest} does not list {parts[3]}"
+        return found
+
+    def _load(self, manifest: str) -> dict[str, tuple[str, int]] | None:
+        try:
+            data = self._client.open(manifest)
+        except NotFound:
+            return None
+        self._inputs[manifest] = FileInput(manifest, hashlib.sha256(data).hexdigest(), len(data))
+        body = json.loads(data)
+        return {str(f["path"]): (str(f["sha256"]), int(f["size"])) for f in body["files"]}
+
+
+def _files(
+    resource_id: str,
+    type: ResourceType,
+    paths: Sequence[str],
+    checksum: str | None,
+    size: int | None,
+    manifests: _Manifests,
+    problems: list[str],
+) -> list[dict[str, Any]]:
+    """The ``files`` of one resource (module docstring: how a resource maps to files)."""
+    if not paths:
+        return []
+    if type in _SINGLE_FILE and len(paths) == 1 and checksum is not None and size is not None:
+        return [{"path": paths[0], "sha256": checksum, "size": size}]
+    files: list[dict[str, Any]] = []
+    for path in paths:
+        found = manifests.file(path)
+        if isinstance(found, str):
+            problems.append(f"resource {resource_id}: {found}")
+            return []
+        files.append({"path": path, "sha256": found[0], "size": found[1]})
+    if size is not None and sum(f["size"] for f in files) != size:
+        problems.append(
+            f"resource {resource_id}: its size_bytes {size} is not the sum of its files' sizes "
+            "in the manifests"
+        )
+    series = type is ResourceType.DICOM_SERIES and checksum is not None
+    if series and member_checksum(f["sha256"] for f in files) != checksum:
+        problems.append(
+            f"resource {resource_id}: its checksum is not that of its instances in the manifests"
+        )
+    return files
+
+
+def _records(
+    client: PlatformClient,
+    job: Mapping[str, Any],
+    rows: pa.Table,
+    problems: list[str],
+    inputs: dict[str, FileInput],
+) -> list[tuple[str, str]]:
+    """``(id, line)`` of every row, in id order."""
+    repository, commit = str(job["repository"]), client.commit
+    manifests = _Manifests(client, inputs)
+    columns = {c: rows[c].to_pylist() for c in _COLUMNS}
+    out = []
+    loads = json.loads
+    for rid, rtype, version, attributes, paths, checksum, size in zip(
+        *(columns[c] for c in _COLUMNS), strict=True
+    ):
+        resource_type = ResourceType(rtype)
+        record = {
+            "attributes": loads(attributes) if attributes else {},
+            "commit": commit,
+            "files": _files(rid, resource_type, paths or (), checksum, size, manifests, problems),
+            "id": rid,
+            "repository": repository,
+            "type": rtype,
+            "version": version,
+        }
+        out.append((rid, canonical_line(record)))
+    return out
+
+
+def _write(
+    work: Path, selection: Selection, records: Iterable[tuple[str, str]]
+) -> list[LockedSplit]:
+    """Write every split's file, lines in id order; each file's count and sha256."""
+    members: dict[str, list[str]] = {}
+    for split, ids in selection.splits.items():
+        for resource_id in ids:
+            members.setdefault(resource_id, []).append(split)
+    streams = {}
+    digests = {split: hashlib.sha256() for split in selection.splits}
+    counts = dict.fromkeys(selection.splits, 0)
+    with contextlib.ExitStack() as stack:
+        for split in selection.splits:
+            streams[split] = stack.enter_context((work / lockfile_name(split)).open("wb"))
+        for resource_id, line in records:
+            data = line.encode("utf-8")
+            for split in members[resource_id]:
+                streams[split].write(data)
+                digests[split].update(data)
+                counts[split] += 1
+    return [
+        LockedSplit(split, lockfile_name(split), counts[split], digests[split].hexdigest())
+        for split in sorted(selection.splits)
+    ]
+
+
+def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a ``resources.<split>.jsonl``, in file order (no checks; the
+    materializers' reader checks the format)."""
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
