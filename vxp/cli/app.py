@@ -14,6 +14,7 @@ from vxp import __version__
 from vxp.cli import (
     branch,
     catalog,
+    datasets,
     demo,
     example,
     gc,
@@ -72,6 +73,7 @@ for name, group in (
     ("resources", resources.app),
     ("example", example.app),
     ("catalog", catalog.app),
+    ("datasets", datasets.app),
 ):
     app.add_typer(group, name=name)
 
