@@ -20,6 +20,7 @@ from vxp.cli import (
     gc,
     ingest,
     lineage,
+    materialize,
     repo,
     resources,
     snapshot,
@@ -62,7 +63,15 @@ def _root(
 
 # one way to register: every command module has its `app`; groups get a name, modules of
 # top-level commands are merged in
-for commands in (stack.app, versioning.app, sql.app, gc.app, demo.app, lineage.app):
+for commands in (
+    stack.app,
+    versioning.app,
+    sql.app,
+    gc.app,
+    demo.app,
+    lineage.app,
+    materialize.app,
+):
     app.add_typer(commands)
 for name, group in (
     ("repo", repo.app),
