@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 __all__ = ["COLUMNS", "ROWS", "SERIES", "SLICES", "write_example_imaging"]
 
@@ -86,9 +86,9 @@ def write_example_imaging(
     return folders
 
 
-def _uid(seed: int, *parts: object) -> str:
+def _uid(seed: int, *parts: object) -> UID:
     # generate_uid hashes its entropy sources (SHA-512) under pydicom's UID root: stable per input
-    return str(generate_uid(entropy_srcs=["vxp-example-imaging", str(seed), *map(str, parts)]))
+    return generate_uid(entropy_srcs=["vxp-example-imaging", str(seed), *map(str, parts)])
 
 
 def _volume(n: int, contrast: _Contrast, seed: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from vxp import __version__
 from vxp.cli import (
     branch,
     catalog,
+    checkout,
     datasets,
     demo,
     example,
@@ -71,6 +72,7 @@ for commands in (
     demo.app,
     lineage.app,
     materialize.app,
+    checkout.app,
 ):
     app.add_typer(commands)
 for name, group in (
