@@ -35,6 +35,7 @@ from .runs import (
     DeliveryManifest,
     RunNames,
     checksum_files,
+    cleanup_run,
     integrate_and_merge,
     integration_step,
     land_delivery,
@@ -96,6 +97,8 @@ def ingest_study(
     start = start_run(session, repo, source, "study", digest, now())
     run = start.run
     if start.unchanged:
+        # a run killed after its integration merge left its (merged) branches behind
+        cleanup_run(session, repo, RunNames(source, run))
         report.outcome = Outcome.UNCHANGED
         report.run = run
         progress.say(f"unchanged: this delivery is run {run} of {source!r}")
