@@ -118,6 +118,8 @@ def dataset_compilation_entrypoint(
         TypeError: the function does not take exactly one argument, or ``version`` is not an
             int.
     """
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise TypeError(f"recipe version {version!r} is not an int")
     if function is not None:
         return Recipe(function, name=name, version=version)
 

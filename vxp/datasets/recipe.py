@@ -114,6 +114,8 @@ def _item(item: Any) -> tuple[str | None, int | None, str | None]:
     elif isinstance(item, Resource):
         value = item.id
         version = item.version
+    elif item is Ellipsis:
+        return None, None, "is `...`: fill in the template with the resources to select"
     else:
         return (
             None,
