@@ -91,6 +91,8 @@ class PullRequest:
 
 @dataclass
 class StepResult:
+    """One ``run:`` step as it ran: exit code, output, and what it wrote to ``$GITHUB_OUTPUT``."""
+
     name: str
     returncode: int
     stdout: str
@@ -100,13 +102,17 @@ class StepResult:
 
 @dataclass
 class JobResult:
+    """The ``run:`` steps of one job that ran, by name, in order."""
+
     steps: dict[str, StepResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        """Every step that ran exited 0."""
         return all(s.returncode == 0 for s in self.steps.values())
 
     def step(self, name: str) -> StepResult:
+        """The step called ``name``; fails the test when it did not run."""
         assert name in self.steps, f"step {name!r} did not run; ran: {list(self.steps)}"
         return self.steps[name]
 
@@ -129,7 +135,9 @@ CONDITIONS: dict[str, Callable[[PullRequest, Path, Mapping[str, Mapping[str, str
 class Runner:
     """Runs the jobs of the how-to's workflow for pull requests of one deliveries repository."""
 
-    def __init__(self, stack: Stack, repo: str, workspace: Path, tmp: Path, env: dict[str, str]):
+    def __init__(
+        self, stack: Stack, repo: str, workspace: Path, tmp: Path, env: dict[str, str]
+    ) -> None:
         self.flow = workflow()
         self.repo = repo
         self.workspace = workspace
@@ -152,10 +160,10 @@ class Runner:
         self, expr: str, pr: PullRequest, outputs: Mapping[str, Mapping[str, str]]
     ) -> str:
         """The value of one ``${{ expr }}`` of the workflow's ``env`` blocks."""
-        values = {
+        values: dict[str, str] = {
             "github.token": "test-token",
             "github.repository": "example/deliveries",
-            "github.workflow": self.flow["name"],
+            "github.workflow": str(self.flow["name"]),
             "github.event.pull_request.number": str(pr.number),
             "github.event.pull_request.head.sha": pr.head_sha,
             "vars.VXP_REPO": self.repo,
@@ -346,17 +354,15 @@ def test_pull_requests_land_merge_replan_and_discard(
     # the fallback completes the integration step of the same run
     job = _close(flow, other, merged=True)
     assert job.ok, {name: s.stderr for name, s in job.steps.items()}
-    merged = json.loads(
-        (workspace / "vxp-merged.json").read_text(encoding="utf-8"),
-    )
+    merged = json.loads((workspace / "vxp-merged.json").read_text(encoding="utf-8"))
     assert merged["outcome"] == "landed" and merged["run"] == staged[4]
     assert _current_rows(stack, repo, "zurich.dm") == 4
     assert _current_rows(stack, repo, "basel.dm") == 18
 
     # the job again (a re-run on GitHub): the run is gone, the delivery is integrated already
-    job = flow.run("finish", other)
-    assert job is not None and job.ok
-    again = job.step("Merge the run into source and integration").stdout
+    rerun = flow.run("finish", other)
+    assert rerun is not None and rerun.ok
+    again = rerun.step("Merge the run into source and integration").stdout
     assert json.loads(again[again.index("{") :])["outcome"] == "unchanged"
 
     # 5 is closed without merging: its branches are deleted, the layers never see it
