@@ -42,6 +42,7 @@ from .runs import (
     start_run,
     validate_source_name,
 )
+from .scd2 import SCD2_FIELDS
 from .study.plan import StudyPlan
 
 __all__ = ["REPLANS", "SOURCE_BRANCH", "ingest_study"]
@@ -218,6 +219,7 @@ def _complete(
         )
         for d in datasets
     }
+    keyed = {f"{source}.{d.name}" for d in datasets if d.key}
     outputs = [
         TableOutput(
             c.table,
@@ -225,6 +227,16 @@ def _complete(
             c.added,
         )
         for c in changes
+    ]
+    # a keyed dataset's history table changed with it (its current table is derived from it)
+    outputs += [
+        TableOutput(
+            f"{c.table}_history",
+            tuple((f.name, str(f.type)) for f in schemas[c.table])
+            + tuple((f.name, str(f.type)) for f in SCD2_FIELDS),
+        )
+        for c in changes
+        if c.table in keyed
     ]
     raw = [
         TableOutput(name, tuple((f.name, str(f.type)) for f in schema))

@@ -593,6 +593,39 @@ def source_owned(source: str, path: str) -> bool:
     ) or (path.startswith(f"_vxp/ingest/{source}/") and path.endswith("/landed.json"))
 
 
+def catch_up_with_source(session: Session, repo: str, names: RunNames) -> str:
+    """Merge ``source`` into the run's ingest branch after another run of the same source
+    landed first; the merge commit.
+
+    Both runs changed the source's own objects (its raw tables, its landing state); this run
+    lands later, so its versions stay (lakeFS's ``dest-wins``). A conflict on anything else
+    is a real one.
+
+    Raises:
+        Conflict: a conflicting object the source does not own; nothing was changed.
+    """
+    conflicting = [
+        d.path
+        for d in session.diff_refs(repo, names.ingest_branch, SOURCE_BRANCH, three_dot=True)
+        if d.type == "conflict"
+    ]
+    foreign = [path for path in conflicting if not source_owned(names.source, path)]
+    if foreign:
+        raise Conflict(
+            f"run {names.run} of {names.source!r} conflicts with 'source' on "
+            f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}; nothing was changed",
+            hint=f"`vxp ingest discard {names.run}` and ingest the delivery again",
+        )
+    return session.merge(
+        repo,
+        SOURCE_BRANCH,
+        names.ingest_branch,
+        f"bring source up to date for run {names.run} of {names.source}",
+        {RUN_KEY: names.run, SOURCE_KEY: names.source},
+        strategy="dest-wins" if conflicting else None,
+    )
+
+
 def bring_upstream(session: Session, repo: str, names: RunNames, upstream: str) -> str:
     """Merge the run's landed delivery (``upstream``: its ingest branch, or ``source``) into its
     integration branch; the merge commit.
@@ -821,9 +854,18 @@ def integrate_and_merge(
         if not merge:
             return result, False
         if not landed_on_source:
-            commits["source"] = merge_into_layer(
-                session, repo, names.ingest_branch, SOURCE_BRANCH, names, Stage.LANDED
-            )
+            try:
+                commits["source"] = merge_into_layer(
+                    session, repo, names.ingest_branch, SOURCE_BRANCH, names, Stage.LANDED
+                )
+            except Conflict:
+                # another run of this source landed first: take its commits in, this run's
+                # delivery staying the latest, then land on top of it
+                say("source changed meanwhile; landing on top of it")
+                catch_up_with_source(session, repo, names)
+                commits["source"] = merge_into_layer(
+                    session, repo, names.ingest_branch, SOURCE_BRANCH, names, Stage.LANDED
+                )
             landed_on_source = True
         try:
             commits["integration"] = merge_into_layer(

@@ -81,11 +81,14 @@ class RunLineage:
     job: str
     run_id: str
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: the vxp run id (``vxp ingest list``, ``--ci``), kept in the events' ``vxp_run`` run facet
+    vxp_run: str | None = None
 
     @classmethod
     def for_run(cls, repository: str, job: str, run: str) -> RunLineage:
         """Lineage of vxp run ``run``; the OpenLineage run id is a UUID5 of it."""
-        return cls(repository, job, str(uuid.uuid5(uuid.NAMESPACE_URL, f"vxp:{job}:{run}")))
+        run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vxp:{job}:{run}"))
+        return cls(repository, job, run_id, vxp_run=run)
 
     def start(self, inputs: Sequence[FileInput]) -> dict[str, Any]:
         """Record the run's START event (OpenLineage spec, ``RunEvent``) with its input files.
@@ -189,7 +192,14 @@ class RunLineage:
             outputs=output_datasets,
         )
         body: dict[str, Any] = json.loads(Serde.to_json(event))
-        body.setdefault("run", {}).setdefault("facets", {})
+        facets = body.setdefault("run", {}).setdefault("facets", {})
+        if self.vxp_run is not None:
+            # a custom run facet (OpenLineage spec, "Custom Facets"): the id users see
+            facets["vxp_run"] = {
+                "_producer": PRODUCER,
+                "_schemaURL": f"{PRODUCER}/blob/main/docs/reference/ingestion.md#lineage",
+                "run": self.vxp_run,
+            }
         self.events.append(body)
         _emit(event)
         return body
@@ -281,7 +291,8 @@ def upstream(events: Iterable[Mapping[str, Any]], table: str) -> LineageGraph:
         for event in completed:
             if not any(o.get("name") == current for o in event.get("outputs", ())):
                 continue
-            run = f"{event['job']['name']} run {event['run']['runId'][:8]}"
+            facet = event["run"].get("facets", {}).get("vxp_run", {})
+            run = f"{event['job']['name']} run {facet.get('run') or event['run']['runId'][:8]}"
             nodes[current] = "table"
             nodes[run] = "run"
             edges.append((run, current))

@@ -222,12 +222,6 @@ def test_lineage_events_are_committed_with_the_run(embedded: Stack, landed: Land
     assert f"{SOURCE}.lb" in {o["name"] for o in second["outputs"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the COMPLETE event names <source>.<dataset> but not <source>.<dataset>_history "
-    "(ingest_study._complete lists TableChange tables only), so `vxp lineage "
-    "basel.vs_history` (its own --help example) finds no run",
-)
 def test_lineage_outputs_name_the_history_tables(embedded: Stack, landed: Landed) -> None:
     complete = lineage_events(embedded, landed.repo, landed.runs[0])[-1]
     outputs = {o["name"] for o in complete["outputs"]}
@@ -252,12 +246,6 @@ def test_vxp_lineage_shows_the_runs_and_files_upstream_of_a_table(
         assert any((dm_file, r) in edges for r in runs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`vxp lineage` names a run by its OpenLineage runId (a UUID5 prefix, e.g. "
-    "'ingest-study.basel run 20705ad7'), not by the vxp run id `vxp ingest list` and the "
-    "--ci summary use; the events carry no facet with the vxp run id",
-)
 def test_vxp_lineage_names_the_run_by_its_id(
     embedded: Stack, cli_env: dict[str, str], landed: Landed
 ) -> None:
