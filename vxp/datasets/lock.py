@@ -436,7 +436,7 @@ def _child_main() -> None:
         outcome = {
             "ok": False,
             "error": {
-                "message": exc.message,
+                "message": getattr(exc, "summary", exc.message),
                 "problems": getattr(exc, "problems", []),
                 "hint": exc.hint,
             },

@@ -49,11 +49,13 @@ class RecipeError(InvalidInput):
     do not exist, or leaked a subject into two splits; nothing was written.
 
     Attributes:
+        summary: the first line of the message, without the problems.
         problems: every problem found, one sentence each (the message lists the first
             :data:`MAX_LISTED`).
     """
 
     def __init__(self, message: str, problems: Iterable[str] = (), hint: str | None = None):
+        self.summary = message
         self.problems = list(problems)
         listed = [f"  - {p}" for p in self.problems[:MAX_LISTED]]
         if len(self.problems) > MAX_LISTED:
