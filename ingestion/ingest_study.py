@@ -20,6 +20,7 @@ from vxp.domain.refs import resolve
 from vxp.lakefs import Session
 
 from .evolution import check_evolution
+from .files.media import detect
 from .iceberg import Tables
 from .integration import (
     DatasetData,
@@ -91,8 +92,16 @@ def ingest_study(
         return report
 
     progress.phase("checksums", sum(f.size for f in delivery.files), unit="bytes")
-    entries = checksum_files(delivery.files, jobs, progress=progress.advance)
-    probe = DeliveryManifest(source, "", "study", entries)
+    entries = checksum_files(
+        delivery.files,
+        jobs,
+        media_type=lambda f: detect(f.path, f.relative_path).media_type,
+        progress=progress.advance,
+    )
+    # a partial delivery deletes nothing: the same files sent as a full delivery are another
+    # delivery (a full identity stays the files' alone)
+    identity = {"partial": True} if partial else {}
+    probe = DeliveryManifest(source, "", "study", entries, identity_options=identity)
     digest = probe.delivery_sha256
 
     start = start_run(session, repo, source, "study", digest, now())
@@ -113,7 +122,12 @@ def ingest_study(
     names = RunNames(source, run)
     report.run = run
     manifest = DeliveryManifest(
-        source, run, "study", entries, {"partial": partial, "datasets": _dataset_names(delivery)}
+        source,
+        run,
+        "study",
+        entries,
+        {"partial": partial, "datasets": _dataset_names(delivery)},
+        identity_options=identity,
     )
 
     lineage = RunLineage.for_run(repo, f"ingest-study.{source}", run)

@@ -551,18 +551,42 @@ def merge_run(session: Session, repo: str, run: str) -> dict[str, str]:
     info = find_run(session, repo, run)
     names = RunNames(info.source, info.run)
     commits: dict[str, str] = {}
-    if info.ingest_branch is not None:
-        commits["source"] = merge_into_layer(
-            session, repo, info.ingest_branch, "source", names, Stage.LANDED
-        )
-    if info.integrate_branch is not None:
-        commits["integration"] = merge_into_layer(
-            session, repo, info.integrate_branch, "integration", names, Stage.INTEGRATED
-        )
+    if info.ingest_branch is not None and _ahead(session, repo, info.ingest_branch, "source"):
+        try:
+            commits["source"] = merge_into_layer(
+                session, repo, info.ingest_branch, "source", names, Stage.LANDED
+            )
+        except Conflict:
+            # another run of this source landed first: land on top of it
+            catch_up_with_source(session, repo, names)
+            commits["source"] = merge_into_layer(
+                session, repo, info.ingest_branch, "source", names, Stage.LANDED
+            )
+    if info.integrate_branch is not None and _ahead(
+        session, repo, info.integrate_branch, "integration"
+    ):
+        try:
+            commits["integration"] = merge_into_layer(
+                session, repo, info.integrate_branch, "integration", names, Stage.INTEGRATED
+            )
+        except Conflict as exc:
+            landed = " (source holds the run now)" if "source" in commits else ""
+            raise Conflict(
+                f"run {names.run} of {names.source!r}: 'integration' changed the same tables "
+                f"since this run planned its integration step; integration is unchanged{landed}",
+                hint="ingest the same delivery again (`vxp ingest study DIR …`): it completes "
+                "the integration step against the new 'integration'",
+            ) from exc
     for branch in (info.ingest_branch, info.integrate_branch):
         if branch is not None:
             session.delete_branch(repo, branch)
     return commits
+
+
+def _ahead(session: Session, repo: str, branch: str, layer: str) -> bool:
+    """True when ``branch`` has changes ``layer`` does not (a merged run's branch has none:
+    merging it again would only fail)."""
+    return next(session.diff_refs(repo, layer, branch, three_dot=True), None) is not None
 
 
 def discard_run(session: Session, repo: str, run: str) -> RunInfo:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vxp.core.errors import InvalidInput, NotFound
+from vxp.core.errors import InvalidInput, Unavailable
 from vxp.core.home import Home
 from vxp.core.settings import Key, Secret, Settings, write_client_file
 from vxp.services import ports
@@ -54,7 +54,7 @@ def test_settings_precedence_arguments_then_environment_then_client_file(tmp_pat
 
 def test_no_platform_anywhere_names_the_fix(tmp_path: Path) -> None:
     home = Home(root=tmp_path / "home", cache=tmp_path / "cache")
-    with pytest.raises(NotFound, match="no vxp platform is configured") as caught:
+    with pytest.raises(Unavailable, match="no vxp platform is configured") as caught:
         Settings.load(environ={}, home=home)
     assert caught.value.hint is not None and "vxp up" in caught.value.hint
 

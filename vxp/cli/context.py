@@ -14,7 +14,7 @@ def settings() -> Settings:
     """The process's settings (:meth:`Settings.load`: arguments, environment, client file).
 
     Raises:
-        NotFound: no stack was started here and no ``vxp env`` variables are set.
+        Unavailable: no stack was started here and no ``vxp env`` variables are set.
     """
     return Settings.load()
 

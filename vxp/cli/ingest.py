@@ -27,7 +27,7 @@ from rich.table import Table
 
 from vxp.cli.context import session, settings
 from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_listing, repository
-from vxp.core.errors import Conflict, Unavailable, VxpError
+from vxp.core.errors import Conflict, InvalidInput, Unavailable, VxpError
 from vxp.ingestion import runs
 from vxp.ingestion.problems import problems_table
 from vxp.ingestion.report import Outcome, RunReport
@@ -123,12 +123,17 @@ class _Bars:
         self._finish()
 
 
-def _run(ci: bool, repo: str, source: str, work: Callable[[Any], RunReport]) -> None:
+def _run(
+    ci: bool, repo: str | None, source: str, directory: Path, work: Callable[[Any], RunReport]
+) -> None:
     """Run ``work`` with progress bars (or none with ``--ci``), print the summary, exit with
-    the outcome's code. With ``--ci`` even a failure prints one JSON object."""
+    the outcome's code. With ``--ci`` even a failure (a missing folder, no repository, the
+    platform down) prints one JSON object."""
     err = Console(stderr=True)
     progress: Any = None if ci else _Bars(err)
     try:
+        if not directory.is_dir():
+            raise InvalidInput(f"{directory} is not a folder", hint="pass the delivery's folder")
         report = work(progress)
     except VxpError as exc:
         if progress is not None:
@@ -240,9 +245,6 @@ def study(
         Path,
         typer.Argument(
             help="the delivery: one file per dataset (.csv, .xpt) and a data dictionary",
-            exists=True,
-            file_okay=False,
-            dir_okay=True,
         ),
     ],
     source: SourceOption,
@@ -283,9 +285,8 @@ def study(
     from vxp.ingestion.ingest_study import ingest_study
     from vxp.ingestion.study.plan import validate_study
 
-    name = repository(repo)
-
     def work(progress: Any) -> RunReport:
+        name = repository(repo)
         delivery = validate_study(directory, dictionary=dictionary, encoding=encoding)
         return ingest_study(
             session(),
@@ -299,7 +300,7 @@ def study(
             progress=progress,
         )
 
-    _run(ci, name, source, work)
+    _run(ci, repo, source, directory, work)
 
 
 @app.command()
@@ -308,9 +309,6 @@ def files(
         Path,
         typer.Argument(
             help="the delivery folder: DICOM, NIfTI, PDF and any other files, in any layout",
-            exists=True,
-            file_okay=False,
-            dir_okay=True,
         ),
     ],
     source: SourceOption,
@@ -365,9 +363,8 @@ def files(
     """
     from vxp.ingestion.ingest_files import ingest_files
 
-    name = repository(repo)
-
     def work(progress: Any) -> RunReport:
+        name = repository(repo)
         return ingest_files(
             session(),
             settings(),
@@ -381,7 +378,7 @@ def files(
             progress=progress,
         )
 
-    _run(ci, name, source, work)
+    _run(ci, repo, source, directory, work)
 
 
 @app.command("list")

@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from vxp.core.errors import InvalidInput, NotFound
+from vxp.core.errors import InvalidInput, Unavailable
 from vxp.core.home import Home
 
 __all__ = [
@@ -183,7 +183,7 @@ class Settings:
             home: the installation whose client file is read (default: ``$VXP_HOME``).
 
         Raises:
-            NotFound: no lakeFS endpoint anywhere: no stack was started here and no
+            Unavailable: no lakeFS endpoint anywhere: no stack was started here and no
                 ``vxp env`` variables are set.
             InvalidInput: the client file cannot be read or holds no JSON object, the lakeFS key
                 pair is missing, or a value is malformed (an unknown stack name).
@@ -202,7 +202,7 @@ class Settings:
         values.update(from_env)
         values.update({k: v for k, v in (overrides or {}).items() if v})
         if not values.get(Key.LAKEFS_ENDPOINT):
-            raise NotFound(
+            raise Unavailable(
                 "no vxp platform is configured here: no stack was started with this VXP_HOME "
                 f"({home.root}) and VXP_LAKEFS_ENDPOINT is not set",
                 hint='run `vxp up`, or `eval "$(vxp env)"` on the machine that runs the stack',
