@@ -40,16 +40,15 @@ import pyarrow as pa
 from .iceberg import Tables
 from .keys import KEYS_SCHEMA, natural_key
 from .resources import (
+    RESOURCE_SCHEMA,
     RESOURCES_SCHEMA,
-    Resource,
     ResourceType,
-    in_scope,
-    plan_resources,
+    canonical_json,
     subject_id,
     trial_id,
     visit_id,
 )
-from .scd2 import IS_CURRENT, SCD2_COLUMNS, SCD2_FIELDS, Scd2Sql, apply_scd2
+from .scd2 import IS_CURRENT, SCD2_COLUMNS, SCD2_FIELDS, Scd2Sql
 from .study.entities import Entity
 
 __all__ = ["DatasetData", "StreamedRows", "TableChange", "integrate_study"]
@@ -58,7 +57,7 @@ __all__ = ["DatasetData", "StreamedRows", "TableChange", "integrate_study"]
 STUDY_RESOURCE_TYPES = (ResourceType.TRIAL, ResourceType.SUBJECT, ResourceType.VISIT)
 RESOURCES_IDENTIFIER = "vxp.resources"
 #: DuckDB's memory for the integration step; past it, it spills to its temporary folder
-MEMORY_LIMIT = "512MB"
+MEMORY_LIMIT = "256MB"
 #: rows per Arrow batch streamed out of DuckDB
 BATCH_ROWS = 100_000
 
@@ -180,6 +179,10 @@ class _Workspace:
                 self.con.execute(f"INSERT INTO {_q(name)} SELECT * FROM __batch")
             finally:
                 self.con.unregister("__batch")
+
+    def columns(self, table: str) -> list[str]:
+        """The column names of ``table``."""
+        return [r[0] for r in self.con.execute(f"DESCRIBE {_q(table)}").fetchall()]
 
     def count(self, sql: str, parameters: object = None) -> int:
         row = self.con.execute(sql, parameters).fetchone()
@@ -447,23 +450,6 @@ def _duckdb_types(ws: _Workspace, schema: pa.Schema) -> dict[str, str]:
         ws.con.unregister("__types")
 
 
-def _align(rows: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``rows`` with ``schema``'s columns in its order: missing ones null (a column a later
-    delivery lacks, or one an older history never had)."""
-    columns = []
-    for target in schema:
-        if target.name in rows.column_names:
-            columns.append(rows.column(target.name).cast(target.type))
-        else:
-            columns.append(pa.nulls(rows.num_rows, type=target.type))
-    merged = pa.schema([f.with_nullable(True) for f in schema])
-    extra = [f for f in rows.schema if f.name not in schema.names]
-    table = pa.Table.from_arrays(columns, schema=merged)
-    for f in extra:
-        table = table.append_column(f.with_nullable(True), rows.column(f.name))
-    return table
-
-
 def _json_value(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
@@ -489,9 +475,6 @@ def _resources(
     attributes come from the datasets with one row per subject.
     """
     trial = trial_id(source)
-    resources: dict[str, Resource] = {
-        trial: Resource(trial, ResourceType.TRIAL, None, source, {"source": source})
-    }
     subject_attributes: dict[str, dict[str, Any]] = {}
     visits: set[tuple[str, Any]] = set()
     for i, dataset in enumerate(datasets):
@@ -531,34 +514,86 @@ def _resources(
             ):
                 subjects = batch.column(0).to_pylist()
                 visits.update(zip(map(str, subjects), batch.column(1).to_pylist(), strict=True))
+    # rows built directly (ids from the id builders, which check every segment), not through
+    # Resource objects: a large study has hundreds of thousands of visits
+    rows: dict[str, tuple[str, str | None, str]] = {
+        trial: (ResourceType.TRIAL.value, None, canonical_json({"source": source}))
+    }
+    subject_ids: dict[str, str] = {}
     for subject_value, attributes in sorted(subject_attributes.items()):
-        sid = subject_id(source, subject_value)
-        resources[sid] = Resource(
-            sid, ResourceType.SUBJECT, trial, source, {"subject": subject_value, **attributes}
+        sid = subject_ids[subject_value] = subject_id(source, subject_value)
+        rows[sid] = (
+            ResourceType.SUBJECT.value,
+            trial,
+            canonical_json({"subject": subject_value, **attributes}),
         )
     for subject_value, number in sorted(visits, key=lambda v: (v[0], natural_key([v[1]]))):
-        sid = subject_id(source, subject_value)
+        sid = subject_ids[subject_value]
         vid = visit_id(sid, _visit_label(number))
-        resources[vid] = Resource(
-            vid, ResourceType.VISIT, sid, source, {"visit": _json_value(number)}
+        rows[vid] = (
+            ResourceType.VISIT.value,
+            sid,
+            canonical_json({"visit": _json_value(number)}),
         )
+    ids = sorted(rows)
+    incoming = pa.table(
+        {
+            "id": ids,
+            "type": [rows[i][0] for i in ids],
+            "parent_id": [rows[i][1] for i in ids],
+            "source": [source] * len(ids),
+            "attributes": [rows[i][2] for i in ids],
+            "paths": pa.array([[] for _ in ids], RESOURCE_SCHEMA.field("paths").type),
+            "checksum": pa.nulls(len(ids), pa.string()),
+            "size_bytes": pa.nulls(len(ids), pa.int64()),
+        },
+        schema=RESOURCE_SCHEMA,
+    )
+    ws.load("res_in", RESOURCE_SCHEMA, incoming.to_batches())
+    del incoming, rows
 
-    history = tables.read(RESOURCES_IDENTIFIER)
-    history = (
-        RESOURCES_SCHEMA.empty_table()
-        if history is None
-        else _align(history, RESOURCES_SCHEMA).cast(RESOURCES_SCHEMA)
+    stored = tables.batches(RESOURCES_IDENTIFIER)
+    ws.load(
+        "res_stored",
+        stored.schema if stored is not None else RESOURCES_SCHEMA,
+        stored if stored is not None else [],
     )
-    scope = in_scope(history, source=source, types=STUDY_RESOURCE_TYPES)
-    plan = plan_resources(scope, list(resources.values()), run_id=run_id, at=at, full=not partial)
+    stored_names = set(ws.columns("res_stored"))
+    duck = _duckdb_types(ws, RESOURCES_SCHEMA)
+    history = ", ".join(
+        f"CAST({_q(f.name)} AS {duck[f.name]}) AS {_q(f.name)}"
+        if f.name in stored_names
+        else f"NULL::{duck[f.name]} AS {_q(f.name)}"
+        for f in RESOURCES_SCHEMA
+    )
+    types = ", ".join(_literal(t.value) for t in STUDY_RESOURCE_TYPES)
+    scope = f"source = {_literal(source)} AND type IN ({types})"
+    ws.con.execute(f"CREATE OR REPLACE VIEW res_h AS SELECT {history} FROM res_stored")
+    ws.con.execute(f"CREATE OR REPLACE VIEW res_scope AS SELECT * FROM res_h WHERE {scope}")
+    entity = RESOURCE_SCHEMA.names
+    sql = Scd2Sql(ws.con, "res_scope", "res_in", entity, ["id"], [c for c in entity if c != "id"])
+    sql.check()
+    counts = sql.plan(run_id, at, full=not partial)
     change = TableChange(
-        RESOURCES_IDENTIFIER, added=plan.inserted, changed=plan.updated, deleted=plan.deleted
+        RESOURCES_IDENTIFIER, added=counts.inserted, changed=counts.updated, deleted=counts.deleted
     )
-    if plan.is_empty:
+    if not counts.changes_anything:
         return change
-    updated = apply_scd2(history, plan, key=["id"])
-    tables.replace(RESOURCES_IDENTIFIER, updated.to_batches(), updated.schema)
+    cols = ", ".join(_q(c) for c in RESOURCES_SCHEMA.names)
+    ws.con.execute(
+        "CREATE OR REPLACE TABLE res_new AS "
+        f"SELECT {cols} FROM res_h WHERE NOT ({scope}) "
+        f"UNION ALL {sql.applied(RESOURCES_SCHEMA.names)}"
+    )
+    tables.replace(
+        RESOURCES_IDENTIFIER, ws.stream("SELECT * FROM res_new", RESOURCES_SCHEMA), RESOURCES_SCHEMA
+    )
     return change
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _fetch(ws: _Workspace, sql: str) -> Iterator[pa.RecordBatch]:
