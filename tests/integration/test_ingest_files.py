@@ -240,6 +240,15 @@ def test_a_changed_file_is_the_only_one_sent_and_versioned(
     assert stored["sub-01/mr/i1.dcm"] == RunNames(SOURCE, first.run or "").raw_path(
         "sub-01/mr/i1.dcm"
     )
+    # and still the second run's folder holds every delivered file (copied inside lakeFS)
+    second_run = RunNames(SOURCE, second.run or "")
+    landed = {
+        e.path for e in session.list_objects(repo, "source", second_run.raw_prefix, delimiter="")
+    }
+    assert {second_run.raw_path(path) for path in stored} <= landed
+    assert session.get_object(repo, "source", second_run.raw_path("sub-01/mr/i1.dcm")) == (
+        session.get_object(repo, "source", stored["sub-01/mr/i1.dcm"])
+    )
 
 
 def _bad_cases() -> dict[str, tuple[Callable[[Path], None], str, str]]:

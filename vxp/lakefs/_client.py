@@ -641,6 +641,24 @@ class Session:
         )
         return str(body.json().get("checksum") or "")
 
+    def copy_object(self, repo: str, branch: str, source_path: str, destination: str) -> str:
+        """Copy object ``source_path`` of ``branch`` to ``destination`` on it; the copy's
+        checksum. Within one repository lakeFS copies only metadata: no bytes move (lakeFS API,
+        ``copyObject``).
+
+        Raises:
+            LakeFSNotFound: no object at ``source_path``.
+            LakeFSError: any other refusal (:class:`LakeFSUnreachable` when lakeFS cannot be
+                reached).
+        """
+        body = self._request(
+            "POST",
+            f"/repositories/{_seg(repo)}/branches/{_seg(branch)}/objects/copy",
+            params={"dest_path": destination},
+            json={"src_path": source_path, "src_ref": branch},
+        )
+        return str(body.json().get("checksum") or "")
+
     def delete_object(self, repo: str, branch: str, path: str) -> None:
         """Stage the deletion of ``path`` on ``branch``.
 
