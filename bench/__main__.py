@@ -29,6 +29,7 @@ from bench import (
     ingest_files,
     install,
     lakefs_ops,
+    materialize,
 )
 from bench.core import Benchmark, Options, Recorder, load_average
 from bench.stats import format_ratio, format_value
@@ -45,6 +46,7 @@ _MODULES: tuple[Benchmark, ...] = (
     import_time,
     dicom_headers,
     ingest_files,
+    materialize,
 )
 BENCHMARKS = {module.NAME: module for module in _MODULES}
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -206,6 +206,17 @@ def test_an_interrupted_checkout_resumes_without_downloading_again(
     assert resumed.unchanged == 25
     assert _files(work) == _files_at(session, repo, BRANCH)
 
+    # killed before its record was saved: files on disk that hold their object's bytes (its
+    # lakeFS checksum, the MD5 of a one-part upload) are adopted, not called local edits
+    record = json.loads((work / STATE_FILE).read_text())
+    forgotten = sorted(record["files"])[:5]
+    for path in forgotten:
+        del record["files"][path]
+    (work / STATE_FILE).write_text(json.dumps(record))
+    adopted = checkout(session, repo, BRANCH, work)
+    assert adopted.added == [] and adopted.bytes == 0
+    assert set(forgotten) <= set(read_state(work)["files"])  # type: ignore[index]
+
 
 def test_the_cli_checks_out_reports_json_and_exits_3_on_a_conflict(
     embedded: Stack, repo: str, tmp_path: Path

@@ -94,6 +94,8 @@ class ObjectCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # folders known to exist: a materialization of 10,000 files needs ~100 mkdir calls
+        self._folders: set[Path] = set()
 
     @classmethod
     def default(cls) -> ObjectCache:
@@ -108,7 +110,7 @@ class ObjectCache:
         """
         if not _HEX64.fullmatch(sha256):
             raise InvalidInput(f"{sha256!r} is not a lowercase hex SHA-256")
-        return self.root / sha256[:2] / sha256
+        return Path(f"{self.root}/{sha256[:2]}/{sha256}")
 
     def has(self, sha256: str, size: int) -> bool:
         """True when the object is cached with the expected size.
@@ -183,6 +185,20 @@ class ObjectCache:
             OSError: ``dest`` cannot be written.
         """
         source = self.path(sha256)
+        parent = dest.parent
+        if parent not in self._folders:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(parent)
+        if link:
+            try:
+                # the common case, one system call: a new output, a hardlink
+                os.link(source, dest)
+                return Placed.LINKED
+            except FileExistsError:
+                pass
+            except OSError:
+                # another device (EXDEV), no hardlinks (EPERM), too many links (EMLINK)
+                link = False
         source_stat = source.stat()
         try:
             existing = dest.stat()
@@ -193,7 +209,6 @@ class ObjectCache:
                 return Placed.PRESENT
             if existing.st_size == source_stat.st_size and sha256_of(dest) == sha256:
                 return Placed.PRESENT
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         placed = Placed.COPIED
         try:
@@ -202,7 +217,6 @@ class ObjectCache:
                     os.link(source, tmp)
                     placed = Placed.LINKED
                 except OSError:
-                    # another device (EXDEV), no hardlinks (EPERM), too many links (EMLINK)
                     placed = Placed.COPIED
             if placed is Placed.COPIED:
                 shutil.copyfile(source, tmp)

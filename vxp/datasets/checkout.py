@@ -26,13 +26,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from vxp.core.errors import Conflict, InvalidInput
@@ -194,27 +196,49 @@ def _unsafe(path: str) -> str | None:
 
 def _local_status(directory: Path, path: str, tracked: _Tracked) -> str:
     """``clean``, ``edited`` or ``missing`` for a tracked file (stat first, hash on doubt)."""
-    target = directory / path
+    target = f"{directory}/{path}"
     try:
-        stat = target.stat()
-    except FileNotFoundError:
+        stat = os.stat(target)  # noqa: PTH116 - a plain path string, hot loop
+    except (FileNotFoundError, NotADirectoryError):
         return "missing"
-    except NotADirectoryError:
-        return "missing"
-    if not target.is_file():
+    if not S_ISREG(stat.st_mode):
         return "edited"
     if stat.st_size == tracked.size and stat.st_mtime_ns == tracked.mtime_ns:
         return "clean"
     if stat.st_size != tracked.size:
         return "edited"
-    digest = hashlib.sha256()
-    with target.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    if digest.hexdigest() == tracked.sha256:
+    if _digest(target, "sha256") == tracked.sha256:
         tracked.mtime_ns = stat.st_mtime_ns  # touched, not edited: remember the new mtime
         return "clean"
     return "edited"
+
+
+def _digest(path: str, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:  # noqa: PTH123 - a plain path string, hot loop
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _holds(directory: Path, path: str, entry: Entry) -> _Tracked | None:
+    """The record of a local file that already holds the object's bytes, else None.
+
+    lakeFS's checksum of an object written in one part is the MD5 of its bytes (the S3 ETag
+    rule), so a file an interrupted run downloaded but did not record yet is recognised and
+    not called a local edit. A multipart ETag (``…-N``) never matches: such a file stays a
+    local edit.
+    """
+    target = f"{directory}/{path}"
+    try:
+        stat = os.stat(target)  # noqa: PTH116 - a plain path string, hot loop
+    except OSError:
+        return None
+    if not S_ISREG(stat.st_mode) or stat.st_size != entry.size_bytes:
+        return None
+    if _digest(target, "md5") != entry.checksum:
+        return None
+    return _Tracked(entry.checksum, _digest(target, "sha256"), stat.st_size, stat.st_mtime_ns)
 
 
 def _download(session: Session, repository: str, commit: str, path: str, target: Path) -> _Tracked:
@@ -321,6 +345,11 @@ def checkout(
         if known is None:
             target = directory / path
             if target.exists() or target.is_symlink():
+                adopted = _holds(directory, path, entry)
+                if adopted is not None:
+                    tracked[path] = adopted
+                    report.unchanged += 1
+                    continue
                 if not force:
                     conflicts.append(f"{path}: an untracked local file would be overwritten")
                     continue
@@ -337,6 +366,11 @@ def checkout(
                 report.kept.append(path)
             continue
         if status == "edited":
+            adopted = _holds(directory, path, entry)
+            if adopted is not None:
+                tracked[path] = adopted
+                report.unchanged += 1
+                continue
             if not force:
                 conflicts.append(f"{path}: edited locally, and changed in {ref} ({commit[:12]})")
                 continue
@@ -363,8 +397,9 @@ def checkout(
         )
 
     directory.mkdir(parents=True, exist_ok=True)
+    # until every file is in place the record names no commit; each file's own entry is
+    # current as soon as it lands (saved every SAVE_EVERY seconds and when the run stops)
     new_state = _State(repository, ref, None, prefix, tracked)
-    _save(directory, new_state)
     lock = threading.Lock()
     last_save = [now()]
 
@@ -386,29 +421,25 @@ def checkout(
                 futures: dict[Future[int], tuple[str, str]] = {
                     pool.submit(one, path): (path, why) for path, why in downloads
                 }
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for future in done:
-                        error = future.exception()
-                        if error is not None:
-                            for other in pending:
-                                other.cancel()
-                            raise error
+                try:
+                    for future in as_completed(futures):
                         path, why = futures[future]
                         report.bytes += future.result()
                         progress.advance(remote[path].size_bytes)
                         getattr(report, why).append(path)
+                except BaseException:
+                    for other in futures:
+                        other.cancel()
+                    raise
         for path in removals:
             with contextlib.suppress(FileNotFoundError):
                 (directory / path).unlink()
             del tracked[path]
             report.removed.append(path)
             _prune(directory, path)
+        new_state.commit = commit
     finally:
         _save(directory, new_state)
-    new_state.commit = commit
-    _save(directory, new_state)
     for name in ("added", "updated", "restored"):
         getattr(report, name).sort()
     report.seconds = now() - began

@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -180,10 +180,8 @@ class _Fetcher:
             futures: dict[Future[None], tuple[str, str, LockedFile]] = {
                 pool.submit(self._one, *entry): entry for entry in wanted.values()
             }
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in done:
+            try:
+                for future in as_completed(futures):
                     repository, commit, file = futures[future]
                     error = future.exception()
                     if error is None:
@@ -197,9 +195,11 @@ class _Fetcher:
                         )
                     else:
                         # lakeFS unreachable, disk full: nothing else will work either
-                        for other in pending:
-                            other.cancel()
                         raise error
+            except BaseException:
+                for other in futures:
+                    other.cancel()
+                raise
         if problems:
             raise VxpError(
                 f"{len(problems)} file(s) could not be materialized byte for byte:\n"
@@ -244,12 +244,15 @@ class _Clients:
             self._open.clear()
 
 
-def _check_output(output: Path, locks: Sequence[Lockfile]) -> bool:
+def _check_output(
+    output: Path, locks: Sequence[Lockfile], options: Mapping[str, Mapping[str, str]]
+) -> bool:
     """True when ``output`` holds an earlier run of the same lockfiles (a resume).
 
     Raises:
         InvalidInput: ``output`` is a file, or a non-empty folder that is not a materialization
-            of these lockfiles.
+            of these lockfiles, or was made with other options for a materializer asked for
+            again (its files would mix two configurations).
     """
     if output.exists() and not output.is_dir():
         raise InvalidInput(f"{output} is a file; -o names a folder")
@@ -264,6 +267,19 @@ def _check_output(output: Path, locks: Sequence[Lockfile]) -> bool:
             raise InvalidInput(
                 f"{output} holds a materialization of other lockfiles",
                 hint="use a new -o folder (or delete this one)",
+            )
+        before = earlier.get("options") or {}
+        changed = sorted(
+            name
+            for name in set(before) | set(options)
+            if name in earlier.get("materializers", ())
+            and name in options
+            and dict(before.get(name, {})) != dict(options[name])
+        )
+        if changed:
+            raise InvalidInput(
+                f"{output} was materialized with other options for: " + ", ".join(changed),
+                hint="use the options of the first run, or a new -o folder",
             )
         return True
     if output.is_dir() and any(output.iterdir()):
@@ -344,7 +360,8 @@ def materialize(
         )
     resources = unique_resources(locks)
     output = Path(output).absolute()
-    resumed = _check_output(output, locks)
+    chosen = {name: dict((options or {}).get(name, {})) for name in names}
+    resumed = _check_output(output, locks, chosen)
     settings = settings or Settings.load()
     progress = progress or SilentProgress()
     session = open_session(settings)
@@ -365,6 +382,7 @@ def materialize(
         "vxp_version": __version__,
         "lockfiles": [lock.to_json() for lock in locks],
         "materializers": names,
+        "options": chosen,
         "commits": [{"repository": r, "commit": c} for r, c in commits],
         "completed": False,
     }
