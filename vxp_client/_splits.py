@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,8 +28,10 @@ __all__ = ["assign_split", "item_id", "split_by_subject", "subject_of"]
 
 Item = TypeVar("Item", bound="Resource | Mapping[str, Any]")
 
-# ids are paths of <kind>/<segment> pairs; a subject is the pair of kind "subject"
-_SUBJECT_KIND = "subject"
+# ids are paths of <kind>/<segment> pairs (segments never hold "/"); a subject's id is
+# trial/<source>/subject/<subject>, and every id below it starts with that and "/"
+_TRIAL = re.compile(r"trial/[^/]+(?:/[^/]+/[^/]+)*")
+_SUBJECT = re.compile(r"trial/[^/]+/subject/[^/]+(?=/|$)")
 
 
 def subject_of(resource_id: str) -> str | None:
@@ -36,21 +39,21 @@ def subject_of(resource_id: str) -> str | None:
     resource itself for a subject, None for a trial or a resource under a trial alone.
 
     ``subject_of("trial/basel/subject/P-7/visit/2")`` is ``"trial/basel/subject/P-7"``. Only the
-    id's shape is read (pairs of ``<kind>/<segment>``; segments never contain ``/``), so this
-    costs no query and no full id check (:func:`vxp.ingestion.resources.parse_id` does that).
+    id's shape is read (pairs of ``<kind>/<segment>``; segments never contain ``/``; a subject
+    hangs right under its trial), so this costs no query and no full id check
+    (:func:`vxp.ingestion.resources.parse_id` does that).
 
     Raises:
-        InvalidInput: the id does not start with ``trial/<source>``.
+        InvalidInput: the id is not ``trial/<source>`` followed by ``<kind>/<segment>`` pairs.
     """
-    parts = resource_id.split("/")
-    if len(parts) < 2 or parts[0] != "trial" or len(parts) % 2:
+    found = _SUBJECT.match(resource_id)
+    if found is not None:
+        return found.group()
+    if _TRIAL.fullmatch(resource_id) is None:
         raise InvalidInput(
             f"{resource_id!r} is not a resource id",
             hint="ids are paths such as trial/basel/subject/P-7 (docs/reference/resources.md)",
         )
-    for i in range(2, len(parts) - 1, 2):
-        if parts[i] == _SUBJECT_KIND:
-            return "/".join(parts[: i + 2])
     return None
 
 
@@ -60,7 +63,11 @@ def item_id(item: Resource | Mapping[str, Any]) -> str:
     Raises:
         InvalidInput: the item is neither, or its id is not a string.
     """
-    value = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+    # dicts (rows of client.query(...).to_pylist()) first: the common case, checked cheaply
+    if type(item) is dict or isinstance(item, Mapping):
+        value = item.get("id")
+    else:
+        value = getattr(item, "id", None)
     if not isinstance(value, str):
         raise InvalidInput(
             f"{item!r:.80} is not a resource: expected a vxp_client.Resource or a dict with a "

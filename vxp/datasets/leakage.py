@@ -12,6 +12,7 @@ B``), a subject leaks when it is in a *training* split of one and in any other s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,27 +72,35 @@ class Leakage:
 def find_leakage(splits: Mapping[str, Iterable[str]]) -> Leakage:
     """Subjects and resources of one lock that are in more than one split.
 
+    Set operations over whole splits (a lock may hold millions of resources): the resources
+    two splits share, and per split the set of its subjects.
+
     Args:
         splits: split name → resource ids.
 
     Returns:
         The :class:`Leakage` (falsy when nothing leaks).
-
-    Raises:
-        InvalidInput: an id that is not a resource id.
     """
-    by_subject: dict[str, set[str]] = {}
-    by_resource: dict[str, set[str]] = {}
-    for split, ids in splits.items():
-        for resource_id in ids:
-            by_resource.setdefault(resource_id, set()).add(split)
-            subject = subject_of(resource_id)
-            if subject is not None:
-                by_subject.setdefault(subject, set()).add(split)
+    members = {name: set(ids) for name, ids in splits.items()}
+    names = list(members)
+    resources: dict[str, set[str]] = {}
+    subjects: dict[str, set[str]] = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            for resource_id in members[a] & members[b]:
+                resources.setdefault(resource_id, set()).update((a, b))
+    match = _SUBJECT.match
+    for name, ids in members.items():
+        for subject in {m.group() for m in map(match, ids) if m is not None}:
+            subjects.setdefault(subject, set()).add(name)
     return Leakage(
-        subjects={s: tuple(sorted(v)) for s, v in by_subject.items() if len(v) > 1},
-        resources={r: tuple(sorted(v)) for r, v in by_resource.items() if len(v) > 1},
+        subjects={k: tuple(sorted(v)) for k, v in subjects.items() if len(v) > 1},
+        resources={k: tuple(sorted(v)) for k, v in resources.items()},
     )
+
+
+# a subject's id at the start of every id below it: trial/<source>/subject/<subject>[/…]
+_SUBJECT = re.compile(r"trial/[^/]+/subject/[^/]+(?=/|$)")
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from vxp.core.errors import NotFound
 from vxp.datasets.lock import (
     LOCK_FILE,
     _check_destination,
-    _files,
-    _Manifests,
+    _files_column,
+    _lines,
     _place,
     _write,
     canonical_line,
 )
 from vxp.datasets.recipe import Selection
 from vxp.domain.lineage import FileInput
-from vxp.ingestion.resources import ResourceType, canonical_json, member_checksum
+from vxp.ingestion.resources import canonical_json, member_checksum
 
 COMMIT = "c" * 64
 S1 = "trial/basel/subject/BASEL-001"
@@ -55,8 +56,8 @@ def test_a_line_is_canonical_json() -> None:
 def test_split_files_hold_their_lines_in_id_order_with_counts_and_sha256(tmp_path: Path) -> None:
     ids = [f"{S1}/visit/{n}" for n in (1, 2, 3)]
     selection = Selection({"train": [ids[0], ids[2]], "test": [ids[1]], "empty": []})
-    records = [(i, canonical_line(_record(id=i, type="Visit"))) for i in sorted(ids)]
-    splits = {s.name: s for s in _write(tmp_path, selection, records)}
+    lines = pa.array([canonical_line(_record(id=i, type="Visit")) for i in ids])
+    splits = {s.name: s for s in _write(tmp_path, selection, pa.array(ids), lines)}
     assert sorted(splits) == ["empty", "test", "train"]
     train = (tmp_path / "resources.train.jsonl").read_bytes()
     assert [json.loads(line)["id"] for line in train.splitlines()] == [ids[0], ids[2]]
@@ -69,6 +70,8 @@ def test_split_files_hold_their_lines_in_id_order_with_counts_and_sha256(tmp_pat
 
 class _FakeClient:
     """Stands in for PlatformClient.open: object path → bytes, counting reads."""
+
+    commit = COMMIT
 
     def __init__(self, objects: dict[str, bytes]) -> None:
         self.objects = objects
@@ -89,55 +92,93 @@ def _manifest(files: dict[str, bytes]) -> bytes:
     return json.dumps({"files": entries}).encode()
 
 
+def _files_of(
+    client: _FakeClient, rows: list[tuple[str, str, list[str] | None, str | None, int | None]]
+) -> tuple[list[list[dict[str, Any]]], list[str], dict[str, FileInput]]:
+    """The ``files`` of each row (id, type, paths, checksum, size_bytes), the problems, and the
+    manifests read."""
+    table = pa.table(
+        {
+            "id": [r[0] for r in rows],
+            "type": [r[1] for r in rows],
+            "paths": pa.array([r[2] for r in rows], pa.list_(pa.string())),
+            "checksum": pa.array([r[3] for r in rows], pa.string()),
+            "size_bytes": pa.array([r[4] for r in rows], pa.int64()),
+        }
+    )
+    problems: list[str] = []
+    inputs: dict[str, FileInput] = {}
+    column = _files_column(client, table, problems, inputs)  # type: ignore[arg-type]
+    files = [json.loads(x) if x is not None else None for x in column.to_pylist()]
+    return files, problems, inputs
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def test_a_series_is_its_instances_with_sha256_and_size_from_the_manifest() -> None:
     members = {"sub/mr/1.dcm": b"one", "sub/mr/2.dcm": b"instance two"}
     client = _FakeClient({"raw/basel/r1/_manifest.json": _manifest(members)})
-    inputs: dict[str, FileInput] = {}
-    manifests = _Manifests(client, inputs)  # type: ignore[arg-type]
     paths = [f"raw/basel/r1/{p}" for p in members]
-    checksum = member_checksum(hashlib.sha256(b).hexdigest() for b in members.values())
-    problems: list[str] = []
-    files = _files("s", ResourceType.DICOM_SERIES, paths, checksum, 15, manifests, problems)
+    checksum = member_checksum(_sha(b) for b in members.values())
+    files, problems, inputs = _files_of(
+        client,
+        [
+            ("s", "DICOMSeries", paths, checksum, 15),
+            ("t", "DICOMStudy", paths, "f" * 64, 15),
+        ],
+    )
     assert problems == []
-    assert files == [
-        {"path": paths[0], "sha256": hashlib.sha256(b"one").hexdigest(), "size": 3},
-        {"path": paths[1], "sha256": hashlib.sha256(b"instance two").hexdigest(), "size": 12},
+    expected = [
+        {"path": paths[0], "sha256": _sha(b"one"), "size": 3},
+        {"path": paths[1], "sha256": _sha(b"instance two"), "size": 12},
     ]
+    assert files == [expected, expected]
     # a manifest is read once, and is an input of the lock's lineage
-    _files("t", ResourceType.DICOM_STUDY, paths, None, 15, manifests, problems)
     assert client.reads == ["raw/basel/r1/_manifest.json"]
     assert list(inputs) == ["raw/basel/r1/_manifest.json"]
 
 
 def test_a_single_file_is_its_path_checksum_and_size_and_a_subject_has_none() -> None:
     client = _FakeClient({})
-    manifests = _Manifests(client, {})  # type: ignore[arg-type]
-    problems: list[str] = []
-    sha = "a" * 64
-    path = "raw/basel/r1/sub/anat.nii"
-    assert _files("v", ResourceType.VOLUME, [path], sha, 9, manifests, problems) == [
-        {"path": path, "sha256": sha, "size": 9}
-    ]
-    assert _files(S1, ResourceType.SUBJECT, [], None, None, manifests, problems) == []
+    path = 'raw/basel/r1/sub "1"/anat\\x.nii'
+    files, problems, _ = _files_of(
+        client,
+        [
+            ("v", "Volume", [path], "a" * 64, 9),
+            (S1, "Subject", [], None, None),
+            (f"{S1}/visit/1", "Visit", None, None, None),
+        ],
+    )
+    assert files == [[{"path": path, "sha256": "a" * 64, "size": 9}], [], []]
     assert problems == [] and client.reads == []
 
 
 def test_files_that_do_not_match_their_resource_are_problems() -> None:
     members = {"a.dcm": b"a", "b.dcm": b"b"}
     client = _FakeClient({"raw/basel/r1/_manifest.json": _manifest(members)})
-    manifests = _Manifests(client, {})  # type: ignore[arg-type]
-    problems: list[str] = []
     paths = ["raw/basel/r1/a.dcm", "raw/basel/r1/b.dcm"]
-    _files("x", ResourceType.DICOM_SERIES, paths, "0" * 64, 3, manifests, problems)
-    _files("y", ResourceType.DICOM_SERIES, ["raw/basel/r1/c.dcm"], None, 1, manifests, problems)
-    _files("z", ResourceType.DICOM_SERIES, ["raw/basel/r2/a.dcm"], None, 1, manifests, problems)
-    _files("w", ResourceType.DICOM_SERIES, ["elsewhere/a.dcm"], None, 1, manifests, problems)
+    _, problems, _ = _files_of(
+        client,
+        [
+            ("x", "DICOMSeries", paths, "0" * 64, 3),
+            ("y", "DICOMSeries", ["raw/basel/r1/c.dcm"], None, 1),
+            ("z", "DICOMSeries", ["raw/basel/r2/a.dcm"], None, 1),
+            ("w", "DICOMSeries", ["elsewhere/a.dcm"], None, 1),
+        ],
+    )
+    assert sorted(problems) == sorted(
+        [
+            "resource w: elsewhere/a.dcm is not under raw/<source>/<run>/",
+            "raw/basel/r2/_manifest.json does not exist at the commit",
+            "resource y: raw/basel/r1/_manifest.json does not list c.dcm",
+        ]
+    )
+    _, problems, _ = _files_of(client, [("x", "DICOMSeries", paths, "0" * 64, 3)])
     assert problems == [
         "resource x: its size_bytes 3 is not the sum of its files' sizes in the manifests",
         "resource x: its checksum is not that of its instances in the manifests",
-        "resource y: raw/basel/r1/_manifest.json does not list c.dcm",
-        "resource z: raw/basel/r2/_manifest.json does not exist at the commit",
-        "resource w: elsewhere/a.dcm is not under raw/<source>/<run>/",
     ]
 
 
@@ -159,3 +200,56 @@ def test_a_lock_replaces_only_a_folder_that_holds_a_lock(tmp_path: Path) -> None
     (target / "notes.txt").write_text("mine")
     with pytest.raises(Exception, match="holds files that are not a lock's"):
         _check_destination(target)
+
+
+def test_lines_are_assembled_as_canonical_json_would_write_them() -> None:
+    members = {'sub "1"/mr/1.dcm': b"one", "sub/mr/2\\x.dcm": b"two"}
+    client = _FakeClient({"raw/basel/r1/_manifest.json": _manifest(members)})
+    paths = [f"raw/basel/r1/{p}" for p in members]
+    sums = [hashlib.sha256(b).hexdigest() for b in members.values()]
+    attributes = [
+        {"subject": "BASEL-001", "dm.age": 71, "name": 'Zoë "Z"', "weight": 70.5},
+        {"modality": "MR", "pixel_spacing": [1.0, 0.5], "echo_time": 1e-07, "n": None},
+        {},
+        {"relative_path": "docs/a\tb.txt"},
+    ]
+    rows = pa.table(
+        {
+            "id": [
+                S1,
+                f"{S1}/dicom-study/1.2/dicom-series/1.2.3",
+                f"{S1}/visit/1",
+                "trial/b/file/x",
+            ],
+            "type": ["Subject", "DICOMSeries", "Visit", "File"],
+            "version": [2, 1, 3, 1],
+            "attributes": [canonical_json(a) for a in attributes[:2]]
+            + [None, canonical_json(attributes[3])],
+            "paths": [[], paths, None, ["raw/b/r/x"]],
+            "checksum": [None, member_checksum(sums), None, "e" * 64],
+            "size_bytes": [None, 6, None, 5],
+        }
+    )
+    problems: list[str] = []
+    job = {"repository": "clinical"}
+    lines = _lines(client, job, rows, problems, {}).to_pylist()  # type: ignore[arg-type]
+    assert problems == []
+    expected_files = [
+        [],
+        [{"path": p, "sha256": h, "size": 3} for p, h in zip(paths, sums, strict=True)],
+        [],
+        [{"path": "raw/b/r/x", "sha256": "e" * 64, "size": 5}],
+    ]
+    for line, row, attrs, files in zip(
+        lines, rows.to_pylist(), attributes, expected_files, strict=True
+    ):
+        record = {
+            "id": row["id"],
+            "type": row["type"],
+            "version": row["version"],
+            "repository": "clinical",
+            "commit": COMMIT,
+            "attributes": attrs,
+            "files": files,
+        }
+        assert line == canonical_line(record)
