@@ -31,9 +31,11 @@ def demo(
     ),
 ) -> None:
     """The main job, end to end: start the platform if needed, generate an example clinical
-    study, ingest its two deliveries (raw files into `source`, keyed and historised tables into
-    `integration`), snapshot each, show what changed between them, and query a corrected
-    value's history with SQL at a pinned commit.
+    study with MRI, ingest its two deliveries and the imaging (raw files into `source`, keyed
+    and historised tables and resources into `integration`), snapshot each delivery, show what
+    changed between them, query a corrected value's history with SQL at a pinned commit, lock
+    the registered recipe basel-t2-clinical to that commit, materialize its splits as BIDS and
+    clinical CSV, validate the BIDS output, and print where everything is.
 
     Example: vxp demo --repository demo
     """
@@ -62,4 +64,31 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+
+    where = Table("what", "where", title="where everything is")
+    where.add_row("example deliveries and MRI", str(result.workdir))
+    where.add_row(
+        f"lock of {result.lock.name}@{result.lock.version}",
+        ", ".join(str(result.lock.directory / s.file) for s in result.lock.splits),
+    )
+    for split, report in result.materialized.items():
+        checked = result.validation[split]
+        verdict = "valid" if checked.valid else f"{len(checked.errors)} errors"
+        where.add_row(f"{split}: BIDS ({verdict})", str(report.output / "bids"))
+        where.add_row(f"{split}: clinical CSV", str(report.output / "clinical-to-csv"))
+        if report.lineage is not None:
+            where.add_row(f"{split}: lineage", str(report.lineage))
+    console.print(where)
+    first = max(result.lock.splits, key=lambda split: split.count)
+    console.print(
+        "[dim]the same in a shell: "
+        f"vxp datasets lock {result.lock.name} --repo {repository} --ref {result.commit[:12]} "
+        f"-o lock && vxp materialize -f lock/{first.file} -m bids -m clinical-to-csv "
+        f"-o {first.name} --validate[/dim]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    # the last line: scripts read the commit from it
     console.print(f"[bold]commit[/bold] {result.commit}")
+    if not all(checked.valid for checked in result.validation.values()):
+        raise typer.Exit(1)
