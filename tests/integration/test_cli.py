@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import Stack, own_ports
+from vxp.services import lakefs
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,8 @@ def test_port_in_use(cli_env: dict[str, str]) -> None:
 
 def test_corrupt_cached_binary(cli_env: dict[str, str], tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    slot = cache / "lakefs" / "1.86.0"
+    # the slot vxp looks in (the version and what the build holds, e.g. 1.86.0+webui)
+    slot = cache / "lakefs" / f"{lakefs.VERSION}+{lakefs.BUILD}"
     slot.mkdir(parents=True)
     real = Path(os.environ.get("VXP_CACHE", Path.home() / ".cache" / "vxp"))
     # a sealed install whose binary was damaged afterwards
@@ -133,4 +135,4 @@ def test_repo_create_and_demo_on_the_session_stack(
     assert demo.returncode == 0, demo.stderr
     commit = demo.stdout.strip().splitlines()[-1].split()[-1]
     assert len(commit) == 64
-    assert "basel" in demo.stdout and "zurich" in demo.stdout
+    assert "BASEL-" in demo.stdout and "Zurich" in demo.stdout
