@@ -201,7 +201,10 @@ def test_an_interrupted_checkout_resumes_without_downloading_again(
     state = read_state(work)
     assert state is not None and state["commit"] is None, "not complete: no commit recorded"
     assert len(state["files"]) == 25
+    stray = work / "raw/many" / f".030.txt.{'0' * 32}.part"
+    stray.write_bytes(b"half")
     resumed = checkout(session, repo, BRANCH, work)
+    assert not stray.exists()
     assert len(resumed.added) == len(_files_at(session, repo, BRANCH)) - 25
     assert resumed.unchanged == 25
     assert _files(work) == _files_at(session, repo, BRANCH)

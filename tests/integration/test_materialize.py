@@ -177,6 +177,7 @@ def test_a_warm_cache_downloads_nothing_and_resuming_repairs_the_output(
     written.unlink()
     written.write_bytes(b"half")
     (second / "bids" / "participants.tsv").unlink()
+    (second / "bids" / f".participants.tsv.{'0' * 32}.part").write_text("half written")
     state = second / ".vxp" / "materialize.json"
     state.write_text(json.dumps({**json.loads(state.read_text()), "completed": False}))
     resumed = materialize(

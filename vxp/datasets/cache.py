@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
@@ -32,9 +33,11 @@ from typing import IO
 from vxp.core.errors import InvalidInput, VxpError
 from vxp.core.home import Home
 
-__all__ = ["ChecksumMismatch", "ObjectCache", "Placed", "sha256_of"]
+__all__ = ["ChecksumMismatch", "ObjectCache", "Placed", "remove_partial", "sha256_of"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: the temporary files vxp writes before renaming them into place: ``.<name>.<uuid hex>.part``
+PARTIAL = re.compile(r"^\..+\.[0-9a-f]{32}\.part$")
 #: bytes read at a time when hashing a local file
 _CHUNK = 1 << 20
 
@@ -62,6 +65,25 @@ def sha256_of(path: Path) -> str:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def remove_partial(root: Path, *, skip: tuple[str, ...] = ()) -> int:
+    """Delete the temporary files (``.<name>.<uuid hex>.part``) an interrupted run left under
+    ``root``, except in top-level folders named in ``skip``; how many were deleted.
+
+    Only vxp writes files of that shape (a name, a 128-bit random hex, ``.part``), so nothing
+    of the user's is touched.
+    """
+    removed = 0
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == root:
+            dirs[:] = [d for d in dirs if d not in skip]
+        for name in files:
+            if PARTIAL.match(name):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(folder, name).unlink()
+                    removed += 1
+    return removed
 
 
 class _HashingWriter:
@@ -96,6 +118,22 @@ class ObjectCache:
         self.root = Path(root)
         # folders known to exist: a materialization of 10,000 files needs ~100 mkdir calls
         self._folders: set[Path] = set()
+
+    def sweep(self, older_than: float = 3600.0) -> int:
+        """Delete downloads an interrupted run left in ``tmp/`` that were not written to for
+        ``older_than`` seconds (a live download writes continuously); how many.
+        """
+        folder = self.root / "tmp"
+        if not folder.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for entry in os.scandir(folder):
+            with contextlib.suppress(FileNotFoundError):
+                if PARTIAL.match(entry.name) and entry.stat().st_mtime < cutoff:
+                    Path(entry.path).unlink()
+                    removed += 1
+        return removed
 
     @classmethod
     def default(cls) -> ObjectCache:
@@ -149,7 +187,7 @@ class ObjectCache:
         target = self.path(sha256)
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{sha256}.{uuid.uuid4().hex}.part"
+        tmp = tmp_dir / f".{sha256}.{uuid.uuid4().hex}.part"
         try:
             with tmp.open("wb") as stream:
                 writer = _HashingWriter(stream, on_bytes)

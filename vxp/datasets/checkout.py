@@ -38,6 +38,7 @@ from stat import S_ISREG
 from typing import Any
 
 from vxp.core.errors import Conflict, InvalidInput
+from vxp.datasets.cache import remove_partial
 from vxp.domain.refs import resolve
 from vxp.ingestion.report import Progress, SilentProgress
 from vxp.lakefs import Entry, Session
@@ -321,6 +322,9 @@ def checkout(
             hint="check out into another folder (or --force to replace it)",
         )
     commit = resolve(session, repository, ref)
+    if state is not None and state.commit is None:
+        # an interrupted run: its temporary files are no one's
+        remove_partial(directory)
     previous = state.commit if state is not None and state.repository == repository else None
     tracked = dict(state.files) if state is not None else {}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vxp.core.errors import InvalidInput
-from vxp.datasets.cache import ChecksumMismatch, ObjectCache, Placed
+from vxp.datasets.cache import ChecksumMismatch, ObjectCache, Placed, remove_partial
 from vxp.datasets.materialize.bids import DEFAULT_RULES, BidsMap, _gzip, bids_label
 from vxp.datasets.materialize.lockfile import read_lockfiles, split_of, unique_resources
 from vxp.ingestion.resources import ResourceType
@@ -209,3 +209,30 @@ def test_bids_labels_and_deterministic_gzip() -> None:
     import gzip
 
     assert gzip.GzipFile(fileobj=io.BytesIO(packed)).read() == data
+
+
+def test_leftovers_of_an_interrupted_run_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    import os
+
+    stray = tmp_path / "bids" / "sub-1" / f".x.nii.gz.{'a' * 32}.part"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half")
+    mine = [tmp_path / "bids" / "x.part", tmp_path / "notes" / ".draft.part"]
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("user")
+    record = tmp_path / ".vxp" / f".state.{'b' * 32}.part"
+    record.parent.mkdir()
+    record.write_text("kept: skipped folder")
+    assert remove_partial(tmp_path, skip=(".vxp",)) == 1
+    assert not stray.exists() and record.exists() and all(p.exists() for p in mine)
+
+    cache = ObjectCache(tmp_path / "objects")
+    (cache.root / "tmp").mkdir(parents=True)
+    old = cache.root / "tmp" / f".{'c' * 64}.{'d' * 32}.part"
+    live = cache.root / "tmp" / f".{'e' * 64}.{'f' * 32}.part"
+    old.write_bytes(b"old")
+    live.write_bytes(b"being written")
+    os.utime(old, (1, 1))
+    assert cache.sweep() == 1
+    assert not old.exists() and live.exists()

@@ -39,7 +39,7 @@ from vxp.ingestion.report import Progress, SilentProgress
 from vxp.lakefs import LakeFSNotFound, Session, open_session
 from vxp_client import PlatformClient
 
-from ..cache import ChecksumMismatch, ObjectCache
+from ..cache import ChecksumMismatch, ObjectCache, remove_partial
 from .base import MaterializeContext, Materializer, MaterializerResult
 from .lineage import MaterializeLineage
 from .lockfile import LockedFile, Lockfile, read_lockfiles, unique_resources
@@ -371,6 +371,9 @@ def materialize(
         resolve(session, repository, commit)
 
     output.mkdir(parents=True, exist_ok=True)
+    if resumed:
+        # files an interrupted run was writing when it stopped: never part of an output
+        remove_partial(output, skip=(".vxp",))
     report = MaterializeReport(
         output=output,
         locks=locks,
@@ -387,7 +390,9 @@ def materialize(
         "completed": False,
     }
     _write_state(output, state)
-    fetcher = _Fetcher(session, cache or ObjectCache.default(), min(jobs, MAX_JOBS), link)
+    cache = cache or ObjectCache.default()
+    cache.sweep()
+    fetcher = _Fetcher(session, cache, min(jobs, MAX_JOBS), link)
     clients = _Clients(settings)
     lineage = MaterializeLineage(
         resources, [output / name for name in names], "materialize." + "+".join(names)
