@@ -48,7 +48,7 @@ from .resources import (
     trial_id,
     visit_id,
 )
-from .scd2 import IS_CURRENT, SCD2_COLUMNS, SCD2_FIELDS, Scd2Sql
+from .scd2 import SCD2_COLUMNS, SCD2_FIELDS, Scd2Sql
 from .study.entities import Entity
 
 __all__ = ["DatasetData", "StreamedRows", "TableChange", "integrate_study"]
@@ -136,11 +136,13 @@ def _q(name: str) -> str:
 
 
 class _Workspace:
-    """A DuckDB database in a temporary folder, memory-limited, spilling beside it."""
+    """A DuckDB database, memory-limited, spilling to a temporary folder."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="vxp-integrate-"))
-        self.con = duckdb.connect(str(self.folder / "work.duckdb"))
+        # an in-memory database: past the limit its tables spill to the folder, and it skips
+        # the write-ahead log and checkpoints of a database file (twice as fast to fill)
+        self.con = duckdb.connect(":memory:")
         for setting in (
             f"memory_limit='{MEMORY_LIMIT}'",
             f"temp_directory='{self.folder / 'spill'}'",
@@ -425,19 +427,17 @@ def _historise(
     )
     if not counts.changes_anything and tables.exists(current_id):
         return change
-    ws.con.execute(f"CREATE OR REPLACE TABLE new_{i} AS {sql.applied(history_schema.names)}")
-    ws.con.execute(f"DROP VIEW h_{i}; DROP VIEW inc_{i}; DROP TABLE stored_{i}")
-    tables.replace(history_id, ws.stream(f"SELECT * FROM new_{i}", history_schema), history_schema)
+    # both tables are streamed from the plan's queries: nothing is copied in the workspace
+    tables.replace(
+        history_id, ws.stream(sql.applied(history_schema.names), history_schema), history_schema
+    )
     current_schema = pa.schema(
         [f for f in history_schema if f.name not in SCD2_COLUMNS], metadata=schema.metadata
     )
-    cols = ", ".join(_q(c) for c in current_schema.names)
     tables.replace(
-        current_id,
-        ws.stream(f"SELECT {cols} FROM new_{i} WHERE {IS_CURRENT}", current_schema),
-        current_schema,
+        current_id, ws.stream(sql.current(current_schema.names), current_schema), current_schema
     )
-    ws.con.execute(f"DROP TABLE new_{i}")
+    ws.con.execute(f"DROP VIEW h_{i}; DROP VIEW inc_{i}; DROP TABLE stored_{i}")
     return change
 
 

@@ -276,6 +276,18 @@ class Scd2Sql:
             f"ORDER BY {_SECTION}, {_POSITION}"
         )
 
+    def current(self, columns: Sequence[str]) -> str:
+        """The query of the current rows after :meth:`plan` (``columns`` of them): the current
+        rows not closed, then the opened rows."""
+        cols = ", ".join(_q(c) for c in columns)
+        ccols = ", ".join(f"c.{_q(c)}" for c in columns)
+        identity = self._on("c", "x") + f" AND c.{VERSION} = x.{VERSION}"
+        return (
+            f"SELECT {ccols} FROM __scd2_current c "
+            f"WHERE NOT EXISTS (SELECT 1 FROM __scd2_close x WHERE {identity}) "
+            f"UNION ALL SELECT {cols} FROM __scd2_open"
+        )
+
     def applied(self, columns: Sequence[str]) -> str:
         """The query of the history after :meth:`plan`: untouched rows, then the closed rows,
         then the opened rows (with ``order``, each part keeps it).
