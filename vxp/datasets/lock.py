@@ -57,7 +57,7 @@ from vxp.core.names import DEFAULT_BRANCH
 from vxp.core.settings import Settings
 from vxp.domain.lineage import FileInput, RunLineage, TableOutput
 from vxp.domain.refs import resolve
-from vxp.ingestion.resources import InvalidId, ResourceType, member_checksum, parse_id
+from vxp.ingestion.resources import InvalidId, ResourceType, parse_id
 from vxp.lakefs import LakeFS
 
 from .leakage import find_leakage
@@ -491,8 +491,8 @@ def _child(job: Mapping[str, Any]) -> dict[str, Any]:
         else:
             hint = "fix the recipe; `vxp resources list` shows what exists at a ref"
         inputs: dict[str, FileInput] = {}
-        lines = None if problems else _lines(client, job, rows, problems, inputs)
-        if problems or lines is None:
+        lines = [] if problems else _lines(client, job, rows, problems, inputs)
+        if problems:
             raise RecipeError(
                 f"cannot lock recipe {label}: {len(problems)} problem(s)", problems, hint
             )
@@ -600,11 +600,13 @@ class _Manifests:
 
     def table(self, prefixes: Sequence[str], problems: list[str]) -> pa.Table:
         """The entries of the manifests of run folders ``prefixes`` (``raw/<source>/<run>/``):
-        ``prefix``, ``relative`` (the delivered path), ``sha256``, ``size``. A manifest that
-        does not exist or lists a bad sha256 is a problem."""
+        ``path`` (the object's path: the prefix and the delivered path), ``sha256``, ``size``.
+        A manifest that does not exist or lists a bad sha256 is a problem."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
-        columns: dict[str, list[Any]] = {"prefix": [], "relative": [], "sha256": [], "size": []}
+        schema = pa.schema([("path", pa.string()), ("sha256", pa.string()), ("size", pa.int64())])
+        tables = [schema.empty_table()]
         for prefix in prefixes:
             manifest = prefix + "_manifest.json"
             try:
@@ -615,30 +617,26 @@ class _Manifests:
             digest = hashlib.sha256(data).hexdigest()
             self._inputs[manifest] = FileInput(manifest, digest, len(data))
             entries = json.loads(data)["files"]
-            bad = [str(f["path"]) for f in entries if not _HEX64.fullmatch(str(f["sha256"]))]
-            if bad:
-                problems.append(f"{manifest}: the sha256 of {bad[0]} is not 64 lowercase hex")
+            table = pa.table(
+                {
+                    "path": [prefix + str(f["path"]) for f in entries],
+                    "sha256": [str(f["sha256"]) for f in entries],
+                    "size": [int(f["size"]) for f in entries],
+                },
+                schema=schema,
+            )
+            hex64 = pc.match_substring_regex(table["sha256"], "^[0-9a-f]{64}$")
+            if not pc.all(hex64).as_py():
+                bad = table["path"].filter(pc.invert(hex64))[0].as_py()
+                problems.append(f"{manifest}: the sha256 of {bad} is not 64 lowercase hex")
                 continue
-            columns["prefix"] += [prefix] * len(entries)
-            columns["relative"] += [str(f["path"]) for f in entries]
-            columns["sha256"] += [str(f["sha256"]) for f in entries]
-            columns["size"] += [int(f["size"]) for f in entries]
-        return pa.table(
-            columns,
-            schema=pa.schema(
-                [
-                    ("prefix", pa.string()),
-                    ("relative", pa.string()),
-                    ("sha256", pa.string()),
-                    ("size", pa.int64()),
-                ]
-            ),
-        )
+            tables.append(table)
+        return pa.concat_tables(tables)
 
 
 def _files_column(
     client: PlatformClient, rows: pa.Table, problems: list[str], inputs: dict[str, FileInput]
-) -> pa.Array:
+) -> list[str]:
     """The ``files`` JSON of every row (module docstring: how a resource maps to files).
 
     Computed over all paths at once with Arrow: a path of a ``Volume``, ``Document`` or
@@ -653,7 +651,7 @@ def _files_column(
     paths = rows["paths"].combine_chunks()
     lengths = pc.fill_null(pc.list_value_length(paths), 0).cast(pa.int64())
     if not n or not pc.sum(lengths).as_py():
-        return pa.array(["[]"] * n, pa.large_string())
+        return ["[]"] * n
     ids = rows["id"].combine_chunks()
     flat = pc.list_flatten(paths)
     parent = pc.list_parent_indices(paths)
@@ -677,91 +675,113 @@ def _files_column(
             rid = ids[parent[positions[i].as_py()].as_py()].as_py()
             path = flat[positions[i].as_py()].as_py()
             problems.append(f"resource {rid}: {path} is not under raw/<source>/<run>/")
-        prefix = pc.struct_field(where, "prefix")
-        relative = pc.struct_field(where, "relative")
-        manifests = _Manifests(client, inputs).table(
-            pc.unique(prefix.drop_null()).to_pylist(), problems
-        )
-        wanted = pa.table({"position": positions, "prefix": prefix, "relative": relative}).join(
-            manifests, ["prefix", "relative"], join_type="left outer"
-        )
-        wanted = wanted.sort_by("position")
-        missing = pc.and_(pc.is_null(wanted["sha256"]), pc.is_valid(wanted["prefix"]))
+        prefixes = pc.unique(pc.struct_field(where, "prefix").drop_null()).to_pylist()
+        manifests = _Manifests(client, inputs).table(prefixes, problems).combine_chunks()
+        paths_listed = manifests["path"].combine_chunks()
+        found = pc.index_in(flat.take(positions), value_set=paths_listed)
+        missing = pc.and_(pc.is_null(found), pc.is_valid(where))
         for i in pc.indices_nonzero(missing).to_pylist():
-            position = wanted["position"][i].as_py()
-            rid = ids[parent[position].as_py()].as_py()
-            manifest = wanted["prefix"][i].as_py() + "_manifest.json"
-            if manifest in inputs:
-                relative_path = wanted["relative"][i].as_py()
-                problems.append(f"resource {rid}: {manifest} does not list {relative_path}")
-        sha = pc.replace_with_mask(checksum, looked_up, wanted["sha256"].combine_chunks())
-        file_size = pc.replace_with_mask(size, looked_up, wanted["size"].combine_chunks())
-        _check_members(rows, parent, looked_up, sha, file_size, problems)
-    if pc.any(pc.match_substring_regex(flat, _ESCAPE.pattern)).as_py():
-        path_json = pa.array([_string(p) for p in flat.to_pylist()], pa.string())
-    else:
-        path_json = pc.binary_join_element_wise('"', flat, '"', "")
-    one = pc.binary_join_element_wise(
-        '{"path":',
-        path_json,
-        ',"sha256":"',
-        sha,
-        '","size":',
-        pc.cast(file_size, pa.string()),
-        "}",
-        "",
-    )
-    offsets = pa.concat_arrays(
-        [pa.array([0], pa.int64()), pc.cumulative_sum(lengths).cast(pa.int64())]
-    )
-    grouped = pa.LargeListArray.from_arrays(offsets, one.cast(pa.large_string()))
-    return pc.binary_join_element_wise(
-        pa.scalar("[", pa.large_string()),
-        pc.binary_join(grouped, pa.scalar(",", pa.large_string())),
-        pa.scalar("]", pa.large_string()),
-        pa.scalar("", pa.large_string()),
-    )
+            rid = ids[parent[positions[i].as_py()].as_py()].as_py()
+            prefix = where[i]["prefix"].as_py()
+            if prefix + "_manifest.json" in inputs:
+                relative = where[i]["relative"].as_py()
+                problems.append(f"resource {rid}: {prefix}_manifest.json does not list {relative}")
+        listed_sha = manifests["sha256"].combine_chunks().take(found)
+        listed_size = manifests["size"].combine_chunks().take(found)
+        sha = pc.replace_with_mask(checksum, looked_up, listed_sha)
+        file_size = pc.replace_with_mask(size, looked_up, listed_size)
+        _check_members(rows, lengths, looked_up, sha, file_size, problems)
+    hex64 = pc.fill_null(pc.match_substring_regex(sha, "^[0-9a-f]{64}$"), True)
+    for position in pc.indices_nonzero(pc.and_(single, pc.invert(hex64))).to_pylist():
+        rid = ids[parent[position].as_py()].as_py()
+        problems.append(f"resource {rid}: its checksum is not a sha256 (64 lowercase hex digits)")
+    # the JSON of each file, then of each row's list of files: plain string formatting, which
+    # beats Arrow's element-wise joins of many pieces
+    paths_list = flat.to_pylist()
+    quoted = _quoted(paths_list)
+    one = [
+        f'{{"path":{p},"sha256":"{h}","size":{z}}}'
+        for p, h, z in zip(quoted, sha.to_pylist(), file_size.to_pylist(), strict=True)
+    ]
+    out = []
+    start = 0
+    for length in lengths.to_pylist():
+        if length:
+            out.append("[" + ",".join(one[start : start + length]) + "]")
+            start += length
+        else:
+            out.append("[]")
+    return out
+
+
+def _quoted(values: list[str]) -> list[str]:
+    """Each value as a JSON string; one scan of all of them decides whether any needs escaping."""
+    text = "".join(values)
+    # substring tests and isprintable() run at C speed; a non-printable character that needs
+    # no escape (e.g. U+2028) only takes the slow, exact path
+    if '"' in text or "\\" in text or not text.isprintable():
+        return [_string(v) for v in values]
+    return [f'"{v}"' for v in values]
 
 
 def _check_members(
     rows: pa.Table,
-    parent: pa.Array,
+    lengths: pa.Array,
     looked_up: pa.Array,
     sha: pa.Array,
     size: pa.Array,
     problems: list[str],
 ) -> None:
     """Check the resources whose files came from manifests: ``size_bytes`` is the sum of their
-    files' sizes, and a series' checksum the member checksum of its instances' sha256."""
+    files' sizes, and a series' checksum the member checksum of its instances' sha256.
+
+    Args:
+        lengths: the number of paths of every row; looked_up, sha, size: per path (the rows'
+            paths in order), whether it came from a manifest, its sha256 and size.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    files = pa.table({"parent": parent, "sha256": sha, "size": size}).filter(looked_up)
-    if not files.num_rows or files["sha256"].null_count:
+    if sha.filter(looked_up).null_count:
         return  # missing entries are problems already
-    ids, types = rows["id"].combine_chunks(), rows["type"].combine_chunks()
-    sizes, checksums = rows["size_bytes"].combine_chunks(), rows["checksum"].combine_chunks()
-    totals = files.group_by("parent").aggregate([("size", "sum")])
-    for index, total in zip(
-        totals["parent"].to_pylist(), totals["size_sum"].to_pylist(), strict=True
+    ends = pc.cumulative_sum(lengths)
+    starts = pc.subtract(ends, lengths)
+    # per row: the sum of its files' sizes (a difference of running sums), and whether any
+    # of its files came from a manifest
+    running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(size)])
+    totals = pc.subtract(running.take(ends), running.take(starts))
+    from_manifest = pa.concat_arrays(
+        [pa.array([0], pa.int64()), pc.cumulative_sum(looked_up.cast(pa.int64()))]
+    )
+    checked = pc.greater(pc.subtract(from_manifest.take(ends), from_manifest.take(starts)), 0)
+    ids = rows["id"].combine_chunks()
+    expected = rows["size_bytes"].combine_chunks().cast(pa.int64())
+    wrong = pc.and_(checked, pc.not_equal(expected, totals))
+    for index in pc.indices_nonzero(pc.fill_null(wrong, False)).to_pylist():
+        problems.append(
+            f"resource {ids[index].as_py()}: its size_bytes {expected[index].as_py()} is not the "
+            "sum of its files' sizes in the manifests"
+        )
+    # a series' checksum: sha256 over its instances' "<sha256>\n" (member_checksum), per row
+    series = pc.and_(
+        checked,
+        pc.and_(
+            pc.equal(rows["type"].combine_chunks(), ResourceType.DICOM_SERIES.value),
+            pc.is_valid(rows["checksum"].combine_chunks()),
+        ),
+    )
+    if not pc.any(series).as_py():
+        return
+    offsets = pa.concat_arrays([pa.array([0], pa.int64()), ends])
+    lines = pc.binary_join_element_wise(sha, "\n", "")
+    grouped = pa.LargeListArray.from_arrays(offsets, lines.cast(pa.large_string()))
+    joined = pc.binary_join(grouped, pa.scalar("", pa.large_string()))
+    indices = pc.indices_nonzero(series)
+    checksums = rows["checksum"].combine_chunks().take(indices).to_pylist()
+    for index, text, checksum in zip(
+        indices.to_pylist(), joined.take(indices).to_pylist(), checksums, strict=True
     ):
-        expected = sizes[index].as_py()
-        if expected is not None and expected != total:
-            problems.append(
-                f"resource {ids[index].as_py()}: its size_bytes {expected} is not the sum of its "
-                "files' sizes in the manifests"
-            )
-    series = pc.equal(types.take(files["parent"]), ResourceType.DICOM_SERIES.value)
-    members: dict[int, list[str]] = {}
-    for index, digest in zip(
-        files["parent"].filter(series).to_pylist(),
-        files["sha256"].filter(series).to_pylist(),
-        strict=True,
-    ):
-        members.setdefault(index, []).append(digest)
-    for index, digests in members.items():
-        expected = checksums[index].as_py()
-        if expected is not None and member_checksum(digests) != expected:
+        if hashlib.sha256(text.encode("ascii")).hexdigest() != checksum:
             problems.append(
                 f"resource {ids[index].as_py()}: its checksum is not that of its instances in "
                 "the manifests"
@@ -784,65 +804,56 @@ def _lines(
     rows: pa.Table,
     problems: list[str],
     inputs: dict[str, FileInput],
-) -> pa.Array:
-    """The lockfile line of every row (rows sorted by id), as an Arrow string array.
+) -> list[str]:
+    """The lockfile line of every row (rows sorted by id).
 
-    Lines are assembled column by column with Arrow, key by key in sorted order, rather than by
-    encoding a dict per resource: the same bytes as :func:`canonical_line` (a unit test holds
-    them equal) at a small part of the cost. ``attributes`` is copied as ``vxp.resources``
-    stores it: canonical JSON by the table's contract
-    (:data:`vxp.ingestion.resources.RESOURCE_SCHEMA`, written with ``canonical_json``). Only
-    ``files`` is made row by row, for the rows that have paths.
+    Lines are formatted key by key in sorted order from the columns, rather than by encoding a
+    dict per resource: the same bytes as :func:`canonical_line` (a unit test holds them equal)
+    at a small part of the cost. ``attributes`` is copied as ``vxp.resources`` stores it:
+    canonical JSON by the table's contract (:data:`vxp.ingestion.resources.RESOURCE_SCHEMA`,
+    written with ``canonical_json``).
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = rows.num_rows
-    if n == 0:
-        return pa.array([], pa.large_string())
-    ids = rows["id"]
-    if pc.any(pc.match_substring_regex(ids, _ESCAPE.pattern)).as_py():
-        id_json = pa.array([_string(i) for i in ids.to_pylist()], pa.string())
-    else:
-        id_json = pc.binary_join_element_wise('"', ids, '"', "")
+    if rows.num_rows == 0:
+        return []
+    ids = rows["id"].to_pylist()
     attributes = pc.if_else(
         pc.equal(pc.fill_null(rows["attributes"], ""), ""), "{}", rows["attributes"]
     )
     objects = pc.and_(pc.starts_with(attributes, "{"), pc.ends_with(attributes, "}"))
     if not pc.all(objects).as_py():
-        bad = ids.filter(pc.invert(objects)).to_pylist()
+        bad = rows["id"].filter(pc.invert(objects)).to_pylist()
         problems += [f"resource {rid}: its attributes are not a JSON object" for rid in bad]
     if rows["version"].null_count:
-        bad = ids.filter(pc.is_null(rows["version"])).to_pylist()
+        bad = rows["id"].filter(pc.is_null(rows["version"])).to_pylist()
         problems += [f"resource {rid}: its current row has no version" for rid in bad]
-    types = rows["type"]
-    unknown = set(pc.unique(types).to_pylist()) - {t.value for t in ResourceType}
+    types = rows["type"].to_pylist()
+    unknown = set(types) - {t.value for t in ResourceType}
     if unknown:
         problems.append(f"unknown resource types in vxp.resources: {sorted(map(str, unknown))}")
-        return pa.array([], pa.large_string())
+    if problems:
+        return []
     files = _files_column(client, rows, problems, inputs)
-    pieces: list[Any] = [
-        '{"attributes":',
-        attributes,
-        ',"commit":' + _string(client.commit) + ',"files":',
-        files,
-        ',"id":',
-        id_json,
-        ',"repository":' + _string(str(job["repository"])) + ',"type":"',
-        types,
-        '","version":',
-        pc.cast(rows["version"], pa.string()),
-        "}\n",
+    commit = _string(client.commit)
+    repository = _string(str(job["repository"]))
+    return [
+        f'{{"attributes":{a},"commit":{commit},"files":{f},"id":{i},'
+        f'"repository":{repository},"type":"{t}","version":{v}}}\n'
+        for a, f, i, t, v in zip(
+            attributes.to_pylist(),
+            files,
+            _quoted(ids),
+            types,
+            rows["version"].to_pylist(),
+            strict=True,
+        )
     ]
-    # one string type for every piece (large: a lock may pass 2 GiB of lines)
-    typed = [
-        pa.scalar(x, pa.large_string()) if isinstance(x, str) else x.cast(pa.large_string())
-        for x in pieces
-    ]
-    return pc.binary_join_element_wise(*typed, pa.scalar("", pa.large_string()))
 
 
-def _write(work: Path, selection: Selection, ids: pa.Array, lines: pa.Array) -> list[LockedSplit]:
+def _write(
+    work: Path, selection: Selection, ids: pa.Array, lines: Sequence[str]
+) -> list[LockedSplit]:
     """Write every split's file — its members' lines, in id order — with count and sha256.
 
     Args:
@@ -854,8 +865,8 @@ def _write(work: Path, selection: Selection, ids: pa.Array, lines: pa.Array) -> 
     out = []
     for split in sorted(selection.splits):
         members = pa.array(selection.splits[split], pa.string())
-        taken = lines.take(pc.index_in(members, value_set=ids))
-        data = "".join(taken.to_pylist()).encode("utf-8")
+        positions = pc.index_in(members, value_set=ids).to_pylist()
+        data = "".join([lines[k] for k in positions]).encode("utf-8")
         (work / lockfile_name(split)).write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         out.append(LockedSplit(split, lockfile_name(split), len(members), digest))

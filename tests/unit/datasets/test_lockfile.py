@@ -56,7 +56,7 @@ def test_a_line_is_canonical_json() -> None:
 def test_split_files_hold_their_lines_in_id_order_with_counts_and_sha256(tmp_path: Path) -> None:
     ids = [f"{S1}/visit/{n}" for n in (1, 2, 3)]
     selection = Selection({"train": [ids[0], ids[2]], "test": [ids[1]], "empty": []})
-    lines = pa.array([canonical_line(_record(id=i, type="Visit")) for i in ids])
+    lines = [canonical_line(_record(id=i, type="Visit")) for i in ids]
     splits = {s.name: s for s in _write(tmp_path, selection, pa.array(ids), lines)}
     assert sorted(splits) == ["empty", "test", "train"]
     train = (tmp_path / "resources.train.jsonl").read_bytes()
@@ -109,7 +109,7 @@ def _files_of(
     problems: list[str] = []
     inputs: dict[str, FileInput] = {}
     column = _files_column(client, table, problems, inputs)  # type: ignore[arg-type]
-    files = [json.loads(x) if x is not None else None for x in column.to_pylist()]
+    files = [] if problems else [json.loads(x) for x in column]
     return files, problems, inputs
 
 
@@ -232,7 +232,7 @@ def test_lines_are_assembled_as_canonical_json_would_write_them() -> None:
     )
     problems: list[str] = []
     job = {"repository": "clinical"}
-    lines = _lines(client, job, rows, problems, {}).to_pylist()  # type: ignore[arg-type]
+    lines = _lines(client, job, rows, problems, {})  # type: ignore[arg-type]
     assert problems == []
     expected_files = [
         [],
