@@ -26,6 +26,7 @@ from bench import (
     dicom_headers,
     duckdb_scan,
     import_time,
+    ingest,
     ingest_files,
     install,
     lakefs_ops,
@@ -46,6 +47,7 @@ _MODULES: tuple[Benchmark, ...] = (
     import_time,
     dicom_headers,
     ingest_files,
+    ingest,
     materialize,
 )
 BENCHMARKS = {module.NAME: module for module in _MODULES}
