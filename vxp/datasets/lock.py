@@ -230,26 +230,32 @@ def lock(
     if output is not None:
         _check_destination(Path(output))
     recipe_bytes = recipe_file.read_bytes()
-    with LakeFS(settings.lakefs_endpoint) as lakefs:
-        session = lakefs.as_user(
-            settings.lakefs_access_key_id, settings.lakefs_secret_access_key.reveal()
-        )
-        commit = resolve(session, repository, ref)
-        info = session.get_commit(repository, commit)
-    if info is None:  # pragma: no cover - resolve() just found it
-        raise NotFound(f"commit {commit} of {repository!r} vanished")
+    # the child starts first: its imports overlap with resolving the ref and the START event
+    child = _start_child()
+    try:
+        with LakeFS(settings.lakefs_endpoint) as lakefs:
+            session = lakefs.as_user(
+                settings.lakefs_access_key_id, settings.lakefs_secret_access_key.reveal()
+            )
+            commit = resolve(session, repository, ref)
+            info = session.get_commit(repository, commit)
+        if info is None:  # pragma: no cover - resolve() just found it
+            raise NotFound(f"commit {commit} of {repository!r} vanished")
+        parent = Path(output).resolve().parent if output is not None else Path.cwd()
+        parent.mkdir(parents=True, exist_ok=True)
+        work = parent / f".vxp-lock-{secrets.token_hex(6)}"
+        work.mkdir()
+    except BaseException:
+        _kill(child)
+        raise
     commit_date = info.date.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    parent = Path(output).resolve().parent if output is not None else Path.cwd()
-    parent.mkdir(parents=True, exist_ok=True)
-    work = parent / f".vxp-lock-{secrets.token_hex(6)}"
-    work.mkdir()
     # one job per dataset; each lock is a run of it
     job = f"datasets-lock.{name or recipe_file.stem}"
     run = RunLineage.for_run(repository, job, secrets.token_hex(16))
     try:
         run.start([_resources_input(commit)])
         outcome = _run_child(
+            child,
             {
                 "recipe": str(recipe_file.resolve()),
                 "entrypoint": entrypoint,
@@ -369,19 +375,28 @@ def _place(work: Path, destination: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_child(job: Mapping[str, Any], work: Path, timeout: float, recipe: Path) -> dict[str, Any]:
-    """Run the lock's child on ``job``; its outcome, or the :class:`RecipeError` it reported.
-
-    The child is the leader of a process group of its own, so stopping it also stops any
-    process the recipe started.
-    """
-    child = subprocess.Popen(
+def _start_child() -> subprocess.Popen[bytes]:
+    """Start the lock's child process; it imports what it needs, then waits for its job on
+    stdin. It leads a process group of its own, so stopping it also stops any process the
+    recipe started."""
+    return subprocess.Popen(
         [sys.executable, "-c", "from vxp.datasets.lock import _child_main; _child_main()"],
         stdin=subprocess.PIPE,
         # the recipe's prints go to stderr: stdout stays the command's
         stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
         start_new_session=True,
     )
+
+
+def _run_child(
+    child: subprocess.Popen[bytes],
+    job: Mapping[str, Any],
+    work: Path,
+    timeout: float,
+    recipe: Path,
+) -> dict[str, Any]:
+    """Give ``child`` its ``job`` and wait for it, at most ``timeout`` seconds; its outcome, or
+    the :class:`RecipeError` it reported."""
     try:
         assert child.stdin is not None
         # the settings hold secrets: they travel through the pipe, never a file
@@ -428,7 +443,16 @@ def _kill(child: subprocess.Popen[bytes]) -> None:
 
 
 def _child_main() -> None:
-    """Entry of the child: read the job from stdin, write the outcome to the work folder."""
+    """Entry of the child: import what every lock needs while the parent resolves the ref, read
+    the job from stdin, write the outcome to the work folder."""
+    import duckdb  # noqa: F401
+    import pyarrow as pa
+    import pyarrow.compute
+
+    import vxp_client  # noqa: F401
+
+    # pyarrow imports pandas, when installed, the first time it builds a table
+    pa.table({"x": [1]})
     job = json.loads(sys.stdin.read())
     work = Path(job["work"])
     try:
