@@ -44,6 +44,10 @@ class Recipe:
         name: the dataset's name (default: the function's name).
         version: the recipe's version (an int), or None when the registry gives it.
         description: the first paragraph of the function's docstring ("" without one).
+
+    Raises:
+        TypeError: ``function`` is not callable or does not take exactly one argument, or
+            ``version`` is not an int.
     """
 
     function: RecipeFunction

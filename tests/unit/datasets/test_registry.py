@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from vxp.core.errors import InvalidInput, NotFound
 from vxp.datasets.recipe import load_recipe
 from vxp.datasets.registry import REGISTRY_FILE, find_registry, load_registry, parse_spec
+from vxp.ingestion.resources import Resource, ResourceType
 
 SHIPPED = Path(__file__).resolve().parents[3] / REGISTRY_FILE
 
@@ -130,3 +132,39 @@ def test_specs_and_where_the_registry_is_found(
     assert find_registry(project / "sub" / "dir") == project / "recipes" / "datasets.yaml"
     monkeypatch.setenv("VXP_REGISTRY", str(tmp_path / "elsewhere.yaml"))
     assert find_registry(project) == tmp_path / "elsewhere.yaml"
+
+
+def _series(**attributes: object) -> Resource:
+    study = "trial/basel/subject/BASEL-001/dicom-study/1.2"
+    return Resource(
+        f"{study}/dicom-series/1.2.3", ResourceType.DICOM_SERIES, study, "basel", attributes
+    )
+
+
+@pytest.mark.parametrize(
+    ("attributes", "t2"),
+    [
+        ({"modality": "MR", "series_description": "T2w_SPACE"}, True),
+        ({"modality": "MR", "protocol_name": "t2_tse_tra"}, True),
+        ({"modality": "MR", "series_description": "T1w_MPRAGE"}, False),
+        ({"modality": "MR", "series_description": "T2 FLAIR"}, False),
+        ({"modality": "MR", "series_description": "T2* GRE"}, False),
+        # no contrast named: pydicom's MR_small.dcm (spin echo, TE 240 ms, TR 4000 ms) is T2w
+        ({"modality": "MR", "echo_time": 240.0, "repetition_time": 4000.0}, True),
+        ({"modality": "MR", "echo_time": 15.0, "repetition_time": 500.0}, False),
+        (
+            {
+                "modality": "MR",
+                "series_description": "DWI",
+                "echo_time": 90.0,
+                "repetition_time": 5000.0,
+            },
+            False,
+        ),
+        ({"modality": "CT", "series_description": "T2"}, False),
+    ],
+)
+def test_the_t2_recipe_tells_t2_weighted_series(attributes: dict[str, object], t2: bool) -> None:
+    recipe = load_recipe(load_registry(SHIPPED).get("basel-t2-clinical").path)
+    is_t2 = sys.modules[recipe.__module__].is_t2
+    assert is_t2(_series(**attributes)) is t2
