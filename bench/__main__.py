@@ -30,6 +30,7 @@ from bench import (
     ingest_files,
     install,
     lakefs_ops,
+    lock,
     materialize,
 )
 from bench.core import Benchmark, Options, Recorder, load_average
@@ -48,6 +49,7 @@ _MODULES: tuple[Benchmark, ...] = (
     dicom_headers,
     ingest_files,
     ingest,
+    lock,
     materialize,
 )
 BENCHMARKS = {module.NAME: module for module in _MODULES}
