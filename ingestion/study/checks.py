@@ -118,6 +118,8 @@ class BatchChecker:
     Args:
         checks: column name (as in the batch) -> (SQL predicate flagging a bad value, type).
         key_columns: key column names as in the batch (empty: no key checks).
+        key_types: key column -> DuckDB type its text is compared as (``"01"`` and ``"1"``
+            are one ``int`` key); key columns not named are compared as they are.
 
     Attributes:
         findings: the first ``PROBLEM_LIMIT`` findings per (code, column), in row order.
@@ -127,6 +129,7 @@ class BatchChecker:
 
     checks: dict[str, tuple[str, ColumnType]]
     key_columns: list[str]
+    key_types: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     counts: dict[tuple[str, str | None], int] = field(default_factory=lambda: defaultdict(int))
     rows: int = 0
@@ -166,12 +169,46 @@ class BatchChecker:
                 f"SELECT __ordinal, {select} FROM batch "  # noqa: S608
                 f"WHERE {any_flag} ORDER BY __ordinal"
             )
-        cols = ", ".join(quote(c) for c in self.key_columns)
-        nulls = " OR ".join(f"{quote(c)} IS NULL" for c in self.key_columns)
+        # a key part that is not a value of its type is a value.type problem, never part of a
+        # duplicate: its row gets no hash
+        typed = [self._typed(c) for c in self.key_columns]
+        nulls = " OR ".join(f"{t} IS NULL" for t in typed)
         self._insert = (
-            f"INSERT INTO keys SELECT CASE WHEN {nulls} THEN NULL ELSE hash({cols}) END "  # noqa: S608
-            "FROM batch"
+            f"INSERT INTO keys SELECT CASE WHEN {nulls} THEN NULL "  # noqa: S608
+            f"ELSE hash({', '.join(typed)}) END FROM batch"
         )
+
+    def _typed(self, column: str) -> str:
+        """SQL: key ``column`` as the value it is compared as."""
+        sql_type = self.key_types.get(column)
+        return f"TRY_CAST({quote(column)} AS {sql_type})" if sql_type else quote(column)
+
+    def typed_keys(
+        self, values: Mapping[int, tuple[str | None, ...]]
+    ) -> dict[int, tuple[Any, ...]]:
+        """Key values read as text (ordinal -> one per key column) as the values they are
+        compared as (see ``key_types``), for :func:`confirm_duplicates`."""
+        if not self.key_types or not values:
+            return dict(values)
+        ordinals = list(values)
+        table = pa.table(
+            {
+                "__ordinal": pa.array(ordinals, pa.int64()),
+                **{
+                    c: pa.array([values[o][i] for o in ordinals], pa.string())
+                    for i, c in enumerate(self.key_columns)
+                },
+            }
+        )
+        self._con.register("texts", table)
+        try:
+            rows = self._con.execute(
+                f"SELECT __ordinal, {', '.join(self._typed(c) for c in self.key_columns)} "  # noqa: S608
+                "FROM texts"
+            ).fetchall()
+        finally:
+            self._con.unregister("texts")
+        return {int(r[0]): tuple(r[1:]) for r in rows}
 
     def _message(self, code: str, column: str | None, value: Any) -> str:
         if code == "value.type":
@@ -255,7 +292,7 @@ def confirm_duplicates(
 
     Args:
         candidates: from :meth:`BatchChecker.duplicate_candidates`.
-        values: ordinal -> the key values of that row (for every candidate ordinal).
+        values: ordinal -> the key values of that row (a candidate without is left out).
 
     Returns:
         (key values, ordinals) per key given to more than one row, ordered by first ordinal.
@@ -264,6 +301,7 @@ def confirm_duplicates(
     for group in candidates:
         by_key: dict[tuple[Any, ...], list[int]] = {}
         for o in group:
-            by_key.setdefault(values[o], []).append(o)
+            if o in values:
+                by_key.setdefault(values[o], []).append(o)
         out += [(k, os) for k, os in by_key.items() if len(os) > 1]
     return sorted(out, key=lambda kv: kv[1][0])

@@ -214,8 +214,10 @@ def check_csv(
         The number of good data rows.
     """
     checks = {c: (pred, t) for c, t in columns.items() if (pred := text_check(c, t)) is not None}
+    # keys compare as their types' values: "01" and "1" are one int key
+    key_types = {c: columns[c].to_duckdb() for c in key_columns if c in checks}
     while True:
-        checker = BatchChecker(checks, key_columns)
+        checker = BatchChecker(checks, key_columns, key_types)
         invalid: list[int] = []
         try:
             for batch in _reader(f, layout, invalid):
@@ -236,17 +238,17 @@ def check_csv(
             )
         break
     candidates = checker.duplicate_candidates()
-    checker.close()
     findings = list(checker.findings)
     if findings or invalid or candidates:
         keys = [layout.header.index(c) for c in key_columns]
         wanted = {x.ordinal for x in findings} | {o for group in candidates for o in group}
         lines, values = _lines_of(f, layout, wanted, keys, problems)
-        duplicates = confirm_duplicates(candidates, values)
-        for key, ordinals in duplicates[:PROBLEM_LIMIT]:
+        typed = checker.typed_keys({o: values[o] for g in candidates for o in g if o in values})
+        duplicates = confirm_duplicates(candidates, typed)
+        for _, ordinals in duplicates[:PROBLEM_LIMIT]:
+            shown = ", ".join(map(str, values[ordinals[0]]))
             findings.extend(
-                Finding("key.duplicate", o, None, f"The key ({', '.join(key)}) is also on")
-                for o in ordinals
+                Finding("key.duplicate", o, None, f"The key ({shown}) is also on") for o in ordinals
             )
         for x in findings:
             line = lines.get(x.ordinal)
@@ -268,6 +270,7 @@ def check_csv(
             )
     if len(candidates) > PROBLEM_LIMIT:
         problems.error("key.duplicate", "… and more duplicate keys.", file=f.relative_path)
+    checker.close()
     return checker.rows
 
 

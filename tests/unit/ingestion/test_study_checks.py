@@ -101,3 +101,18 @@ def test_many_problems_are_capped_per_column(tmp_path: Path) -> None:
     typed = [p for p in plan.problems if p.code == "value.type"]
     assert len(typed) == 101 and typed[-1].message == "… and 900 more such problems."
     assert [p.line for p in typed[:3]] == [2, 3, 4]
+
+
+def test_keys_compare_as_their_types_values(tmp_path: Path) -> None:
+    _study(tmp_path, ["a,1,1.5,x", "a,01,1.5,y", "b,1,1.5,z", "b,x,1.5,w", "b,y,1.5,v"])
+    plan = validate_study(tmp_path)
+    got = sorted((p.code, p.line, p.column) for p in plan.problems)
+    # "1" and "01" are one int; "x" and "y" are no ints, so no duplicate of each other
+    assert got == [
+        ("key.duplicate", 2, None),
+        ("key.duplicate", 3, None),
+        ("value.type", 5, "V"),
+        ("value.type", 6, "V"),
+    ]
+    dup = next(p for p in plan.problems if p.code == "key.duplicate" and p.line == 3)
+    assert dup.message == "The key (a, 1) is also on line(s) 2."
