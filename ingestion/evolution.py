@@ -23,19 +23,22 @@ from .study.types import TypeChange, iceberg_type_change
 __all__ = ["check_evolution"]
 
 
-def check_evolution(tables: Tables, source: str, plan: StudyPlan, problems: Problems) -> None:
+def check_evolution(tables: Tables, source: str, plan: StudyPlan, problems: Problems) -> bool:
     """Add the problems of ``plan`` against the raw tables ``tables`` holds for ``source``.
 
     Args:
         tables: the catalog at the ``source`` layer's head.
         plan: the validated delivery.
         problems: where errors and warnings go (with the dataset's file and the column).
+
+    Returns:
+        True when the delivery holds every dataset delivered before (it is complete).
     """
     namespace = f"raw_{source}"
     try:
         existing = {name[-1] for name in tables.catalog.list_tables(namespace)}
     except NoSuchNamespaceError:
-        return
+        return True
     delivered = {d.table for d in plan.datasets}
     for missing in sorted(existing - delivered):
         problems.warning(
@@ -69,3 +72,4 @@ def check_evolution(tables: Tables, source: str, plan: StudyPlan, problems: Prob
                     file=dataset.file.relative_path,
                     column=column,
                 )
+    return existing <= delivered

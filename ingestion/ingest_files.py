@@ -173,7 +173,7 @@ def ingest_files(
             ManifestEntry(f.relative_path, checksums[f.relative_path], f.size) for f in files
         )
         probe = DeliveryManifest(source, "", KIND, everything, identity_options=identity)
-        known = integrated_run(session, repo, DEFAULT_BRANCH, source, probe.delivery_sha256)
+        known = integrated_run(session, repo, DEFAULT_BRANCH, source, probe.delivery_sha256, KIND)
         if known is not None:
             # a run killed after its integration merge left its (merged) branches behind
             cleanup_run(session, repo, RunNames(source, known.run))

@@ -85,8 +85,18 @@ def ingest_study(
     progress = progress or SilentProgress()
     report = RunReport(source=source, repository=repo, problems=delivery.problems)
     resolve(session, repo, SOURCE_BRANCH)
+    complete = True
+    if not delivery.datasets and not delivery.problems.has_errors:
+        # nothing to ingest: as a full delivery it would close every row and resource
+        delivery.problems.error(
+            "delivery.empty",
+            "The delivery holds no dataset (.csv or .xpt declared in the dictionary); "
+            "nothing would be ingested.",
+        )
     if not delivery.problems.has_errors:
-        check_evolution(Tables(settings, repo, SOURCE_BRANCH), source, delivery, delivery.problems)
+        complete = check_evolution(
+            Tables(settings, repo, SOURCE_BRANCH), source, delivery, delivery.problems
+        )
     if delivery.problems.has_errors:
         report.outcome = Outcome.INVALID
         return report
@@ -158,6 +168,7 @@ def ingest_study(
                 source,
                 datasets,
                 run_id=run,
+                complete=complete,
                 at=at,
                 partial=partial,
             ),

@@ -207,8 +207,13 @@ def integrate_study(
     run_id: str,
     at: dt.datetime,
     partial: bool,
+    complete: bool = True,
 ) -> IntegrationResult:
     """Write the integration tables and study resources of one delivery at ``tables``' branch.
+
+    ``complete`` is False when datasets delivered before are missing from this delivery: their
+    tables are left as they are, so the subjects and visits only they hold must not be closed
+    as deleted either (the resources are planned as for a partial delivery).
 
     Args:
         tables: the catalog at the run's integration branch.
@@ -246,7 +251,7 @@ def integrate_study(
             if change.changes_anything:
                 result.changes.append(change)
 
-        change = _resources(ws, tables, source, datasets, run_id, at, partial)
+        change = _resources(ws, tables, source, datasets, run_id, at, partial or not complete)
         if change.changes_anything:
             result.changes.append(change)
     return result

@@ -459,26 +459,19 @@ def write_state(
     session.upload_object(
         repo, branch, state_path(manifest.source, stage, manifest.kind), state.to_bytes()
     )
-    if stage is Stage.INTEGRATED:
-        # every delivery ever integrated, by identity: an older delivery sent again is
-        # recognised too, not only the last one
-        session.upload_object(
-            repo, branch, delivery_path(manifest.source, manifest.delivery_sha256), state.to_bytes()
-        )
-
-
-def delivery_path(source: str, delivery_sha256: str) -> str:
-    """Where ``integration`` records that a delivery of ``source`` was integrated, and by which
-    run."""
-    return f"_vxp/ingest/{source}/deliveries/{delivery_sha256}.json"
 
 
 def integrated_run(
-    session: Session, repo: str, ref: str, source: str, delivery_sha256: str
+    session: Session, repo: str, ref: str, source: str, delivery_sha256: str, kind: str = "study"
 ) -> SourceState | None:
-    """The run that integrated this delivery of ``source``, as ``ref`` holds it, or None."""
-    raw = session.get_object(repo, ref, delivery_path(source, delivery_sha256))
-    return None if raw is None else _state(raw)
+    """The run that integrated this delivery of ``source`` when it is the latest delivery of
+    its kind that ``ref`` integrated; else None.
+
+    Only the latest counts: sending an earlier delivery again is a new delivery (it reverts
+    the data to it), while sending the latest again changes nothing.
+    """
+    state = read_state(session, repo, ref, source, Stage.INTEGRATED, kind)
+    return state if state is not None and state.delivery_sha256 == delivery_sha256 else None
 
 
 def read_manifest(session: Session, repo: str, ref: str, names: RunNames) -> dict[str, Any]:
@@ -728,13 +721,13 @@ def start_run(
     """Find out whether the delivery with identity ``digest`` (:func:`delivery_sha256`) is
     integrated, half done, or new.
 
-    In order: integrated already (``integration`` records it) → unchanged; its run reached
+    In order: the latest delivery ``integration`` integrated → unchanged; its run reached
     ``source`` (the landed state of ``kind`` names it) → resume at integration; an ingest
     branch holds its manifest (:func:`unfinished_run`) → resume the landing; else a new run.
     """
     from vxp.core.names import DEFAULT_BRANCH
 
-    integrated = integrated_run(session, repo, DEFAULT_BRANCH, source, digest)
+    integrated = integrated_run(session, repo, DEFAULT_BRANCH, source, digest, kind)
     if integrated is not None:
         return RunStart(integrated.run, unchanged=True)
     on_source = read_state(session, repo, SOURCE_BRANCH, source, Stage.LANDED, kind)
