@@ -76,7 +76,9 @@ def merge(
     """Merge SOURCE into branch DESTINATION; changes flow source → integration → app-*.
 
     When both sides changed the same table (or file), nothing is merged: the conflicting tables
-    are listed and the command exits 1.
+    are listed and the command exits 3 (a conflict; nothing changed).
+
+    Example: vxp merge exp-qc integration --repo clinical
     """
 
     commit_id = merge_refs(session(), repository(repo), source, destination, message)
