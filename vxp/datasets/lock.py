@@ -46,7 +46,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,7 +272,7 @@ def lock(
         lock_name = name or str(outcome["name"])
         lock_version = version if version is not None else outcome["version"]
         destination = (
-            Path(output)
+            Path(output).absolute()
             if output is not None
             else Path.cwd()
             / (lock_name if lock_version is None else f"{lock_name}-v{lock_version}")
@@ -895,12 +895,3 @@ def _write(
         digest = hashlib.sha256(data).hexdigest()
         out.append(LockedSplit(split, lockfile_name(split), len(members), digest))
     return out
-
-
-def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a ``resources.<split>.jsonl``, in file order (no checks; the
-    materializers' reader checks the format)."""
-    with Path(path).open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
