@@ -148,7 +148,12 @@ def error_body(status: int, type_: str, message: str) -> dict[str, Any]:
 
 def _catalog_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CatalogError)
-    return JSONResponse(error_body(exc.status, exc.type, exc.message), status_code=exc.status)
+    body = error_body(exc.status, exc.type, exc.message)
+    if exc.status == 406:
+        # the spec's UnsupportedOperationResponse schema is a bare ErrorModel, while its example
+        # and the clients (Iceberg Java, pyiceberg) read IcebergErrorResponse's "error": both
+        body = {**body["error"], **body}
+    return JSONResponse(body, status_code=exc.status)
 
 
 def _vxp_error(_: Request, exc: Exception) -> JSONResponse:

@@ -20,7 +20,7 @@ from pyiceberg.table.metadata import TableMetadataUtil
 from vxp.catalog import table_metadata as tm
 from vxp.catalog.auth import Caller
 from vxp.catalog.commits import Change, Write
-from vxp.catalog.entries import TABLE, EntryService, TableId, TableResult, dump, placement, run
+from vxp.catalog.entries import TABLE, EntryService, TableId, TableResult, dump, run
 from vxp.catalog.errors import AlreadyExists, BadRequest, CommitFailed
 from vxp.catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
 from vxp.catalog.state import RefState, validate_name
@@ -232,8 +232,16 @@ class TableService(EntryService):
                 raise BadRequest(f"creating table {table.ident!r} needs updates that define it")
             location = current.metadata_location
             return TableResult(location, self.files.read_raw(location)), None, None
-        if base is None or placement(base) != placement(updated):
-            self.files.check_metadata_locations(updated["location"], updated["properties"])
+        # checked at every commit, not only when they change: the metadata read may come from a
+        # planted pointer or a registered file (issue "Catalog security")
+        self.files.check_metadata_locations(updated["location"], updated["properties"])
+        for update in updates:
+            if update["action"] == "add-snapshot":
+                # `vxp gc` reads every snapshot's manifest list: one outside the warehouse (or a
+                # relative path) would stop it for the whole installation
+                self.files.check_location(
+                    str(update["snapshot"].get("manifest-list", "")), "manifest list"
+                )
         previous = current.metadata_location if current is not None else None
         location = self.files.new_metadata_location(
             updated["location"], previous, updated["properties"]
