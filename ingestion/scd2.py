@@ -196,6 +196,9 @@ class Scd2Sql:
     def plan(self, run_id: str, at: datetime, *, full: bool) -> Scd2Counts:
         """Create ``__scd2_close`` and ``__scd2_open``; the counts per key.
 
+        One join of the incoming rows with the current rows (a full outer join for a full
+        delivery, to find deletions) gives each key its state; the rows to close are the few
+        current rows of changed or deleted keys, the rows to open those of new or changed keys.
         With ``order``, both tables also have the columns ``__scd2_section`` (0 for closed
         updates, 1 for deletions) and ``__scd2_position`` to sort them by.
 
@@ -206,63 +209,60 @@ class Scd2Sql:
         con, order = self.con, self.order
         same = " AND ".join(f"i.{_q(c)} IS NOT DISTINCT FROM c.{_q(c)}" for c in self.compare)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __scd2_current AS SELECT * FROM {self.history} "
+            f"CREATE OR REPLACE TEMP VIEW __scd2_current AS SELECT * FROM {self.history} "
             f"WHERE {IS_CURRENT}"
         )
+        icols = ", ".join(f"i.{_q(c)}" for c in self.entity)
+        ckeys = ", ".join(f"c.{_q(k)} AS {_q('__c_' + k)}" for k in self.key)
+        positions = f", i.{_q(order)} AS {_POSITION}, c.{_q(order)} AS __scd2_cpos" if order else ""
+        missing = " AND ".join(f"i.{_q(k)} IS NULL" for k in self.key)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __scd2_state AS "
-            f"SELECT {self._keys('i')}, c.{VERSION} AS __version, "
-            + (f"i.{_q(order)} AS {_POSITION}, " if order else "")
-            + f"CASE WHEN c.{VERSION} IS NULL THEN 'new' WHEN {same or 'true'} THEN 'same' "
-            "ELSE 'changed' END AS __state "
-            f"FROM {self.incoming} i LEFT JOIN __scd2_current c ON {self._on('i', 'c')}"
+            f"SELECT {icols}, {ckeys}, c.{VERSION} AS __version{positions}, "
+            f"CASE WHEN {missing} THEN 'deleted' WHEN c.{VERSION} IS NULL THEN 'new' "
+            f"WHEN {same or 'true'} THEN 'same' ELSE 'changed' END AS __state "
+            f"FROM {self.incoming} i {'FULL OUTER' if full else 'LEFT'} JOIN __scd2_current c "
+            f"ON {self._on('i', 'c')}"
         )
         counts = dict(
             con.execute("SELECT __state, count(*) FROM __scd2_state GROUP BY ALL").fetchall()
         )
         entity = ", ".join(f"c.{_q(c)}" for c in self.entity)
-        kept = f"c.{VALID_FROM}, $at AS {VALID_TO}, false AS {IS_CURRENT}"
-        tail = f"c.{VERSION}, c.{RUN_ID}"
-        closed = (
-            f"SELECT {entity}, {kept}, false AS {IS_DELETED}, {tail}"
-            + (f", 0 AS {_SECTION}, s.{_POSITION}" if order else "")
-            + f" FROM __scd2_current c JOIN __scd2_state s ON {self._on('c', 's')} "
-            "WHERE s.__state = 'changed'"
+        section = (
+            f", CASE WHEN s.__state = 'changed' THEN 0 ELSE 1 END AS {_SECTION}, "
+            f"CASE WHEN s.__state = 'changed' THEN s.{_POSITION} ELSE s.__scd2_cpos END "
+            f"AS {_POSITION}"
+            if order
+            else ""
         )
-        deleted = (
-            f"SELECT {entity}, {kept}, true AS {IS_DELETED}, {tail}"
-            + (f", 1 AS {_SECTION}, c.{_q(order)} AS {_POSITION}" if order else "")
-            + f" FROM __scd2_current c WHERE NOT EXISTS (SELECT 1 FROM {self.incoming} i "
-            f"WHERE {self._on('i', 'c')})"
-        )
+        on_current = " AND ".join(f"c.{_q(k)} = s.{_q('__c_' + k)}" for k in self.key)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __scd2_close AS {closed}"
-            + (f" UNION ALL {deleted}" if full else ""),
+            "CREATE OR REPLACE TEMP TABLE __scd2_close AS "
+            f"SELECT {entity}, c.{VALID_FROM}, $at AS {VALID_TO}, false AS {IS_CURRENT}, "
+            f"s.__state = 'deleted' AS {IS_DELETED}, c.{VERSION}, c.{RUN_ID}{section} "
+            "FROM (SELECT * FROM __scd2_state WHERE __state IN ('changed', 'deleted')) s "
+            f"JOIN __scd2_current c ON {on_current} AND c.{VERSION} = s.__version",
             {"at": at},
         )
-        ientity = ", ".join(f"i.{_q(c)}" for c in self.entity)
+        scols = ", ".join(f"s.{_q(c)}" for c in self.entity)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __scd2_open AS "
-            f"SELECT {ientity}, $at AS {VALID_FROM}, NULL::TIMESTAMPTZ AS {VALID_TO}, "
+            f"SELECT {scols}, $at AS {VALID_FROM}, NULL::TIMESTAMPTZ AS {VALID_TO}, "
             f"true AS {IS_CURRENT}, false AS {IS_DELETED}, "
             f"CASE WHEN s.__state = 'changed' THEN s.__version + 1 "
             f"ELSE coalesce(v.__highest, 0) + 1 END::BIGINT AS {VERSION}, "
             f"$run_id AS {RUN_ID}"
             + (f", 0 AS {_SECTION}, s.{_POSITION}" if order else "")
-            + f" FROM {self.incoming} i JOIN __scd2_state s ON {self._on('i', 's')} "
+            + " FROM (SELECT * FROM __scd2_state WHERE __state IN ('new', 'changed')) s "
             f"LEFT JOIN (SELECT {self._keys('h')}, max(h.{VERSION}) AS __highest "
             f"FROM {self.history} h WHERE NOT h.{IS_CURRENT} GROUP BY ALL) v "
-            f"ON {self._on('i', 'v')} WHERE s.__state <> 'same'",
+            f"ON {self._on('s', 'v')}",
             {"at": at, "run_id": run_id},
         )
-        deletions = 0
-        if full:
-            row = con.execute(f"SELECT count(*) FROM __scd2_close WHERE {IS_DELETED}").fetchone()
-            deletions = int(row[0]) if row else 0
         return Scd2Counts(
             inserted=int(counts.get("new", 0)),
             updated=int(counts.get("changed", 0)),
-            deleted=deletions,
+            deleted=int(counts.get("deleted", 0)),
             unchanged=int(counts.get("same", 0)),
         )
 
