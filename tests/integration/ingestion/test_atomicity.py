@@ -34,7 +34,7 @@ from tests.integration.ingestion.ingest_support import (
 from tests.support import Stack
 from vxp.ingestion.example_study import write_example_study
 from vxp.ingestion.report import Outcome, RunReport
-from vxp.ingestion.runs import list_runs
+from vxp.ingestion.runs import Stage, list_runs, read_state
 from vxp.lakefs import Session
 
 pytestmark = pytest.mark.integration
@@ -293,15 +293,22 @@ def test_same_source_race_never_splits_or_shares_a_key(
     assert list_runs(embedded.session(), race_.repo) == []
 
 
-def test_after_a_same_source_race_both_deliveries_are_unchanged(
+def test_after_a_same_source_race_the_latest_delivery_is_unchanged(
     embedded: Stack, same_source_race: Race
 ) -> None:
+    """The run that merged last is the latest delivery: sending it again changes nothing."""
     race_ = same_source_race
     keys_before = key_map(rows(embedded, race_.repo, "integration", f"{SOURCE}.surrogate_keys"))
     heads_before = layer_heads(embedded, race_.repo)
-    for delivery in race_.deliveries:
-        again = ingest(embedded, race_.repo, SOURCE, delivery)
-        assert again.outcome is Outcome.UNCHANGED
+    latest = read_state(embedded.session(), race_.repo, "integration", SOURCE, Stage.INTEGRATED)
+    assert latest is not None
+    (index,) = [
+        i
+        for i, outcome in race_.outcomes.items()
+        if isinstance(outcome, RunReport) and outcome.run == latest.run
+    ]
+    again = ingest(embedded, race_.repo, SOURCE, race_.deliveries[index])
+    assert again.outcome is Outcome.UNCHANGED
     assert layer_heads(embedded, race_.repo) == heads_before
     keys_after = key_map(rows(embedded, race_.repo, "integration", f"{SOURCE}.surrogate_keys"))
     assert keys_after == keys_before
