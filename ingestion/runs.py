@@ -630,25 +630,15 @@ def catch_up_with_source(session: Session, repo: str, names: RunNames) -> str:
     Raises:
         Conflict: a conflicting object the source does not own; nothing was changed.
     """
-    conflicting = [
-        d.path
-        for d in session.diff_refs(repo, names.ingest_branch, SOURCE_BRANCH, three_dot=True)
-        if d.type == "conflict"
-    ]
-    foreign = [path for path in conflicting if not source_owned(names.source, path)]
-    if foreign:
-        raise Conflict(
-            f"run {names.run} of {names.source!r} conflicts with 'source' on "
-            f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}; nothing was changed",
-            hint=f"`vxp ingest discard {names.run}` and ingest the delivery again",
-        )
-    return session.merge(
+    return _merge_source_owned(
+        session,
         repo,
+        names,
         SOURCE_BRANCH,
         names.ingest_branch,
         f"bring source up to date for run {names.run} of {names.source}",
-        {RUN_KEY: names.run, SOURCE_KEY: names.source},
-        strategy="dest-wins" if conflicting else None,
+        winner="dest-wins",
+        hint=f"`vxp ingest discard {names.run}` and ingest the delivery again",
     )
 
 
@@ -665,26 +655,50 @@ def bring_upstream(session: Session, repo: str, names: RunNames, upstream: str) 
     Raises:
         Conflict: a conflicting object the source does not own; nothing was changed.
     """
+    return _merge_source_owned(
+        session,
+        repo,
+        names,
+        upstream,
+        names.integrate_branch,
+        f"bring run {names.run} of {names.source} to its integration step",
+        winner="source-wins",
+        hint="`vxp diff source integration` shows what differs",
+    )
+
+
+def _merge_source_owned(
+    session: Session,
+    repo: str,
+    names: RunNames,
+    source: str,
+    destination: str,
+    message: str,
+    *,
+    winner: str,
+    hint: str,
+) -> str:
+    """Merge ``source`` into ``destination``, resolving conflicts on the run's source-owned
+    objects with lakeFS strategy ``winner``; any other conflict raises :class:`Conflict`."""
     conflicting = [
         d.path
-        for d in session.diff_refs(repo, names.integrate_branch, upstream, three_dot=True)
+        for d in session.diff_refs(repo, destination, source, three_dot=True)
         if d.type == "conflict"
     ]
     foreign = [path for path in conflicting if not source_owned(names.source, path)]
     if foreign:
         raise Conflict(
-            f"run {names.run} of {names.source!r} conflicts with 'integration' on "
-            f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}: both changed them; "
-            "nothing was changed",
-            hint="`vxp diff source integration` shows what differs",
+            f"run {names.run} of {names.source!r}: {source!r} and {destination!r} both changed "
+            f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}; nothing was changed",
+            hint=hint,
         )
     return session.merge(
         repo,
-        upstream,
-        names.integrate_branch,
-        f"bring run {names.run} of {names.source} to its integration step",
+        source,
+        destination,
+        message,
         {RUN_KEY: names.run, SOURCE_KEY: names.source},
-        strategy="source-wins" if conflicting else None,
+        strategy=winner if conflicting else None,
     )
 
 
