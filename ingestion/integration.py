@@ -481,7 +481,7 @@ def _resources(
     """
     trial = trial_id(source)
     subject_attributes: dict[str, dict[str, Any]] = {}
-    visits: set[tuple[str, Any]] = set()
+    visit_tables: list[str] = []
     for i, dataset in enumerate(datasets):
         subject = next((e for e in dataset.entities if e.name == "subject"), None)
         if subject is None:
@@ -509,53 +509,69 @@ def _resources(
                         if k != column and v is not None
                     }
                 )
-        visit = next((e for e in dataset.entities if e.name == "visit"), None)
-        if visit is not None:
-            number = _q(visit.key_columns[-1])
-            for batch in _fetch(
-                ws,
-                f"SELECT DISTINCT {_q(column)}, {number} FROM rows_{i} "
-                f"WHERE {_q(column)} IS NOT NULL AND {number} IS NOT NULL",
-            ):
-                subjects = batch.column(0).to_pylist()
-                visits.update(zip(map(str, subjects), batch.column(1).to_pylist(), strict=True))
     # rows built directly (ids from the id builders, which check every segment), not through
-    # Resource objects: a large study has hundreds of thousands of visits
-    rows: dict[str, tuple[str, str | None, str]] = {
+    # Resource objects; a large study has far more visits than subjects, so visits stream
+    # through Python batch by batch into the workspace
+    fixed: dict[str, tuple[str, str | None, str]] = {
         trial: (ResourceType.TRIAL.value, None, canonical_json({"source": source}))
     }
     subject_ids: dict[str, str] = {}
     for subject_value, attributes in sorted(subject_attributes.items()):
         sid = subject_ids[subject_value] = subject_id(source, subject_value)
-        rows[sid] = (
+        fixed[sid] = (
             ResourceType.SUBJECT.value,
             trial,
             canonical_json({"subject": subject_value, **attributes}),
         )
-    for subject_value, number in sorted(visits, key=lambda v: (v[0], natural_key([v[1]]))):
-        sid = subject_ids[subject_value]
-        vid = visit_id(sid, _visit_label(number))
-        rows[vid] = (
-            ResourceType.VISIT.value,
-            sid,
-            canonical_json({"visit": _json_value(number)}),
-        )
-    ids = sorted(rows)
-    incoming = pa.table(
-        {
-            "id": ids,
-            "type": [rows[i][0] for i in ids],
-            "parent_id": [rows[i][1] for i in ids],
-            "source": [source] * len(ids),
-            "attributes": [rows[i][2] for i in ids],
-            "paths": pa.array([[] for _ in ids], RESOURCE_SCHEMA.field("paths").type),
-            "checksum": pa.nulls(len(ids), pa.string()),
-            "size_bytes": pa.nulls(len(ids), pa.int64()),
-        },
-        schema=RESOURCE_SCHEMA,
+    del subject_attributes
+    ids = sorted(fixed)
+    ws.load(
+        "res_fixed",
+        RESOURCE_SCHEMA,
+        pa.table(
+            {
+                "id": ids,
+                "type": [fixed[i][0] for i in ids],
+                "parent_id": [fixed[i][1] for i in ids],
+                "source": [source] * len(ids),
+                "attributes": [fixed[i][2] for i in ids],
+                "paths": pa.array([[] for _ in ids], RESOURCE_SCHEMA.field("paths").type),
+                "checksum": pa.nulls(len(ids), pa.string()),
+                "size_bytes": pa.nulls(len(ids), pa.int64()),
+            },
+            schema=RESOURCE_SCHEMA,
+        ).to_batches(),
     )
-    ws.load("res_in", RESOURCE_SCHEMA, incoming.to_batches())
-    del incoming, rows
+    del fixed, ids
+    for i, dataset in enumerate(datasets):
+        subject = next((e for e in dataset.entities if e.name == "subject"), None)
+        visit = next((e for e in dataset.entities if e.name == "visit"), None)
+        if subject is None or visit is None:
+            continue
+        column, number = _q(subject.key_columns[0]), _q(visit.key_columns[-1])
+        reader = ws.con.cursor()
+        try:
+            pairs = reader.execute(
+                f"SELECT DISTINCT {column}, {number} FROM rows_{i} "
+                f"WHERE {column} IS NOT NULL AND {number} IS NOT NULL"
+            ).to_arrow_reader(BATCH_ROWS)
+            ws.load(f"res_visits_{i}", _VISITS, _visit_rows(pairs, subject_ids))
+        finally:
+            reader.close()
+        visit_tables.append(f"res_visits_{i}")
+    visits = " UNION ALL ".join(f"SELECT * FROM {t}" for t in visit_tables)
+    # two visit numbers with one label (2 and 2.0): the greater natural key wins, as the
+    # later of them in (subject, natural key) order did when resources were a dict
+    ws.con.execute(
+        "CREATE OR REPLACE TABLE res_in AS SELECT * FROM res_fixed"
+        + (
+            f" UNION ALL SELECT id, {_literal(ResourceType.VISIT.value)}, arg_max(parent_id, nk), "
+            f"{_literal(source)}, arg_max(attributes, nk), []::VARCHAR[], NULL::VARCHAR, "
+            f"NULL::BIGINT FROM ({visits}) GROUP BY id"
+            if visit_tables
+            else ""
+        )
+    )
 
     stored = tables.batches(RESOURCES_IDENTIFIER)
     ws.load(
@@ -594,6 +610,36 @@ def _resources(
         RESOURCES_IDENTIFIER, ws.stream("SELECT * FROM res_new", RESOURCES_SCHEMA), RESOURCES_SCHEMA
     )
     return change
+
+
+_VISITS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("parent_id", pa.string()),
+        ("attributes", pa.string()),
+        ("nk", pa.string()),
+    ]
+)
+
+
+def _visit_rows(
+    pairs: Iterable[pa.RecordBatch], subject_ids: Mapping[str, str]
+) -> Iterator[pa.RecordBatch]:
+    """``Visit`` resource rows of (subject, visit number) pairs: id, parent, attributes and
+    the number's natural key (to choose between two numbers with one label)."""
+    for batch in pairs:
+        ids, parents, attributes, keys = [], [], [], []
+        for subject_value, number in zip(
+            batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
+        ):
+            sid = subject_ids[str(subject_value)]
+            ids.append(visit_id(sid, _visit_label(number)))
+            parents.append(sid)
+            attributes.append(canonical_json({"visit": _json_value(number)}))
+            keys.append(natural_key([number]))
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(c, pa.string()) for c in (ids, parents, attributes, keys)], schema=_VISITS
+        )
 
 
 def _literal(text: str) -> str:

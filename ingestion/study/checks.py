@@ -29,7 +29,9 @@ from .types import ColumnType
 #: At most this many problems per (code, column) and file; then one summary problem.
 PROBLEM_LIMIT = 100
 #: DuckDB memory of one file's checks; the key hashes spill to a temporary folder past it
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "192MB"
+#: at most this many repeated keys are looked at to report the first ones by line
+REPEATED_LIMIT = 100_000
 
 
 def quote(name: str) -> str:
@@ -270,14 +272,26 @@ class BatchChecker:
         """
         if not self.key_columns:
             return []
-        # a plain hash aggregate first: ordered lists only for the (few) repeated hashes
-        rows = self._con.execute(
-            "WITH repeated AS (SELECT h FROM keys WHERE h IS NOT NULL GROUP BY h "  # noqa: S608
-            f"HAVING count(*) > 1 ORDER BY min(rowid) LIMIT {PROBLEM_LIMIT + 1}) "
-            f"SELECT list(rowid + 1 ORDER BY rowid)[1:{PROBLEM_LIMIT + 1}] AS o FROM keys "
-            "WHERE h IN (SELECT h FROM repeated) GROUP BY h ORDER BY min(rowid)"
-        ).fetchall()
-        return [list(r[0]) for r in rows]
+        # the repeated hashes first (a plain hash aggregate, which spills; one that also asks
+        # for rowid is many times slower), then the ordinals of those few; past REPEATED_LIMIT
+        # repeated keys, which are reported is not the first ones by line
+        repeated = self._con.execute(
+            "SELECT h FROM keys WHERE h IS NOT NULL GROUP BY h HAVING count(*) > 1 "  # noqa: S608
+            f"LIMIT {REPEATED_LIMIT}"
+        ).to_arrow_table()
+        if not repeated.num_rows:
+            return []
+        self._con.register("repeated", repeated)
+        try:
+            rows = self._con.execute(
+                "SELECT min(rowid) AS first, "  # noqa: S608
+                f"list(rowid + 1 ORDER BY rowid)[1:{PROBLEM_LIMIT + 1}] "
+                "FROM keys WHERE h IN (SELECT h FROM repeated) GROUP BY h ORDER BY first "
+                f"LIMIT {PROBLEM_LIMIT + 1}"
+            ).fetchall()
+        finally:
+            self._con.unregister("repeated")
+        return [list(r[1]) for r in rows]
 
     def close(self) -> None:
         """Release the DuckDB connection and its spill folder."""

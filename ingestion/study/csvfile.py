@@ -37,7 +37,7 @@ from .checks import PROBLEM_LIMIT, BatchChecker, Finding, confirm_duplicates, qu
 from .types import ColumnType
 
 SNIFF_BYTES = 1 << 16
-BLOCK_SIZE = 1 << 22  # pyarrow block: the unit of memory of the stream (plus one batch)
+BLOCK_SIZE = 1 << 21  # pyarrow block: the unit of memory of the stream (plus one batch)
 
 
 @dataclass
