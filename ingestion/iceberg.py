@@ -57,11 +57,30 @@ class Tables:
         return self.load(identifier).scan().to_arrow()
 
     def batches(self, identifier: str) -> pa.RecordBatchReader | None:
-        """The table's rows as a stream of record batches (memory: a batch, not the table), or
-        None when it does not exist."""
+        """The table's rows as a stream of record batches, one data file at a time (memory: a
+        file's rows, not the table's), or None when it does not exist.
+
+        pyiceberg's own ``to_arrow_batch_reader`` hands every data file to its thread pool at
+        once and keeps each file's batches until they are read: a table larger than memory
+        ends up in memory (3 GB for a 15M-row history). Here its ``ArrowScan`` reads one
+        file's task at a time, with the same projection (field ids, evolved columns as null).
+        """
+        from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
+
         if not self.exists(identifier):
             return None
-        return self.load(identifier).scan().to_arrow_batch_reader()
+        scan = self.load(identifier).scan()
+        projected = scan.projection()
+        target = schema_to_pyarrow(projected)
+        reader = ArrowScan(
+            scan.table_metadata, scan.io, projected, scan.row_filter, scan.case_sensitive
+        )
+
+        def files() -> Iterator[pa.RecordBatch]:
+            for task in scan.plan_files():
+                yield from reader.to_record_batches([task])
+
+        return pa.RecordBatchReader.from_batches(target, files()).cast(target)
 
     def _ensure_namespace(self, identifier: str) -> None:
         namespace = identifier.rsplit(".", 1)[0]
