@@ -281,11 +281,23 @@ class Scd2Sql:
         rows not closed, then the opened rows."""
         cols = ", ".join(_q(c) for c in columns)
         ccols = ", ".join(f"c.{_q(c)}" for c in columns)
-        identity = self._on("c", "x") + f" AND c.{VERSION} = x.{VERSION}"
         return (
-            f"SELECT {ccols} FROM __scd2_current c "
-            f"WHERE NOT EXISTS (SELECT 1 FROM __scd2_close x WHERE {identity}) "
+            f"SELECT {ccols} FROM __scd2_current c {self._not_closed('c')} "
             f"UNION ALL SELECT {cols} FROM __scd2_open"
+        )
+
+    def _not_closed(self, alias: str) -> str:
+        """SQL after ``FROM <table> <alias>``: keep the rows ``__scd2_close`` does not close.
+
+        A join with the (few) closed rows as its build side, rather than ``NOT EXISTS``: DuckDB
+        turns that correlated subquery into a join that first groups the outer rows by the
+        correlated columns, a hash table of the whole history that does not spill.
+        """
+        identity = self._on(alias, "x") + f" AND {alias}.{VERSION} = x.{VERSION}"
+        keys = ", ".join(_q(k) for k in self.key)
+        return (
+            f"LEFT JOIN (SELECT {keys}, {VERSION}, true AS __closed FROM __scd2_close) x "
+            f"ON {identity} WHERE x.__closed IS NULL"
         )
 
     def applied(self, columns: Sequence[str]) -> str:
@@ -297,11 +309,7 @@ class Scd2Sql:
         """
         cols = ", ".join(_q(c) for c in columns)
         hcols = ", ".join(f"h.{_q(c)}" for c in columns)
-        identity = self._on("h", "x") + f" AND h.{VERSION} = x.{VERSION}"
-        untouched = (
-            f"FROM {self.history} h "
-            f"WHERE NOT EXISTS (SELECT 1 FROM __scd2_close x WHERE {identity})"
-        )
+        untouched = f"FROM {self.history} h {self._not_closed('h')}"
         if not self.order:
             return (
                 f"SELECT {hcols} {untouched} UNION ALL SELECT {cols} FROM __scd2_close "
