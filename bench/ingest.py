@@ -1,4 +1,4 @@
-"""j. ``vxp ingest study`` of a generated CSV delivery vs pyarrow reading it and writing Parquet;
+"""l. ``vxp ingest study`` of a generated CSV delivery vs pyarrow reading it and writing Parquet;
 peak memory; a second delivery with 1% of the rows changed.
 
 Issue 9's goals:
@@ -39,7 +39,7 @@ from bench.ingest_data import rows_for, write_delivery
 from bench.stack import running
 
 NAME = "study"
-TITLE = "j. vxp ingest study: a CSV delivery vs pyarrow CSV -> Parquet; RSS; 1% changed re-delivery"
+TITLE = "l. vxp ingest study: a CSV delivery vs pyarrow CSV -> Parquet; RSS; 1% changed re-delivery"
 
 SOURCE = "bench"
 BASELINE = "pyarrow CSV -> Parquet"
