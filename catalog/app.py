@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -30,7 +30,9 @@ class RawPathRouting:
     ASGI servers decode ``%2F`` in ``scope["path"]``, which would split a table named ``a/b``
     (sent as ``a%2Fb``) into two segments and miss every route. This middleware rebuilds the path
     from ``raw_path`` with only ``%`` and ``/`` kept encoded inside each segment;
-    :func:`catalog.context.path_value` decodes parameters once more.
+    :func:`catalog.context.path_value` decodes parameters once more. A ``+`` is a space, as
+    Iceberg's Java client encodes it (``URLEncoder``) and its reference server decodes it
+    (``RESTUtil.decodeString``); a literal ``+`` arrives as ``%2B``.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -42,7 +44,7 @@ class RawPathRouting:
             segments = raw.decode("latin-1").split("/")
             scope = dict(scope)
             scope["path"] = "/".join(
-                unquote(seg).replace("%", "%25").replace("/", "%2F") for seg in segments
+                unquote_plus(seg).replace("%", "%25").replace("/", "%2F") for seg in segments
             )
         await self.app(scope, receive, send)
 
