@@ -38,6 +38,18 @@ MAIN_BRANCH = "main"
 FORMAT_VERSION_PROPERTY = "format-version"
 PREVIOUS_VERSIONS_MAX = "write.metadata.previous-versions-max"
 PREVIOUS_VERSIONS_MAX_DEFAULT = 100
+# Java's TableMetadata.persistedProperties: a default that applies to new tables only, written
+# down so every engine (Spark and Flink default to other codecs) writes the same files
+CREATE_DEFAULTS = {"write.parquet.compression-codec": "zstd"}
+# Only `vxp gc` deletes warehouse files (DESIGN.md, "Catalog invariants" 4): another ref, a tag or
+# an older commit may still read any file a client's own clean-up would delete.
+# - gc.enabled=false: Iceberg's Java library refuses to expire snapshots, remove orphan files or
+#   purge data files ("GC is disabled (deleting files may corrupt other tables)"); every table
+#   carries it, and a client cannot turn it on.
+# - write.metadata.delete-after-commit.enabled: pyiceberg deletes the metadata files a commit
+#   trimmed off the log when the *committed* metadata says true; the catalog stores false.
+GC_ENABLED = "gc.enabled"
+DELETE_AFTER_COMMIT = "write.metadata.delete-after-commit.enabled"
 # derived from the metadata itself, so Java refuses to store them as properties
 RESERVED_PROPERTIES = frozenset(
     {
@@ -874,6 +886,9 @@ class TableBuilder:
                 )
             meta["next-row-id"] += snapshot.get("added-rows") or 0
         meta["last-sequence-number"] = sequence
+        # Java's addSnapshot: the change is dated by the snapshot (its writer's clock), so the
+        # snapshot log never runs ahead of last-updated-ms
+        self.last_updated_ms = snapshot.get("timestamp-ms", self.last_updated_ms)
         meta["snapshots"].append(snapshot)
         self._changed("add-snapshot", snapshot_id)
 
@@ -958,7 +973,23 @@ class TableBuilder:
             self._changed("set-location")
 
     def set_properties(self, updates: dict[str, str]) -> None:
-        """Set table properties (``set-properties``)."""
+        """Set table properties (``set-properties``).
+
+        ``write.metadata.delete-after-commit.enabled`` is accepted but stored as ``false`` by
+        :meth:`build` (Iceberg's own catalog tests set it; the log is still trimmed).
+
+        Raises:
+            BadRequest: ``gc.enabled`` is set to anything but ``false``: only ``vxp gc`` may
+                delete warehouse files (DESIGN.md, "Catalog invariants" 4).
+        """
+        value = updates.get(GC_ENABLED)
+        if value is not None and value.strip().lower() != "false":
+            raise BadRequest(
+                f"table property {GC_ENABLED}={value!r} is refused: other refs, tags and older "
+                "commits may still read files an engine's clean-up (expire_snapshots, "
+                "remove_orphan_files, DROP TABLE … PURGE) would delete; in vxp only `vxp gc` "
+                "deletes warehouse files, and only those no retained ref reaches"
+            )
         if updates:
             self.meta["properties"].update(updates)
             self._changed("set-properties")
@@ -998,13 +1029,27 @@ class TableBuilder:
         assert spec is not None and order is not None
         self._check_sources(spec["fields"], "partition field")
         self._check_sources(order["fields"], "sort field")
-        meta["last-updated-ms"] = self.last_updated_ms or _now_ms()
+        meta["properties"][GC_ENABLED] = "false"
+        if DELETE_AFTER_COMMIT in meta["properties"]:
+            meta["properties"][DELETE_AFTER_COMMIT] = "false"
+        meta["last-updated-ms"] = self._last_updated_ms()
         # v1 tables may predate table UUIDs; requirements need one from now on
         meta["table-uuid"] = meta["table-uuid"] or str(uuid.uuid4())
         if self.base is not None and self.base_location is not None:
             meta["metadata-log"] = self._metadata_log()
         meta["snapshot-log"] = self._snapshot_log()
         return serialize(meta)
+
+    def _last_updated_ms(self) -> int:
+        """When this metadata changed: the time of the snapshot added last (:meth:`add_snapshot`),
+        else now; never before the last snapshot-log or metadata-log entry,
+        which Java's ``TableMetadata`` refuses to load ("Invalid update timestamp …: before last
+        snapshot log entry at …"), e.g. after a writer whose clock runs ahead."""
+        when = self.last_updated_ms if self.last_updated_ms is not None else _now_ms()
+        floors = [entry["timestamp-ms"] for entry in self.meta["snapshot-log"][-1:]]
+        if self.base is not None and self.base_location is not None:
+            floors.append(self.base["last-updated-ms"])
+        return max([when, *floors])
 
     def _metadata_log(self) -> list[Json]:
         """The base's log plus the base itself, trimmed to the newest ``previous-versions-max``.
@@ -1096,7 +1141,9 @@ def new_table(
     builder.set_default_spec(builder.add_spec(fresh_spec))
     builder.set_default_sort_order(builder.add_sort_order(fresh_order))
     builder.set_location(location)
-    builder.set_properties({k: v for k, v in properties.items() if k not in RESERVED_PROPERTIES})
+    builder.set_properties(
+        CREATE_DEFAULTS | {k: v for k, v in properties.items() if k not in RESERVED_PROPERTIES}
+    )
     built = builder.build()
     assert built is not None
     return built

@@ -72,7 +72,12 @@ def test_new_table_assigns_fresh_ids_and_keeps_reserved_properties_out() -> None
     assert meta["last-partition-id"] == 1000
     assert meta["sort-orders"][0]["order-id"] == 1
     assert meta["sort-orders"][0]["fields"][0]["source-id"] == 4
-    assert meta["properties"] == {"k": "v"}
+    # Java's persisted create default, and vxp's gc.enabled=false (only `vxp gc` deletes)
+    assert meta["properties"] == {
+        "k": "v",
+        "write.parquet.compression-codec": "zstd",
+        "gc.enabled": "false",
+    }
     assert meta["format-version"] == 1 and meta["current-snapshot-id"] == -1
     assert "last-sequence-number" not in meta and "partition-spec" in meta
 
