@@ -1,0 +1,198 @@
+"""What every check shares: the tree it checks (:class:`Target`), where it reads from
+(:class:`CheckEnv`), what it finds (:class:`Problem`) and the error that refuses a change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vxp.core.errors import PreconditionFailed
+from vxp.core.settings import Settings
+from vxp.lakefs import Session
+
+__all__ = [
+    "ALLOW_BREAKING",
+    "APP_PREFIX",
+    "CheckEnv",
+    "ChecksFailed",
+    "Problem",
+    "Report",
+    "Target",
+    "is_layer",
+]
+
+#: merge metadata key whose value (a reason) lets a merge into ``integration`` break a schema
+ALLOW_BREAKING = "vxp.allow-breaking"
+#: application branches: ``app-<project>`` (DESIGN.md, "Versioning model")
+APP_PREFIX = "app-"
+#: rows of offending values a problem shows
+SAMPLE_ROWS = 5
+
+
+def is_layer(branch: str) -> bool:
+    """True for the branches the checks guard: ``source``, ``integration`` and ``app-*``."""
+    return branch in ("source", "integration") or branch.startswith(APP_PREFIX)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The tree a change would give a branch, and what the branch held before.
+
+    Attributes:
+        repository: the repository.
+        branch: the branch the change lands on (a merge's destination).
+        ref: a ref that holds the proposed tree: the merged commit of a pre-merge (lakeFS's
+            payload ``commit_id``), the branch itself for a pre-commit (its staged changes).
+        base: the commit the branch pointed at before the change, or None for a new branch.
+        metadata: the commit's or merge's metadata (``vxp.allow-breaking``).
+        source: the ref merged from, or None for a commit.
+    """
+
+    repository: str
+    branch: str
+    ref: str
+    base: str | None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckEnv:
+    """Where checks read from.
+
+    Attributes:
+        session: a lakeFS session that may read the repository.
+        settings: the client settings (catalog URI, S3) the DuckDB engine needs.
+        cache: the vxp cache (``$VXP_CACHE``) holding DuckDB's extensions.
+    """
+
+    session: Session
+    settings: Settings
+    cache: Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason to refuse a change.
+
+    Attributes:
+        check: the check's name (``source-immutability``, ``schema``, ``contract``, ``phi``).
+        subject: what it is about: ``table basel.patients``, ``object raw/…``, a contract file.
+        message: what is wrong, in one sentence.
+        rows: a few offending rows or values (at most :data:`SAMPLE_ROWS`).
+        hint: how to fix or override it, or None.
+    """
+
+    check: str
+    subject: str
+    message: str
+    rows: tuple[Mapping[str, Any], ...] = ()
+    hint: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The problem as JSON (the hooks server's answer, ``--format json``)."""
+        return {
+            "check": self.check,
+            "subject": self.subject,
+            "message": self.message,
+            "rows": [{k: _jsonable(v) for k, v in row.items()} for row in self.rows],
+            "hint": self.hint,
+        }
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Problem:
+        """The inverse of :meth:`to_json`.
+
+        Raises:
+            KeyError: ``check``, ``subject`` or ``message`` is missing.
+        """
+        return cls(
+            check=str(body["check"]),
+            subject=str(body["subject"]),
+            message=str(body["message"]),
+            rows=tuple(dict(r) for r in body.get("rows") or ()),
+            hint=body.get("hint"),
+        )
+
+    def describe(self) -> str:
+        """Several lines: ``[check] subject: message``, the sample rows, then the hint."""
+        lines = [f"[{self.check}] {self.subject}: {self.message}"]
+        lines += [f"    {json.dumps(row, default=str, sort_keys=True)}" for row in self.rows]
+        if self.hint:
+            lines.append(f"    fix: {self.hint}")
+        return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the checks found about one change.
+
+    Attributes:
+        target: what was checked.
+        checks: the names of the checks that ran.
+        problems: every problem found; empty when the change may land.
+        notes: things to keep in the log that are not problems (an allowed breaking change).
+    """
+
+    target: Target
+    checks: tuple[str, ...]
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when no check found a problem."""
+        return not self.problems
+
+    def describe(self) -> str:
+        """The report for people: one block per problem, then the notes."""
+        where = f"{self.target.repository}/{self.target.branch}"
+        if self.passed:
+            head = f"every check passed for {where} ({', '.join(self.checks) or 'none applied'})"
+        else:
+            head = f"{len(self.problems)} problem(s) refuse the change to {where}:"
+        body = [p.describe() for p in self.problems] + [f"note: {n}" for n in self.notes]
+        return "\n".join([head, *body])
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON (the hooks server's answer)."""
+        return {
+            "repository": self.target.repository,
+            "branch": self.target.branch,
+            "ref": self.target.ref,
+            "passed": self.passed,
+            "checks": list(self.checks),
+            "problems": [p.to_json() for p in self.problems],
+            "notes": list(self.notes),
+        }
+
+
+class ChecksFailed(PreconditionFailed):
+    """The checks refused a change; nothing was changed.
+
+    Args:
+        problems: every problem found.
+        where: the branch, e.g. ``clinical/integration``.
+
+    Attributes:
+        problems: every problem found.
+    """
+
+    def __init__(self, problems: Sequence[Problem], where: str) -> None:
+        blocks = "\n".join(p.describe() for p in problems)
+        super().__init__(
+            f"the checks refused the change to {where} ({len(problems)} problem(s)); "
+            f"nothing was changed:\n{blocks}",
+            hint="fix the data on your branch and merge again; a schema change that must break "
+            f"may pass with merge metadata {ALLOW_BREAKING}=<reason>",
+        )
+        self.problems = list(problems)
