@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
+from vxp.core.errors import Conflict
 from vxp.core.settings import Settings
+from vxp.domain.engines import Engine
 from vxp.domain.lineage import FileInput, RunLineage, TableOutput
 from vxp.domain.refs import resolve
 from vxp.lakefs import Session
@@ -35,16 +37,19 @@ from .runs import (
     SOURCE_BRANCH,
     DeliveryManifest,
     RunNames,
+    Stage,
     checksum_files,
     cleanup_run,
     integrate_and_merge,
     integration_step,
     land_delivery,
+    read_state,
     start_run,
     validate_source_name,
 )
 from .scd2 import SCD2_FIELDS
 from .study.plan import StudyPlan
+from .trino_integration import integrate_study_trino, trino_url
 
 __all__ = ["REPLANS", "SOURCE_BRANCH", "ingest_study"]
 
@@ -59,6 +64,7 @@ def ingest_study(
     partial: bool = False,
     merge: bool = True,
     jobs: int = 4,
+    engine: Engine = Engine.duckdb,
     progress: Progress | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> RunReport:
@@ -71,17 +77,21 @@ def ingest_study(
         merge: merge the run's branches into ``source`` and ``integration``; False stops with
             both branches ready (``vxp ingest merge RUN`` finishes).
         jobs: parallel uploads.
+        engine: what runs the integration step: DuckDB in this process, or the stack's Trino
+            (:mod:`.trino_integration`; the same tables and rows).
 
     Returns:
         The run's report (outcome, run id, branches, commits, per-table changes, warnings).
 
     Raises:
-        InvalidInput: a bad source name. NotFound: no such repository.
+        InvalidInput: a bad source name. NotFound: no such repository, or ``Engine.trino``
+            on a stack without Trino (checked before anything is read or written).
         Conflict: merging conflicted even after re-planning; nothing was changed.
         Unavailable: lakeFS or the catalog went away; the layers are as they were, or (after
             the ``source`` merge) a re-run completes ``integration``.
     """
     validate_source_name(source)
+    trino = trino_url(settings) if engine is Engine.trino else None
     progress = progress or SilentProgress()
     report = RunReport(source=source, repository=repo, problems=delivery.problems)
     resolve(session, repo, SOURCE_BRANCH)
@@ -163,10 +173,13 @@ def ingest_study(
             names,
             upstream,
             manifest,
-            lambda: integrate_study(
-                Tables(settings, repo, names.integrate_branch),
-                source,
+            lambda: _integrate(
+                session,
+                settings,
+                repo,
+                names,
                 datasets,
+                trino,
                 run_id=run,
                 complete=complete,
                 at=at,
@@ -193,6 +206,47 @@ def ingest_study(
     )
     report.outcome = Outcome.LANDED if merged else Outcome.STAGED
     return report
+
+
+def _integrate(
+    session: Session,
+    settings: Settings,
+    repo: str,
+    names: RunNames,
+    datasets: Sequence[DatasetData],
+    trino: str | None,
+    *,
+    run_id: str,
+    at: dt.datetime,
+    partial: bool,
+    complete: bool,
+) -> IntegrationResult:
+    """The integration step's tables, in this process (``trino`` None) or by Trino at ``trino``."""
+    tables = Tables(settings, repo, names.integrate_branch)
+    if trino is None:
+        return integrate_study(
+            tables, names.source, datasets, run_id=run_id, complete=complete, at=at, partial=partial
+        )
+    # Trino reads the delivery from the raw tables the branch holds: they must be this run's
+    landed = read_state(session, repo, names.integrate_branch, names.source, Stage.LANDED)
+    if landed is None or landed.run != names.run:
+        raise Conflict(
+            f"run {names.run} of {names.source!r}: the raw tables on its integration branch are "
+            f"run {landed.run if landed else '(none)'}'s, not this run's",
+            hint="another run of this source landed meanwhile; ingest the delivery again",
+        )
+    return integrate_study_trino(
+        trino,
+        tables,
+        repo,
+        names.integrate_branch,
+        names.source,
+        datasets,
+        run_id=run_id,
+        at=at,
+        partial=partial,
+        complete=complete,
+    )
 
 
 def _dataset_names(delivery: StudyPlan) -> list[str]:

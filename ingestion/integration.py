@@ -51,7 +51,14 @@ from .resources import (
 from .scd2 import SCD2_COLUMNS, SCD2_FIELDS, Scd2Sql
 from .study.entities import Entity
 
-__all__ = ["DatasetData", "StreamedRows", "TableChange", "integrate_study"]
+__all__ = [
+    "DatasetData",
+    "StreamedRows",
+    "TableChange",
+    "Workspace",
+    "integrate_study",
+    "study_resources",
+]
 
 #: the types a study run owns in ``vxp.resources`` (files runs own the others)
 STUDY_RESOURCE_TYPES = (ResourceType.TRIAL, ResourceType.SUBJECT, ResourceType.VISIT)
@@ -135,7 +142,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class _Workspace:
+class Workspace:
     """A DuckDB database, memory-limited, spilling to a temporary folder."""
 
     def __init__(self) -> None:
@@ -152,7 +159,7 @@ class _Workspace:
         ):
             self.con.execute(f"SET {setting}")
 
-    def __enter__(self) -> _Workspace:
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(
@@ -230,7 +237,7 @@ def integrate_study(
             current rows for one key.
     """
     result = IntegrationResult()
-    with _Workspace() as ws:
+    with Workspace() as ws:
         for i, dataset in enumerate(datasets):
             ws.load(f"in_{i}", dataset.rows.schema, dataset.batches())
         added = _assign_keys(ws, tables, source, datasets, run_id)
@@ -251,14 +258,14 @@ def integrate_study(
             if change.changes_anything:
                 result.changes.append(change)
 
-        change = _resources(ws, tables, source, datasets, run_id, at, partial or not complete)
+        change = study_resources(ws, tables, source, datasets, run_id, at, partial or not complete)
         if change.changes_anything:
             result.changes.append(change)
     return result
 
 
 def _assign_keys(
-    ws: _Workspace,
+    ws: Workspace,
     tables: Tables,
     source: str,
     datasets: Sequence[DatasetData],
@@ -327,7 +334,7 @@ def _natural_keys(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]
         )
 
 
-def _with_keys(ws: _Workspace, i: int, dataset: DatasetData) -> pa.Schema:
+def _with_keys(ws: Workspace, i: int, dataset: DatasetData) -> pa.Schema:
     """Table ``rows_<i>``: the dataset's rows with an ``<entity>_sk`` column per entity (null
     where a key part is); its Arrow schema."""
     schema = dataset.rows.schema
@@ -353,7 +360,7 @@ def _with_keys(ws: _Workspace, i: int, dataset: DatasetData) -> pa.Schema:
 
 
 def _replace(
-    ws: _Workspace, tables: Tables, identifier: str, rows: str, schema: pa.Schema
+    ws: Workspace, tables: Tables, identifier: str, rows: str, schema: pa.Schema
 ) -> TableChange:
     """A keyless dataset: the table replaced by ``rows``, unless it holds the same rows."""
     count = ws.count(f"SELECT count(*) FROM {rows}")
@@ -369,7 +376,7 @@ def _replace(
 
 
 def _same_rows(
-    ws: _Workspace, before: str, after: str, schema: pa.Schema, n_before: int, n_after: int
+    ws: Workspace, before: str, after: str, schema: pa.Schema, n_before: int, n_after: int
 ) -> bool:
     """Whether two tables hold the same rows (as multisets) in the same columns."""
     columns = {r[0] for r in ws.con.execute(f"DESCRIBE {before}").fetchall()}
@@ -382,7 +389,7 @@ def _same_rows(
 
 
 def _historise(
-    ws: _Workspace,
+    ws: Workspace,
     tables: Tables,
     current_id: str,
     i: int,
@@ -446,7 +453,7 @@ def _historise(
     return change
 
 
-def _duckdb_types(ws: _Workspace, schema: pa.Schema) -> dict[str, str]:
+def _duckdb_types(ws: Workspace, schema: pa.Schema) -> dict[str, str]:
     """DuckDB's SQL type of each column of ``schema``."""
     ws.con.register("__types", schema.empty_table())
     try:
@@ -465,8 +472,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _resources(
-    ws: _Workspace,
+def study_resources(
+    ws: Workspace,
     tables: Tables,
     source: str,
     datasets: Sequence[DatasetData],
@@ -478,6 +485,15 @@ def _resources(
 
     Subjects and visits are the distinct values of the datasets (found in DuckDB); a subject's
     attributes come from the datasets with one row per subject.
+
+    ``ws`` holds a table ``rows_<i>`` for each dataset ``i`` of ``datasets`` that has the
+    subject entity: every column for a dataset keyed by the subject alone (one row per
+    subject), else at least the subject column and, when it has the visit entity, the visit
+    number column (the Trino engine loads just their distinct pairs). Shared by both engines
+    (:mod:`.trino_integration`): these are one row per trial, subject or visit.
+
+    Returns:
+        The rows ``vxp.resources`` gained, changed and closed (per resource id).
     """
     trial = trial_id(source)
     subject_attributes: dict[str, dict[str, Any]] = {}
@@ -647,7 +663,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _fetch(ws: _Workspace, sql: str) -> Iterator[pa.RecordBatch]:
+def _fetch(ws: Workspace, sql: str) -> Iterator[pa.RecordBatch]:
     yield from ws.con.execute(sql).to_arrow_reader(BATCH_ROWS)
 
 
