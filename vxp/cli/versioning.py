@@ -24,7 +24,6 @@ from vxp.core.names import DEFAULT_BRANCH
 from vxp.domain.refs import CommitInfo
 from vxp.domain.refs import commit as commit_branch
 from vxp.domain.refs import log as read_log
-from vxp.domain.refs import merge as merge_refs
 
 if TYPE_CHECKING:
     from vxp.domain.tables import RefDiff, TableState
@@ -71,18 +70,44 @@ def merge(
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="merge commit message")
     ] = None,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy",
+            help="settle conflicting tables: ours (keep DESTINATION's version) or theirs (take "
+            "SOURCE's), for all, or per table as TABLE=ours|theirs (repeatable)",
+        ),
+    ] = None,
     repo: RepoOption = None,
+    format: FormatOption = OutputFormat.table,
 ) -> None:
     """Merge SOURCE into branch DESTINATION; changes flow source → integration → app-*.
 
-    When both sides changed the same table (or file), nothing is merged: the conflicting tables
-    are listed and the command exits 3 (a conflict; nothing changed).
+    When both sides changed the same table, vxp merges the two Iceberg histories if they
+    commute (both appended rows or deleted different files; different columns added). Anything
+    else is a conflict: each table is explained (which side did what), nothing is merged and the
+    command exits 3 until you choose with --strategy.
 
-    Example: vxp merge exp-qc integration --repo clinical
+    Example: vxp merge exp-qc integration --repo clinical --strategy trial.visits=theirs
     """
+    from vxp.domain.merging import merge as merge_refs
+    from vxp.domain.merging import parse_strategies
 
-    commit_id = merge_refs(session(), repository(repo), source, destination, message)
-    print_done(f"merged {source} into {destination}: {commit_id}")
+    result = merge_refs(
+        session(),
+        repository(repo),
+        source,
+        destination,
+        message=message,
+        strategies=parse_strategies(strategy or []),
+        settings=settings(),
+    )
+    if format is OutputFormat.json:
+        print_json(result.to_json())
+        return
+    for table in result.tables:
+        Console().print(f"  {escape(table.table)}: {table.how} ({escape(table.detail)})")
+    print_done(f"merged {source} into {destination}: {result.commit_id}")
 
 
 def _catalog_cell(commit: CommitInfo) -> str:

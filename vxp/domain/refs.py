@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vxp.core import errors
 from vxp.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
-from vxp.core.layout import parse_namespace_marker, parse_table_pointer
 from vxp.core.metadata import (
     CATALOG_ACTION,
     CATALOG_CALLER,
@@ -27,7 +25,6 @@ from vxp.lakefs import (
     Commit,
     LakeFSAlreadyExists,
     LakeFSBadRequest,
-    LakeFSConflict,
     LakeFSForbidden,
     LakeFSNotFound,
     Session,
@@ -315,126 +312,6 @@ def commit(
             else None,
         ) from exc
     return _commit_info(created)
-
-
-# --- merges --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A path both sides of a merge changed; ``table`` names it when it is a table pointer."""
-
-    path: str
-    table: str | None = None
-    namespace: str | None = None
-
-    def describe(self) -> str:
-        """``table a.b``, ``namespace a`` or ``object path``: how a merge error names it."""
-        if self.table is not None:
-            return f"table {self.table}"
-        if self.namespace is not None:
-            return f"namespace {self.namespace}"
-        return f"object {self.path}"
-
-
-class MergeConflict(errors.Conflict):
-    """A merge both sides of which changed the same tables or objects; nothing was changed.
-
-    Args:
-        source, destination: the refs of the merge, as the user named them.
-        conflicts: the conflicting paths, tables first; the message shows the first
-            :attr:`SHOWN` of them.
-
-    Attributes:
-        conflicts: every conflicting path.
-    """
-
-    # thousands of conflicting files must not bury the tables in the message
-    SHOWN = 20
-
-    def __init__(self, source: str, destination: str, conflicts: list[Conflict]) -> None:
-        lines = "".join(f"\n  {c.describe()}" for c in conflicts[: self.SHOWN])
-        if len(conflicts) > self.SHOWN:
-            lines += f"\n  … and {len(conflicts) - self.SHOWN} more paths"
-        super().__init__(
-            f"merging {source!r} into {destination!r} conflicts: both sides changed{lines}\n"
-            "nothing was changed",
-            hint=f"redo one side's change on a branch cut from {destination!r} and merge that; "
-            "vxp never lets one side's table commits silently overwrite the other's",
-        )
-        self.conflicts = conflicts
-
-
-def _conflict(path: str) -> Conflict:
-    table = parse_table_pointer(path)
-    if table is not None:
-        return Conflict(path, table=".".join((*table[0], table[1])))
-    namespace = parse_namespace_marker(path)
-    if namespace is not None:
-        return Conflict(path, namespace=".".join(namespace))
-    return Conflict(path)
-
-
-def conflicts(session: Session, repo: str, source: str, destination: str) -> list[Conflict]:
-    """Paths both ``source`` and ``destination`` changed since their merge base; tables first.
-
-    Read from lakeFS's three-dot diff, its merge preview.
-
-    Raises:
-        LakeFSNotFound: no such repository, ``source`` or ``destination``.
-        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
-            cannot be reached).
-    """
-    # the three-dot diff is lakeFS's merge preview: it marks such paths as type "conflict"
-    diffs = session.diff_refs(repo, destination, source, three_dot=True)
-    found = [_conflict(d.path) for d in diffs if d.type == "conflict"]
-    return sorted(found, key=lambda c: (c.table is None, c.namespace is None, c.path))
-
-
-def merge(
-    session: Session, repo: str, source: str, destination: str, message: str | None = None
-) -> str:
-    """Merge ``source`` (any ref) into branch ``destination``; the merge commit's ID.
-
-    A conflict raises :class:`MergeConflict` naming the conflicting tables; lakeFS merges are
-    atomic, so nothing changed (DESIGN.md, "Catalog invariants" 5). There is deliberately no
-    "source wins"/"dest wins" strategy: it would silently drop one side's table commits.
-
-    Raises:
-        NotFound: no such repository, ``source`` or ``destination``.
-        InvalidInput: ``destination`` already has every change of ``source``, or has
-            uncommitted changes.
-        MergeConflict: both sides changed the same tables or objects.
-        LakeFSPreconditionFailed: a pre-merge hook refused the merge.
-        LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
-            cannot be reached).
-    """
-    source_commit = resolve(session, repo, source)
-    destination_commit = resolve(session, repo, destination)
-    # lakeFS answers 400 both for "nothing to merge" and for a dirty destination; tell them
-    # apart by state, not by lakeFS's message text
-    preview = session.diff_refs(repo, destination_commit, source_commit, three_dot=True)
-    if next(preview, None) is None:
-        raise InvalidInput(
-            f"nothing to merge: {destination!r} already has every change of {source!r}"
-        )
-    try:
-        return session.merge(
-            repo, source, destination, message or f"merge {source} into {destination}", {}
-        )
-    except LakeFSConflict as exc:
-        found = conflicts(session, repo, source, destination)
-        if found:
-            raise MergeConflict(source, destination, found) from exc
-        raise
-    except LakeFSBadRequest as exc:
-        if session.has_uncommitted(repo, destination):
-            raise InvalidInput(
-                f"{destination!r} has uncommitted changes, and lakeFS does not merge into a "
-                "branch with uncommitted changes",
-                hint=f"commit them (vxp commit --branch {destination}) or reset them first",
-            ) from exc
-        raise
 
 
 # --- snapshots -----------------------------------------------------------------------------

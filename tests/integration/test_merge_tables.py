@@ -1,0 +1,118 @@
+"""Table-aware merges (:mod:`vxp.domain.merging`) on the real embedded stack.
+
+Each test has its own repository; tables are written through the catalog with pyiceberg, as an
+engine would, on branches cut from ``integration`` (a protected layer branch), and merged into it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
+
+from tests.support import Stack, catalog
+from vxp.core.errors import VxpError
+from vxp.domain.merging import MergeCandidate, MergeConflict, merge
+from vxp.domain.refs import create_branch, resolve
+from vxp.domain.repositories import create_repository
+
+pytestmark = pytest.mark.integration
+
+VISITS = pa.schema([("id", pa.int64()), ("site", pa.string())])
+
+
+def visits(*ids: int, site: str = "basel") -> pa.Table:
+    return pa.table({"id": list(ids), "site": [site] * len(ids)}, schema=VISITS)
+
+
+@pytest.fixture
+def repo(embedded: Stack, repo_name: str) -> str:
+    create_repository(embedded.session(), repo_name, embedded.settings.storage_namespace_prefix)
+    return repo_name
+
+
+def at(stack: Stack, repo: str, ref: str) -> Catalog:
+    return catalog(stack, f"{repo}.{ref}")
+
+
+def rows(stack: Stack, repo: str, ref: str, table: str) -> Counter[tuple[object, ...]]:
+    """The table's rows at ``ref`` as a multiset of tuples."""
+    data = at(stack, repo, ref).load_table(table).scan().to_arrow()
+    names = data.column_names
+    return Counter(tuple(r[n] for n in names) for r in data.to_pylist())
+
+
+def two_branches(stack: Stack, repo: str) -> tuple[Catalog, Catalog]:
+    base = at(stack, repo, "integration")
+    base.create_namespace("trial")
+    base.create_table("trial.visits", schema=VISITS).append(visits(1, 2, 3))
+    session = stack.session()
+    create_branch(session, repo, "left", "integration")
+    create_branch(session, repo, "right", "integration")
+    return at(stack, repo, "left"), at(stack, repo, "right")
+
+
+def test_plain_merge_and_check_path(embedded: Stack, repo: str) -> None:
+    left, _ = two_branches(embedded, repo)
+    left.load_table("trial.visits").append(visits(4))
+    session = embedded.session()
+    before = resolve(session, repo, "integration")
+
+    seen: list[MergeCandidate] = []
+
+    def refuse(candidate: MergeCandidate) -> None:
+        seen.append(candidate)
+        # the candidate's commit holds the merged tree
+        merged = at(embedded, repo, candidate.merged_commit).load_table("trial.visits")
+        assert len(merged.scan().to_arrow()) == 4
+        raise VxpError("refused by the check")
+
+    with pytest.raises(VxpError, match="refused by the check"):
+        merge(session, repo, "left", "integration", check=refuse, settings=embedded.settings)
+    assert seen[0].destination_commit == before
+    assert seen[0].source_commit == resolve(session, repo, "left")
+    assert resolve(session, repo, "integration") == before
+    # the temporary branch is gone
+    assert all(not b.startswith("vxp-merge-") for b in session.branch_heads(repo, hidden=True))
+
+    result = merge(
+        session, repo, "left", "integration", check=seen.append, settings=embedded.settings
+    )
+    assert result.tables == ()
+    assert resolve(session, repo, "integration") == result.commit_id
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        (i, "basel") for i in (1, 2, 3, 4)
+    )
+
+
+def test_strategy_chooses_a_side_of_a_real_conflict(embedded: Stack, repo: str) -> None:
+    left, right = two_branches(embedded, repo)
+    # both replace the table's contents: the same rows changed on both sides
+    left.load_table("trial.visits").overwrite(visits(10))
+    right.load_table("trial.visits").overwrite(visits(20, 21))
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    before = resolve(session, repo, "integration")
+
+    with pytest.raises(MergeConflict) as raised:
+        merge(session, repo, "right", "integration", settings=embedded.settings)
+    assert [c.table for c in raised.value.conflicts] == ["trial.visits"]
+    assert "trial.visits=ours|theirs" in (raised.value.hint or "")
+    assert resolve(session, repo, "integration") == before
+
+    result = merge(
+        session,
+        repo,
+        "right",
+        "integration",
+        strategies={"trial.visits": "theirs"},
+        settings=embedded.settings,
+    )
+    assert [(t.table, t.how) for t in result.tables] == [("trial.visits", "theirs")]
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        (i, "basel") for i in (20, 21)
+    )
+    commit = session.get_commit(repo, result.commit_id)
+    assert commit is not None and "trial.visits" in commit.metadata["vxp.merge.tables"]
