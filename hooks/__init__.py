@@ -1,1 +1,2 @@
-"""hooks."""
+"""The hooks server: lakeFS's pre-commit and pre-merge webhooks run vxp's checks here
+(DESIGN.md, "Hooks"); installed as ``vxp.hooks``."""

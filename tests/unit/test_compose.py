@@ -24,6 +24,7 @@ from rich.console import Console
 from vxp.core.home import Home
 from vxp.domain.engines import trino as trino_engine
 from vxp.services import catalog as catalog_service
+from vxp.services import hooks as hooks_service
 from vxp.services import lakefs, minio, postgres, trino
 from vxp.services import secrets as secretlib
 from vxp.services.base import Context
@@ -39,7 +40,16 @@ DOCKER_COMPOSE = shutil.which("docker-compose")
 NO_COMPOSE = "the docker-compose binary is absent (Debian: apt-get install -y docker-compose)"
 needs_compose = pytest.mark.skipif(DOCKER_COMPOSE is None, reason=NO_COMPOSE)
 
-SERVICES = {"postgres", "minio", "minio-init", "lakefs", "lakefs-setup", "catalog", "trino"}
+SERVICES = {
+    "postgres",
+    "minio",
+    "minio-init",
+    "lakefs",
+    "lakefs-setup",
+    "catalog",
+    "hooks",
+    "trino",
+}
 # services that run once and exit: waited for with service_completed_successfully, no healthcheck
 ONE_SHOT = {"minio-init", "lakefs-setup"}
 # required variables that are not secrets: MinIO's URL as the users' machines reach it (the
@@ -304,6 +314,7 @@ def test_published_ports_are_configurable_with_the_service_managers_defaults() -
         **lakefs.LakeFS.ports,
         **minio.MinIO.ports,
         **catalog_service.Catalog.ports,
+        **hooks_service.Hooks.ports,
         **trino.Trino.ports,
     }
     seen: set[str] = set()
@@ -321,7 +332,7 @@ def test_published_ports_are_configurable_with_the_service_managers_defaults() -
             assert default == container, mapping
             assert env_example[variable] == default
             seen.add(port_name)
-    assert seen == {"lakefs", "minio", "minio-console", "catalog", "trino"}
+    assert seen == {"lakefs", "minio", "minio-console", "catalog", "hooks", "trino"}
     # PostgreSQL is reachable only on the compose network
     assert "ports" not in RAW["services"]["postgres"]
 
@@ -375,6 +386,8 @@ def test_lakefs_settings_match_the_service_manager(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     config = lakefs.LakeFS().config(ctx)
     expected = _flatten("LAKEFS", config)
+    # and the variables its process gets (the hooks secret its action sends)
+    expected.update(lakefs.LakeFS().launch(ctx).env)
     # installation.*: lakeFS creates the admin user from these only with a local KV store
     # (embedded stack); with PostgreSQL it ignores them and the service manager makes the setup
     # call in LakeFS.after_start. Compose makes the same call in the lakefs-setup service

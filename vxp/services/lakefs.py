@@ -156,7 +156,9 @@ class LakeFS(CachedComponent):
     def launch(self, ctx: Context) -> LaunchSpec:
         """``lakefs run --config <run dir>/lakefs.yaml``."""
         config = ctx.run_dir(self.name) / "lakefs.yaml"
-        return LaunchSpec(argv=[str(self.binary(ctx)), "run", "--config", str(config)])
+        # the hooks' action sends it as {{ ENV.LAKEFSACTION_VXP_HOOKS_SECRET }} (vxp.checks.actions)
+        env = {"LAKEFSACTION_VXP_HOOKS_SECRET": ctx.secrets["hooks_secret"]}
+        return LaunchSpec(argv=[str(self.binary(ctx)), "run", "--config", str(config)], env=env)
 
     def url(self, ctx: Context) -> str:
         """lakeFS's base URL, ``http://127.0.0.1:<port>`` (without ``/api/v1``)."""

@@ -27,6 +27,7 @@ from vxp.services import secrets as secretlib
 from vxp.services.base import Component, Context
 from vxp.services.catalog import Catalog
 from vxp.services.duckdb import DuckDB
+from vxp.services.hooks import Hooks
 from vxp.services.lakefs import LakeFS
 
 
@@ -36,11 +37,11 @@ def _full_stack() -> list[Component]:
     from vxp.services.postgres import Postgres
     from vxp.services.trino import Trino
 
-    return [Postgres(), MinIO(), LakeFS(), Catalog(), Trino(), DuckDB()]
+    return [Postgres(), MinIO(), LakeFS(), Catalog(), Hooks(), Trino(), DuckDB()]
 
 
 STACKS: dict[str, Callable[[], list[Component]]] = {
-    "embedded": lambda: [LakeFS(), Catalog(), DuckDB()],
+    "embedded": lambda: [LakeFS(), Catalog(), Hooks(), DuckDB()],
     "full": _full_stack,
 }
 

@@ -29,6 +29,7 @@ def _generate() -> dict[str, str]:
         "minio_root_password": secrets.token_urlsafe(30),
         "postgres_password": secrets.token_urlsafe(24),
         "catalog_token_secret": secrets.token_urlsafe(32),
+        "hooks_secret": secrets.token_urlsafe(32),
     }
 
 

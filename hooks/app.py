@@ -1,0 +1,136 @@
+"""The hooks server's ASGI app: ``create_app(settings)``.
+
+Routes:
+
+- ``POST /v1/lakefs/webhook``: lakeFS's pre-commit and pre-merge webhook. Bearer token = the
+  installation's hooks secret, anything else 401. Runs every check on the payload's tree; 200
+  when they pass (and a signed record is kept), 412 with every problem when they do not, 500
+  when a check cannot run: lakeFS fails the hook on anything but 2xx, so hooks fail closed.
+- ``GET /v1/actions``: the action files for this installation (``vxp hooks install``).
+- ``GET /v1/repositories/{repo}/audit``: layer-branch commits without a passing record.
+- ``GET /healthz``: liveness, no authentication.
+
+The last two take the caller's lakeFS key pair (HTTP Basic), checked with lakeFS.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from vxp.checks.actions import render
+from vxp.checks.audit import audit
+from vxp.checks.base import CheckEnv
+from vxp.checks.events import Event, target_of, validate_event
+from vxp.checks.records import RecordStore
+from vxp.core.errors import InvalidInput, NotFound, VxpError
+from vxp.hooks.settings import Settings
+from vxp.lakefs import LakeFS, LakeFSNotFound, LakeFSUnauthorized, Session
+
+log = logging.getLogger("vxp.hooks")
+
+__all__ = ["create_app"]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, detail=message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The hooks server's app for ``settings``; one lakeFS pool, closed on shutdown."""
+    lakefs = LakeFS(settings.client.lakefs_endpoint, timeout=120.0)
+    admin = lakefs.as_user(
+        settings.client.lakefs_access_key_id, settings.client.lakefs_secret_access_key.reveal()
+    )
+    env = CheckEnv(admin, settings.client, settings.cache)
+    store = RecordStore(settings.records, settings.secret)
+    expected = render(settings.public_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        lakefs.close()
+
+    app = FastAPI(title="vxp hooks", docs_url=None, redoc_url=None, lifespan=lifespan)
+
+    def lakefs_bearer(authorization: Annotated[str | None, Header()] = None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), settings.secret.encode()
+        ):
+            raise _unauthorized("the webhook needs the installation's hooks secret")
+
+    def caller(authorization: Annotated[str | None, Header()] = None) -> Session:
+        scheme, _, token = (authorization or "").partition(" ")
+        try:
+            key, _, secret = base64.b64decode(token).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            key = secret = ""
+        if scheme.lower() != "basic" or not key or not secret:
+            raise _unauthorized("send your lakeFS key pair (HTTP Basic)")
+        session = lakefs.as_user(key, secret)
+        try:
+            session.current_user()
+        except LakeFSUnauthorized:
+            raise _unauthorized("lakeFS does not know this key pair") from None
+        return session
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness for the service manager: no authentication, no lakeFS call."""
+        return {"status": "ok"}
+
+    @app.post("/v1/lakefs/webhook", dependencies=[Depends(lakefs_bearer)])
+    async def webhook(request: Request) -> JSONResponse:
+        """lakeFS's pre-commit/pre-merge webhook: 200 to let the change land, else 412/500."""
+        try:
+            body: Any = await request.json()
+            event = Event.from_json(body if isinstance(body, dict) else {})
+        except (ValueError, InvalidInput) as exc:
+            return JSONResponse({"passed": False, "error": str(exc)}, status_code=400)
+        # the checks block (lakeFS, DuckDB): off the event loop, so health answers meanwhile
+        return await run_in_threadpool(_handle, event)
+
+    def _handle(event: Event) -> JSONResponse:
+        where = f"{event.repository}/{event.branch} ({event.event_type})"
+        try:
+            report = validate_event(env, event, expected)
+            if report.passed:
+                _, key = target_of(env, event)
+                store.put(key, report, event.event_type)
+        except (VxpError, OSError) as exc:
+            # a check that cannot run refuses: hooks fail closed
+            log.exception("checks could not run for %s", where)
+            body = {"passed": False, "error": f"the checks could not run: {exc}"}
+            return JSONResponse(body, status_code=500)
+        log.info("%s\n%s", where, report.describe())
+        return JSONResponse(
+            {**report.to_json(), "report": report.describe()},
+            status_code=200 if report.passed else 412,
+        )
+
+    @app.get("/v1/actions")
+    def actions(_: Annotated[Session, Depends(caller)]) -> dict[str, dict[str, str]]:
+        """The action files ``vxp hooks install`` puts on layer branches."""
+        return {"files": {path: content.decode() for path, content in expected.items()}}
+
+    @app.get("/v1/repositories/{repository}/audit")
+    def repository_audit(
+        repository: str, session: Annotated[Session, Depends(caller)]
+    ) -> dict[str, Any]:
+        """Layer-branch commits of ``repository`` without a passing record."""
+        try:
+            return audit(session, repository, store).to_json()
+        except (LakeFSNotFound, NotFound) as exc:
+            raise HTTPException(404, detail=f"repository {repository!r} does not exist") from exc
+
+    return app
