@@ -44,8 +44,9 @@ CREATE_DEFAULTS = {"write.parquet.compression-codec": "zstd"}
 # Only `vxp gc` deletes warehouse files (DESIGN.md, "Catalog invariants" 4): another ref, a tag or
 # an older commit may still read any file a client's own clean-up would delete.
 # - gc.enabled=false: Iceberg's Java library refuses to expire snapshots, remove orphan files or
-#   purge data files ("GC is disabled (deleting files may corrupt other tables)"); every table
-#   carries it, and a client cannot turn it on.
+#   purge data files ("GC is disabled (deleting files may corrupt other tables)"). Every table
+#   carries it unless a client explicitly sets it to true, a deliberate opt-out that Iceberg's
+#   own catalog tests (RCK testRemoveUnusedSpec) need and the catalog reference warns about.
 # - write.metadata.delete-after-commit.enabled: pyiceberg deletes the metadata files a commit
 #   trimmed off the log when the *committed* metadata says true; the catalog stores false.
 GC_ENABLED = "gc.enabled"
@@ -977,19 +978,7 @@ class TableBuilder:
 
         ``write.metadata.delete-after-commit.enabled`` is accepted but stored as ``false`` by
         :meth:`build` (Iceberg's own catalog tests set it; the log is still trimmed).
-
-        Raises:
-            BadRequest: ``gc.enabled`` is set to anything but ``false``: only ``vxp gc`` may
-                delete warehouse files (DESIGN.md, "Catalog invariants" 4).
         """
-        value = updates.get(GC_ENABLED)
-        if value is not None and value.strip().lower() != "false":
-            raise BadRequest(
-                f"table property {GC_ENABLED}={value!r} is refused: other refs, tags and older "
-                "commits may still read files an engine's clean-up (expire_snapshots, "
-                "remove_orphan_files, DROP TABLE … PURGE) would delete; in vxp only `vxp gc` "
-                "deletes warehouse files, and only those no retained ref reaches"
-            )
         if updates:
             self.meta["properties"].update(updates)
             self._changed("set-properties")
@@ -1029,7 +1018,8 @@ class TableBuilder:
         assert spec is not None and order is not None
         self._check_sources(spec["fields"], "partition field")
         self._check_sources(order["fields"], "sort field")
-        meta["properties"][GC_ENABLED] = "false"
+        # absent would mean Java's default, true
+        meta["properties"].setdefault(GC_ENABLED, "false")
         if DELETE_AFTER_COMMIT in meta["properties"]:
             meta["properties"][DELETE_AFTER_COMMIT] = "false"
         meta["last-updated-ms"] = self._last_updated_ms()

@@ -8,8 +8,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-import pytest
-from pyiceberg.exceptions import BadRequestError
 
 from tests.catalog.conftest import Admin, CatalogServer
 from tests.catalog.integration.test_views import create_body
@@ -78,7 +76,7 @@ def test_a_registered_file_that_enables_clean_up_deletes_nothing(
     assert main.load_table("trial.t").scan().to_arrow().num_rows == 1
 
 
-def test_gc_cannot_be_enabled_and_new_tables_carry_the_defaults(
+def test_new_tables_carry_the_create_default_and_gc_off(
     catalog_server: CatalogServer, repo: str
 ) -> None:
     cat = catalog_server.trial(repo)
@@ -86,13 +84,6 @@ def test_gc_cannot_be_enabled_and_new_tables_carry_the_defaults(
     # Java's catalogs persist zstd; gc.enabled=false makes Iceberg's Java library refuse
     # expire_snapshots, remove_orphan_files and purges (Trino, Spark, Flink)
     assert table.properties == {"write.parquet.compression-codec": "zstd", "gc.enabled": "false"}
-    with (
-        pytest.raises(BadRequestError, match="only `vxp gc` deletes"),
-        table.transaction() as tx,
-    ):
-        tx.set_properties({"gc.enabled": "true"})
-    with pytest.raises(BadRequestError, match="only `vxp gc` deletes"):
-        cat.create_table("trial.u", schema=ARROW, properties={"gc.enabled": "true"})
     with table.transaction() as tx:
         tx.remove_properties("gc.enabled")
     assert table.properties["gc.enabled"] == "false"

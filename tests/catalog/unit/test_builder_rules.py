@@ -6,10 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from vxp.catalog import table_metadata as tm
-from vxp.catalog.errors import BadRequest
 
 Json = dict[str, Any]
 SCHEMA: Json = {
@@ -98,22 +95,19 @@ def test_new_tables_persist_javas_create_default_and_gc_disabled() -> None:
     assert chosen["properties"]["write.parquet.compression-codec"] == "snappy"
 
 
-@pytest.mark.parametrize("value", ["true", "TRUE", "yes", ""])
-def test_gc_cannot_be_enabled(value: str) -> None:
-    with pytest.raises(BadRequest, match="only `vxp gc` deletes"):
-        tm.new_table(SCHEMA, None, None, "file:///w/t", {"gc.enabled": value})
-    created = tm.new_table(SCHEMA, None, None, "file:///w/t", {})
-    builder = tm.TableBuilder(tm.parse(created), "file:///w/t/m0.json")
-    with pytest.raises(BadRequest, match=r"gc\.enabled"):
-        builder.apply([{"action": "set-properties", "updates": {"gc.enabled": value}}])
-
-
-def test_removing_gc_enabled_keeps_it_off() -> None:
+def test_gc_stays_off_unless_a_client_opts_out_explicitly() -> None:
     created = tm.new_table(SCHEMA, None, None, "file:///w/t", {})
     removed = _commit(
         created, "file:///w/t/m0.json", {"action": "remove-properties", "removals": ["gc.enabled"]}
     )
+    # absent would mean Java's default (true)
     assert removed["properties"]["gc.enabled"] == "false"
+    opted = _commit(
+        removed,
+        "file:///w/t/m1.json",
+        {"action": "set-properties", "updates": {"gc.enabled": "true"}},
+    )
+    assert opted["properties"]["gc.enabled"] == "true"
 
 
 def test_delete_after_commit_is_stored_off_and_the_log_still_trimmed() -> None:
