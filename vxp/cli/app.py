@@ -12,13 +12,16 @@ from rich.console import Console
 
 from vxp import __version__
 from vxp.cli import (
+    audit,
     branch,
     catalog,
     checkout,
+    contracts,
     datasets,
     demo,
     example,
     gc,
+    hooks,
     ingest,
     lineage,
     materialize,
@@ -73,6 +76,7 @@ for commands in (
     lineage.app,
     materialize.app,
     checkout.app,
+    audit.app,
 ):
     app.add_typer(commands)
 for name, group in (
@@ -85,6 +89,8 @@ for name, group in (
     ("example", example.app),
     ("catalog", catalog.app),
     ("datasets", datasets.app),
+    ("hooks", hooks.app),
+    ("contracts", contracts.app),
 ):
     app.add_typer(group, name=name)
 

@@ -8,6 +8,7 @@ import typer
 
 from vxp.cli.context import session, settings
 from vxp.cli.options import FormatOption, OutputFormat, print_done, print_listing
+from vxp.core.errors import VxpError
 from vxp.core.names import DEFAULT_BRANCH, LAYER_BRANCHES
 from vxp.domain.repositories import create_repository, list_repositories
 
@@ -23,7 +24,7 @@ def create(name: Annotated[str, typer.Argument(help="repository name, e.g. clini
     """Create repository NAME with the protected layer branches `source` and `integration`.
 
     `integration` is the default branch users read; both change only by merge
-    (source → integration → app-*).
+    (source → integration → app-*). vxp's hooks are installed on both (`vxp hooks install`).
 
     Example: vxp repo create clinical
     """
@@ -38,6 +39,17 @@ def create(name: Annotated[str, typer.Argument(help="repository name, e.g. clini
         f"repository [bold]{repo.name}[/bold] at {config.storage_namespace_prefix}{name}; "
         f"branches {', '.join(LAYER_BRANCHES)} (protected, default {DEFAULT_BRANCH})"
     )
+    from vxp.cli.hooks import install_actions
+
+    try:
+        installed = install_actions(name)
+    except VxpError as exc:
+        raise VxpError(
+            f"repository {name!r} was created, but vxp's hooks could not be installed on it: "
+            f"{exc.message}",
+            hint=f"once the hooks server runs (`vxp status`), `vxp hooks install --repo {name}`",
+        ) from exc
+    print_done(f"hooks installed on {', '.join(i.split(':')[0] for i in installed)}")
 
 
 @app.command("list")
