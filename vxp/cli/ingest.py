@@ -28,6 +28,7 @@ from rich.table import Table
 from vxp.cli.context import session, settings
 from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_listing, repository
 from vxp.core.errors import Conflict, InvalidInput, Unavailable, VxpError
+from vxp.domain.engines import Engine
 from vxp.ingestion import runs
 from vxp.ingestion.problems import problems_table
 from vxp.ingestion.report import Outcome, RunReport
@@ -265,6 +266,15 @@ def study(
     no_merge: NoMergeOption = False,
     ci: CiOption = False,
     jobs: JobsOption = 4,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            "-e",
+            help="what runs the integration step (surrogate keys, SCD-2): duckdb in this "
+            "process, or trino, the full stack's Trino (same tables and rows)",
+        ),
+    ] = Engine.duckdb,
 ) -> None:
     """Ingest one delivery of a clinical study export.
 
@@ -281,12 +291,17 @@ def study(
         vxp ingest study exports/2026-12 --source basel --no-merge   # review, then merge
 
         vxp ingest study exports/2026-12 --source basel --ci > summary.json
+
+        vxp ingest study exports/2026-12 --source basel --engine trino   # full stack
     """
     from vxp.ingestion.ingest_study import ingest_study
     from vxp.ingestion.study.plan import validate_study
+    from vxp.ingestion.trino_integration import trino_url
 
     def work(progress: Any) -> RunReport:
         name = repository(repo)
+        if engine is Engine.trino:
+            trino_url(settings())  # no Trino: say so before validating a large delivery
         delivery = validate_study(directory, dictionary=dictionary, encoding=encoding)
         return ingest_study(
             session(),
@@ -297,6 +312,7 @@ def study(
             partial=partial,
             merge=not no_merge,
             jobs=jobs,
+            engine=engine,
             progress=progress,
         )
 
