@@ -116,3 +116,71 @@ def test_strategy_chooses_a_side_of_a_real_conflict(embedded: Stack, repo: str) 
     )
     commit = session.get_commit(repo, result.commit_id)
     assert commit is not None and "trial.visits" in commit.metadata["vxp.merge.tables"]
+
+
+def test_appends_on_both_sides_are_both_kept(embedded: Stack, repo: str) -> None:
+    left, right = two_branches(embedded, repo)
+    left_table = left.load_table("trial.visits")
+    left_table.append(visits(4, 5))
+    right_table = right.load_table("trial.visits")
+    right_table.append(visits(6, 7, 8, site="bern"))
+    right_table.append(visits(9, site="bern"))
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    before_merge = resolve(session, repo, "integration")
+    right_before = rows(embedded, repo, "right", "trial.visits")
+
+    result = merge(session, repo, "right", "integration", settings=embedded.settings)
+
+    (merged,) = result.tables
+    assert (merged.table, merged.how) == ("trial.visits", "merged")
+    expected = Counter(
+        [(i, "basel") for i in (1, 2, 3, 4, 5)] + [(i, "bern") for i in (6, 7, 8, 9)]
+    )
+    assert rows(embedded, repo, "integration", "trial.visits") == expected
+    table = at(embedded, repo, "integration").load_table("trial.visits")
+    snapshot = table.current_snapshot()
+    assert snapshot is not None and snapshot.snapshot_id == merged.snapshot_id
+    assert snapshot.summary is not None and snapshot.summary["total-records"] == "9"
+    assert snapshot.summary.operation.value == "append"
+    # time travel on both sides still reads what it read
+    assert rows(embedded, repo, "right", "trial.visits") == right_before
+    assert rows(embedded, repo, before_merge, "trial.visits") == Counter(
+        (i, "basel") for i in (1, 2, 3, 4, 5)
+    )
+    # the merged table takes further writes through the catalog
+    table.append(visits(10))
+    assert len(at(embedded, repo, "integration").load_table("trial.visits").scan().to_arrow()) == 10
+    commit = session.get_commit(repo, result.commit_id)
+    assert commit is not None and '"how": "merged"' in commit.metadata["vxp.merge.tables"]
+
+
+def test_deletes_of_different_files_commute_of_the_same_file_conflict(
+    embedded: Stack, repo: str
+) -> None:
+    left, _ = two_branches(embedded, repo)
+    # pyiceberg deletes copy-on-write: a rewritten file replaces the one with the rows
+    left.load_table("trial.visits").append(visits(4, 5, site="bern"))
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    create_branch(session, repo, "a", "integration")
+    create_branch(session, repo, "b", "integration")
+    at(embedded, repo, "a").load_table("trial.visits").delete("id = 1")
+    at(embedded, repo, "b").load_table("trial.visits").delete("id = 4")
+    merge(session, repo, "a", "integration", settings=embedded.settings)
+    merge(session, repo, "b", "integration", settings=embedded.settings)
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        [(2, "basel"), (3, "basel"), (5, "bern")]
+    )
+
+    create_branch(session, repo, "c", "integration")
+    create_branch(session, repo, "d", "integration")
+    at(embedded, repo, "c").load_table("trial.visits").delete("id = 2")
+    at(embedded, repo, "d").load_table("trial.visits").delete("id = 3")
+    merge(session, repo, "c", "integration", settings=embedded.settings)
+    with pytest.raises(MergeConflict) as raised:
+        merge(session, repo, "d", "integration", settings=embedded.settings)
+    (conflict,) = raised.value.conflicts
+    text = conflict.describe()
+    assert "destination: 1 snapshot(s): " in text and "source: 1 snapshot(s): " in text
+    assert "both sides removed or rewrote the same 1 file(s)" in text

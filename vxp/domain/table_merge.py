@@ -7,9 +7,38 @@ pointers name and decides per table (see :class:`Planner`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import pyarrow.parquet as pq
+from pyiceberg.io import FileIO
+from pyiceberg.manifest import (
+    DataFileContent,
+    ManifestContent,
+    ManifestEntry,
+    ManifestEntryStatus,
+    ManifestFile,
+    ManifestWriterV2,
+    write_manifest_list,
+)
+from pyiceberg.schema import Schema
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRef, SnapshotRefType
+from pyiceberg.table.snapshots import (
+    MetadataLogEntry,
+    Operation,
+    Snapshot,
+    SnapshotLogEntry,
+    SnapshotSummaryCollector,
+    Summary,
+    update_snapshot_summaries,
+)
+from pyiceberg.types import NestedField
 
 from vxp.core.layout import Namespace, Pointer, table_pointer
 from vxp.core.settings import Settings
@@ -83,8 +112,299 @@ class Planned:
             step()
 
 
+# --- reading one version of a table ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The live files of a table version: path → manifest entry (sequence numbers inherited),
+    and path → the manifest that holds it."""
+
+    entries: dict[str, ManifestEntry]
+    manifest_of: dict[str, str]
+    manifests: list[ManifestFile]
+
+
+def _live(io: FileIO, metadata: TableMetadata) -> _Live:
+    snapshot = metadata.current_snapshot()
+    if snapshot is None:
+        return _Live({}, {}, [])
+    entries: dict[str, ManifestEntry] = {}
+    manifest_of: dict[str, str] = {}
+    manifests = snapshot.manifests(io)
+    for manifest in manifests:
+        for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
+            entries[entry.data_file.file_path] = entry
+            manifest_of[entry.data_file.file_path] = manifest.manifest_path
+    return _Live(entries, manifest_of, manifests)
+
+
+def _ancestors(metadata: TableMetadata, stop: int | None) -> list[Snapshot]:
+    """The current snapshot's ancestors newer than snapshot ``stop``, newest first."""
+    found: list[Snapshot] = []
+    snapshot = metadata.current_snapshot()
+    while snapshot is not None and snapshot.snapshot_id != stop:
+        found.append(snapshot)
+        parent = snapshot.parent_snapshot_id
+        snapshot = metadata.snapshot_by_id(parent) if parent is not None else None
+    return found
+
+
+def _is_ancestor(metadata: TableMetadata, snapshot_id: int | None) -> bool:
+    if snapshot_id is None:
+        return True
+    return any(s.snapshot_id == snapshot_id for s in _ancestors(metadata, None))
+
+
+_ATTRIBUTES = ("name", "field_type", "required", "doc", "initial_default", "write_default")
+
+
+def _describe_field(field: NestedField) -> str:
+    return f"{field.name} {field.field_type}"
+
+
+def _schema_changes(before: Schema, after: Schema) -> list[str]:
+    """Top-level column changes, in words: ``added x long``, ``dropped y``, ``renamed a to b``,
+    ``retyped c int to long``, ``changed doc of d``, ``made e optional``."""
+    old = {f.field_id: f for f in before.fields}
+    new = {f.field_id: f for f in after.fields}
+    changes = [f"added {_describe_field(new[i])}" for i in new if i not in old]
+    changes += [f"dropped {old[i].name}" for i in old if i not in new]
+    for i in (i for i in new if i in old):
+        a, b = old[i], new[i]
+        if a.name != b.name:
+            changes.append(f"renamed {a.name} to {b.name}")
+        if a.field_type != b.field_type:
+            changes.append(f"retyped {b.name} {a.field_type} to {b.field_type}")
+        if a.required != b.required:
+            changes.append(f"made {b.name} {'required' if b.required else 'optional'}")
+        if a.doc != b.doc:
+            changes.append(f"changed doc of {b.name}")
+    return changes
+
+
+def _side_story(base: TableMetadata, side: TableMetadata) -> str:
+    """What one side did since the common version, in one line."""
+    parts: list[str] = []
+    base_snapshot = base.current_snapshot_id
+    snapshots = _ancestors(side, base_snapshot)
+    if snapshots:
+        ops = ", ".join(
+            f"{s.summary.operation.value if s.summary else '?'} {s.snapshot_id}"
+            for s in reversed(snapshots[:5])
+        )
+        more = f" and {len(snapshots) - 5} more" if len(snapshots) > 5 else ""
+        parts.append(f"{len(snapshots)} snapshot(s): {ops}{more}")
+    elif side.current_snapshot_id != base_snapshot:
+        parts.append(f"moved the table back to snapshot {side.current_snapshot_id}")
+    schema = _schema_changes(base.schema(), side.schema())
+    if schema:
+        parts.append("columns: " + "; ".join(schema))
+    if _specs(side) != _specs(base):
+        parts.append("changed the partition spec")
+    if _orders(side) != _orders(base):
+        parts.append("changed the sort order")
+    changed = sorted(
+        k
+        for k in set(side.properties) | set(base.properties)
+        if side.properties.get(k) != base.properties.get(k)
+    )
+    if changed:
+        parts.append("properties: " + ", ".join(changed))
+    return "; ".join(parts) or "no change of schema or data (a new metadata file only)"
+
+
+def _specs(metadata: TableMetadata) -> tuple[Any, ...]:
+    return (
+        tuple(spec.model_dump_json() for spec in metadata.partition_specs),
+        metadata.default_spec_id,
+    )
+
+
+def _orders(metadata: TableMetadata) -> tuple[Any, ...]:
+    return (
+        tuple(order.model_dump_json() for order in metadata.sort_orders),
+        metadata.default_sort_order_id,
+    )
+
+
+# --- three-way merges of the parts of table metadata -------------------------------------------
+
+
+def _three_way(base: Any, ours: Any, theirs: Any) -> tuple[bool, Any]:
+    """``(ok, merged)`` of one value: a side's change wins over no change; equal changes agree."""
+    if ours == theirs:
+        return True, ours
+    if ours == base:
+        return True, theirs
+    if theirs == base:
+        return True, ours
+    return False, None
+
+
+def _wrote_with(metadata: TableMetadata, since: int | None, field_id: int) -> bool:
+    """Whether a snapshot newer than ``since`` added data files written with column ``field_id``
+    (by the snapshot's schema; a snapshot without a schema ID counts as having it)."""
+    for snapshot in _ancestors(metadata, since):
+        summary: Mapping[str, str] = snapshot.summary or {}
+        added = int(summary.get("added-data-files", "1") or 0) > 0
+        schema = (
+            metadata.schema_by_id(snapshot.schema_id) if snapshot.schema_id is not None else None
+        )
+        if added and (schema is None or field_id in {f.field_id for f in schema.fields}):
+            return True
+    return False
+
+
+@dataclass
+class _SchemaMerge:
+    schema: Schema | None
+    last_column_id: int
+    reasons: list[str]
+    detail: list[str]
+
+
+def _merge_schema(base: TableMetadata, ours: TableMetadata, theirs: TableMetadata) -> _SchemaMerge:
+    """The merged current schema, column by column and attribute by attribute (three-way by
+    field ID); columns both sides added under one field ID are renumbered on the side that wrote
+    no data with it (Iceberg reads columns by field ID), else they conflict."""
+    b, d, s = base.schema(), ours.schema(), theirs.schema()
+    last = max(ours.last_column_id, theirs.last_column_id)
+    if d.fields == s.fields and d.identifier_field_ids == s.identifier_field_ids:
+        return _SchemaMerge(None, last, [], [])
+    bf = {f.field_id: f for f in b.fields}
+    df = {f.field_id: f for f in d.fields}
+    sf = {f.field_id: f for f in s.fields}
+    reasons: list[str] = []
+    merged: dict[int, NestedField] = {}
+    renumbered: dict[int, NestedField] = {}
+    base_snapshot = base.current_snapshot_id
+    for fid in (
+        list(df) + [i for i in sf if i not in df] + [i for i in bf if i not in df and i not in sf]
+    ):
+        old, mine, other = bf.get(fid), df.get(fid), sf.get(fid)
+        if old is None and mine is not None and other is not None and mine != other:
+            # both sides added a column under the same field ID
+            if not _wrote_with(theirs, base_snapshot, fid):
+                last += 1
+                merged[fid] = mine
+                renumbered[last] = other.model_copy(update={"field_id": last})
+            elif not _wrote_with(ours, base_snapshot, fid):
+                last += 1
+                merged[fid] = other
+                renumbered[last] = mine.model_copy(update={"field_id": last})
+            else:
+                reasons.append(
+                    f"both sides added a column with field ID {fid} (destination: "
+                    f"{_describe_field(mine)}, source: {_describe_field(other)}) and wrote data "
+                    "with it; Iceberg reads columns by field ID"
+                )
+            continue
+        if mine is None or other is None or old is None:
+            ok, value = _three_way(old, mine, other)
+            if not ok:
+                kept = mine or other
+                assert kept is not None
+                reasons.append(f"column {kept.name}: one side dropped it, the other changed it")
+            elif value is not None:
+                merged[fid] = value
+            continue
+        attributes: dict[str, Any] = {}
+        for attribute in _ATTRIBUTES:
+            ok, value = _three_way(
+                getattr(old, attribute), getattr(mine, attribute), getattr(other, attribute)
+            )
+            if not ok:
+                reasons.append(
+                    f"column {old.name}: both sides changed its {attribute.replace('_', ' ')} "
+                    f"({getattr(mine, attribute)} and {getattr(other, attribute)})"
+                )
+            attributes[attribute] = value
+        merged[fid] = mine.model_copy(update=attributes)
+    ok, identifiers = _three_way(
+        b.identifier_field_ids, d.identifier_field_ids, s.identifier_field_ids
+    )
+    if not ok:
+        reasons.append("both sides changed the identifier (key) columns differently")
+        identifiers = d.identifier_field_ids
+    fields = [*merged.values(), *renumbered.values()]
+    names = Counter(f.name for f in fields)
+    reasons += [
+        f"both sides have a column named {n} (different field IDs)"
+        for n, c in names.items()
+        if c > 1
+    ]
+    if reasons:
+        return _SchemaMerge(None, last, reasons, [])
+    if [f for f in fields] == list(d.fields) and identifiers == d.identifier_field_ids:
+        return _SchemaMerge(None, last, [], [])
+    same = next(
+        (
+            existing
+            for existing in ours.schemas
+            if list(existing.fields) == fields and existing.identifier_field_ids == identifiers
+        ),
+        None,
+    )
+    schema = same or Schema(
+        *fields,
+        schema_id=max(x.schema_id for x in ours.schemas) + 1,
+        identifier_field_ids=identifiers,
+    )
+    detail = _schema_changes(d, schema)
+    return _SchemaMerge(schema, last, [], [f"columns: {'; '.join(detail)}"] if detail else [])
+
+
+# --- the planner -------------------------------------------------------------------------------
+
+
+class _DeleteManifestWriter(ManifestWriterV2):
+    """pyiceberg's v2 manifest writer for delete files (its own writes data manifests only;
+    Iceberg spec, "Manifests": ``content`` 1 holds delete files)."""
+
+    def content(self) -> ManifestContent:
+        return ManifestContent.DELETES
+
+    @property
+    def _meta(self) -> dict[str, str]:
+        return {**super()._meta, "content": "deletes"}
+
+
+def _positions(io: FileIO, entry: ManifestEntry) -> set[tuple[str, int]]:
+    """The (data file, row position) pairs a position delete file deletes (Iceberg spec,
+    "Position Delete Files")."""
+    with io.new_input(entry.data_file.file_path).open() as stream:
+        table = pq.read_table(stream, columns=["file_path", "pos"])
+    return set(
+        zip(table.column("file_path").to_pylist(), table.column("pos").to_pylist(), strict=True)
+    )
+
+
+def _metadata_dir(metadata: TableMetadata) -> str:
+    directory = (
+        metadata.properties.get("write.metadata.path")
+        or f"{metadata.location.rstrip('/')}/metadata"
+    )
+    return directory.rstrip("/")
+
+
+def _next_metadata_location(metadata: TableMetadata, previous: str) -> str:
+    """``<metadata dir>/<version + 1:05d>-<uuid>.metadata.json``: the name Iceberg's Java writers
+    and vxp's catalog use."""
+    match = re.search(r"(\d+)-[^/]*\.metadata\.json(\.gz)?$", previous)
+    version = int(match.group(1)) + 1 if match else 0
+    return f"{_metadata_dir(metadata)}/{version:05d}-{uuid.uuid4()}.metadata.json"
+
+
 class Planner:
     """Plans the merge of each table both sides changed.
+
+    The table's common version is found in the tables' own metadata logs, not from lakeFS's
+    merge base: the newest metadata file that both the destination's and the source's metadata
+    log (or current pointer) hold. lakeFS 1.86 can pick a much older merge base (it picked the
+    repository's first commit between branches of ``source`` and ``integration`` after merged
+    runs), which would make every table look created on both sides; lakeFS's answer is used only
+    to know *which* table pointers both sides changed.
 
     Args:
         session: the lakeFS session.
@@ -102,6 +422,7 @@ class Planner:
         destination_commit: str,
     ) -> None:
         self.reader = RefReader(session, settings, repo)
+        self.io = self.reader.io
         self.session = session
         self.repo = repo
         self.source_commit = source_commit
@@ -115,6 +436,8 @@ class Planner:
     ) -> Planned | Unmergeable:
         """The merged version of table ``namespace.name``, or why there is none.
 
+        ``strategy`` decides only when the two sides' changes do not commute.
+
         Raises:
             VxpError: a metadata file cannot be read.
             LakeFSError: lakeFS refused a read.
@@ -123,9 +446,10 @@ class Planner:
         dotted = ".".join((*namespace, name))
         theirs = self._pointer(self.source_commit, path)
         ours = self._pointer(self.destination_commit, path)
-        if strategy is not None:
+        outcome = self._combine(dotted, path, ours, theirs)
+        if isinstance(outcome, Unmergeable) and strategy is not None:
             return self._choose(dotted, path, strategy, ours, theirs)
-        return Unmergeable(("both sides changed the table",))
+        return outcome
 
     def _choose(
         self,
@@ -153,3 +477,429 @@ class Planner:
                 pointer.metadata_location,
             ),
         )
+
+    def _combine(
+        self, dotted: str, path: str, ours: bytes | None, theirs: bytes | None
+    ) -> Planned | Unmergeable:
+        if ours is None or theirs is None:
+            side = "destination" if ours is None else "source"
+            return Unmergeable((f"the {side} dropped the table, the other side changed it",))
+        ours_location = Pointer.from_bytes(ours).metadata_location
+        theirs_location = Pointer.from_bytes(theirs).metadata_location
+        mine = self.reader.metadata(ours_location)
+        other = self.reader.metadata(theirs_location)
+        if mine.table_uuid != other.table_uuid:
+            return Unmergeable(
+                (
+                    "the two sides hold different tables under this name (different table "
+                    "UUIDs): one side created or replaced it",
+                )
+            )
+        base_location = self._base(ours_location, mine, theirs_location, other)
+        if base_location is None:
+            return Unmergeable(
+                ("no common version in the two metadata logs (too many commits on a side?)",)
+            )
+        if base_location == theirs_location:
+            return self._taken(
+                dotted, path, ours, mine, ours_location, "the source did not change it"
+            )
+        if base_location == ours_location:
+            return self._taken(
+                dotted, path, theirs, other, theirs_location, "only the source changed it"
+            )
+        base = self.reader.metadata(base_location)
+        return _Combination(self.io, dotted, path, base, mine, ours_location, other).plan()
+
+    def _taken(
+        self,
+        dotted: str,
+        path: str,
+        pointer: bytes,
+        metadata: TableMetadata,
+        location: str,
+        detail: str,
+    ) -> Planned:
+        return Planned(
+            path,
+            pointer,
+            TableMerge(dotted, "merged", detail, metadata.current_snapshot_id, location),
+        )
+
+    def _base(
+        self, ours_location: str, ours: TableMetadata, theirs_location: str, theirs: TableMetadata
+    ) -> str | None:
+        """The newest metadata file both sides' histories hold (see the class docstring)."""
+        known = {theirs_location, *(e.metadata_file for e in theirs.metadata_log)}
+        for location in [ours_location, *(e.metadata_file for e in reversed(ours.metadata_log))]:
+            if location in known:
+                return location
+        return None
+
+
+class _Combination:
+    """Combines the source's changes of one table onto the destination's version."""
+
+    def __init__(
+        self,
+        io: FileIO,
+        dotted: str,
+        path: str,
+        base: TableMetadata,
+        ours: TableMetadata,
+        ours_location: str,
+        theirs: TableMetadata,
+    ) -> None:
+        self.io = io
+        self.dotted = dotted
+        self.path = path
+        self.base = base
+        self.ours = ours
+        self.ours_location = ours_location
+        self.theirs = theirs
+
+    def _refuse(self, reasons: list[str]) -> Unmergeable:
+        return Unmergeable(
+            (
+                f"destination: {_side_story(self.base, self.ours)}",
+                f"source: {_side_story(self.base, self.theirs)}",
+                *(f"conflict: {reason}" for reason in reasons),
+            )
+        )
+
+    def plan(self) -> Planned | Unmergeable:
+        base, ours, theirs = self.base, self.ours, self.theirs
+        reasons: list[str] = []
+        if not (ours.format_version == theirs.format_version == 2):
+            reasons.append(
+                f"format version {ours.format_version}/{theirs.format_version}: vxp merges "
+                "tables of format version 2"
+            )
+            return self._refuse(reasons)
+        schema = _merge_schema(base, ours, theirs)
+        reasons += schema.reasons
+        ok, specs = _three_way(_specs(base), _specs(ours), _specs(theirs))
+        if not ok:
+            reasons.append("both sides changed the partition spec")
+        ok, orders = _three_way(_orders(base), _orders(ours), _orders(theirs))
+        if not ok:
+            reasons.append("both sides changed the sort order")
+        properties: dict[str, str] = {}
+        for key in sorted(set(base.properties) | set(ours.properties) | set(theirs.properties)):
+            ok, value = _three_way(
+                base.properties.get(key), ours.properties.get(key), theirs.properties.get(key)
+            )
+            if not ok:
+                reasons.append(f"both sides changed table property {key}")
+            elif value is not None:
+                properties[key] = value
+        other_refs = {
+            name: ref.snapshot_id for name, ref in theirs.refs.items() if name != MAIN_BRANCH
+        }
+        base_refs = {
+            name: ref.snapshot_id for name, ref in base.refs.items() if name != MAIN_BRANCH
+        }
+        if other_refs != base_refs:
+            reasons.append("the source changed the table's own Iceberg branches or tags")
+        if not _is_ancestor(theirs, base.current_snapshot_id) or not _is_ancestor(
+            ours, base.current_snapshot_id
+        ):
+            reasons.append("a side rolled the table back to an older snapshot")
+        if reasons:
+            return self._refuse(reasons)
+        data = self._data() if theirs.current_snapshot_id != base.current_snapshot_id else None
+        if isinstance(data, list):
+            return self._refuse(data)
+        return self._assemble(
+            schema,
+            specs_from=theirs if specs == _specs(theirs) and specs != _specs(ours) else ours,
+            orders_from=theirs if orders == _orders(theirs) and orders != _orders(ours) else ours,
+            properties=properties,
+            data=data,
+        )
+
+    # --- data files ----------------------------------------------------------------------
+
+    def _data(self) -> _DataMerge | list[str]:
+        io = self.io
+        live_b, live_d, live_s = _live(io, self.base), _live(io, self.ours), _live(io, self.theirs)
+        b, d, s = set(live_b.entries), set(live_d.entries), set(live_s.entries)
+        d_added, d_removed = d - b, b - d
+        s_added, s_removed = s - b, b - s
+        reasons: list[str] = []
+        both_removed = sorted(d_removed & s_removed)
+        if both_removed:
+            reasons.append(
+                f"both sides removed or rewrote the same {len(both_removed)} file(s), e.g. "
+                f"{both_removed[0]}"
+            )
+
+        def deletes(live: _Live, added: set[str], content: DataFileContent) -> list[ManifestEntry]:
+            return [
+                live.entries[p]
+                for p in sorted(added)
+                if live.entries[p].data_file.content == content
+            ]
+
+        d_pos = set().union(
+            *(_positions(io, e) for e in deletes(live_d, d_added, DataFileContent.POSITION_DELETES))
+        )
+        s_pos = set().union(
+            *(_positions(io, e) for e in deletes(live_s, s_added, DataFileContent.POSITION_DELETES))
+        )
+        for mine, other_removed, side, other in (
+            (d_pos, s_removed, "destination", "source"),
+            (s_pos, d_removed, "source", "destination"),
+        ):
+            hit = sorted({f for f, _ in mine} & other_removed)
+            if hit:
+                reasons.append(
+                    f"the {side} deleted rows of {len(hit)} file(s) the {other} removed or "
+                    f"rewrote, e.g. {hit[0]}"
+                )
+        same_rows = d_pos & s_pos
+        if same_rows:
+            reasons.append(f"both sides deleted or updated the same {len(same_rows)} row(s)")
+        s_equality = deletes(live_s, s_added, DataFileContent.EQUALITY_DELETES)
+        d_data = deletes(live_d, d_added, DataFileContent.DATA)
+        if s_equality and d_data:
+            reasons.append(
+                "the source wrote equality deletes, which would also delete matching rows the "
+                "destination added"
+            )
+        if reasons:
+            return reasons
+        return _DataMerge(
+            added=[live_s.entries[p] for p in sorted(s_added)],
+            removed=set(s_removed),
+            live=live_d,
+        )
+
+    # --- the merged metadata --------------------------------------------------------------
+
+    def _assemble(
+        self,
+        schema: _SchemaMerge,
+        *,
+        specs_from: TableMetadata,
+        orders_from: TableMetadata,
+        properties: dict[str, str],
+        data: _DataMerge | None,
+    ) -> Planned:
+        ours, base, theirs = self.ours, self.base, self.theirs
+        now = max(int(time.time() * 1000), ours.last_updated_ms + 1)
+        update: dict[str, Any] = {
+            "last_column_id": schema.last_column_id,
+            "partition_specs": specs_from.partition_specs,
+            "default_spec_id": specs_from.default_spec_id,
+            "last_partition_id": max(ours.last_partition_id or 0, theirs.last_partition_id or 0)
+            or ours.last_partition_id,
+            "sort_orders": orders_from.sort_orders,
+            "default_sort_order_id": orders_from.default_sort_order_id,
+            "properties": properties,
+            "last_updated_ms": now,
+        }
+        detail: list[str] = list(schema.detail)
+        current = ours.schema()
+        if schema.schema is not None:
+            if schema.schema.schema_id not in {x.schema_id for x in ours.schemas}:
+                update["schemas"] = [*ours.schemas, schema.schema]
+            update["current_schema_id"] = schema.schema.schema_id
+            current = schema.schema
+        writes: list[Callable[[], None]] = []
+        snapshot_id: int | None = ours.current_snapshot_id
+        if data is not None:
+            snapshot, write = self._snapshot(data, current, now)
+            snapshot_id = snapshot.snapshot_id
+            writes.append(write)
+            main = ours.refs.get(MAIN_BRANCH)
+            update["snapshots"] = [*ours.snapshots, snapshot]
+            update["current_snapshot_id"] = snapshot.snapshot_id
+            update["refs"] = {
+                **ours.refs,
+                MAIN_BRANCH: (
+                    main.model_copy(update={"snapshot_id": snapshot.snapshot_id})
+                    if main
+                    else SnapshotRef.model_validate(
+                        {"snapshot-id": snapshot.snapshot_id, "type": SnapshotRefType.BRANCH}
+                    )
+                ),
+            }
+            update["snapshot_log"] = [
+                *ours.snapshot_log,
+                SnapshotLogEntry.model_validate(
+                    {"snapshot-id": snapshot.snapshot_id, "timestamp-ms": now}
+                ),
+            ]
+            update["last_sequence_number"] = snapshot.sequence_number
+            summary: Mapping[str, str] = snapshot.summary or {}
+            detail.insert(
+                0,
+                f"the source's {len(data.added)} added and {len(data.removed)} removed file(s) "
+                f"({summary.get('added-records', '0')} rows added, "
+                f"{summary.get('deleted-records', '0')} removed) applied as snapshot "
+                f"{snapshot.snapshot_id}",
+            )
+        keep = int(properties.get("write.metadata.previous-versions-max", _PREVIOUS_VERSIONS_MAX))
+        update["metadata_log"] = [
+            *ours.metadata_log,
+            MetadataLogEntry.model_validate(
+                {"metadata-file": self.ours_location, "timestamp-ms": ours.last_updated_ms}
+            ),
+        ][-keep:]
+        merged = ours.model_copy(update=update)
+        location = _next_metadata_location(merged, self.ours_location)
+
+        def write_metadata() -> None:
+            with self.io.new_output(location).create(overwrite=False) as stream:
+                stream.write(merged.model_dump_json().encode())
+
+        writes.append(write_metadata)
+        del base
+        return Planned(
+            self.path,
+            Pointer(location, self.ours_location).to_bytes(),
+            TableMerge(
+                self.dotted,
+                "merged",
+                "; ".join(detail) or "metadata changes of both sides combined",
+                snapshot_id,
+                location,
+            ),
+            writes,
+        )
+
+    def _snapshot(
+        self, data: _DataMerge, schema: Schema, now: int
+    ) -> tuple[Snapshot, Callable[[], None]]:
+        """A snapshot on the destination's current one holding its live files minus the files
+        the source removed plus the ones it added.
+
+        The source's files keep their order of sequence numbers, shifted above the
+        destination's (Iceberg spec, "Sequence Numbers"): its position deletes still apply to
+        the files they name, the destination's equality deletes do not reach rows the source
+        added.
+        """
+        ours, base, theirs = self.ours, self.base, self.theirs
+        ours_last, base_last, theirs_last = (_last_sequence_number(m) for m in (ours, base, theirs))
+        shift = ours_last - base_last
+        sequence = max(ours_last + 1, theirs_last + shift)
+        snapshot_id = _snapshot_id({s.snapshot_id for s in ours.snapshots})
+        directory = _metadata_dir(ours)
+        manifest_list = f"{directory}/snap-{snapshot_id}-1-{uuid.uuid4()}.avro"
+        collector = SnapshotSummaryCollector()
+        previous = ours.current_snapshot()
+        specs = ours.specs() | theirs.specs()
+        for path in sorted(data.removed):
+            entry = data.live.entries[path]
+            collector.remove_file(entry.data_file, schema, specs[entry.data_file.spec_id])
+        for entry in data.added:
+            collector.add_file(entry.data_file, schema, specs[entry.data_file.spec_id])
+        deletes = any(e.data_file.content != DataFileContent.DATA for e in data.added)
+        operation = Operation.OVERWRITE if data.removed or deletes else Operation.APPEND
+        summary = update_snapshot_summaries(
+            Summary(
+                operation,
+                **collector.build(),
+                **{
+                    "vxp.merge.source-snapshot-id": str(theirs.current_snapshot_id),
+                    "vxp.merge.base-snapshot-id": str(base.current_snapshot_id),
+                },
+            ),
+            previous.summary if previous is not None else None,
+        )
+        snapshot = Snapshot.model_validate(
+            {
+                "snapshot-id": snapshot_id,
+                "parent-snapshot-id": ours.current_snapshot_id,
+                "sequence-number": sequence,
+                "timestamp-ms": now,
+                "manifest-list": manifest_list,
+                "summary": summary,
+                "schema-id": schema.schema_id,
+            }
+        )
+
+        def write() -> None:
+            manifests: list[ManifestFile] = []
+            touched = {data.live.manifest_of[p] for p in data.removed}
+            for manifest in data.live.manifests:
+                if manifest.manifest_path not in touched:
+                    manifests.append(manifest)
+                    continue
+                writer_type = (
+                    _DeleteManifestWriter
+                    if manifest.content == ManifestContent.DELETES
+                    else ManifestWriterV2
+                )
+                with writer_type(
+                    ours.specs()[manifest.partition_spec_id],
+                    schema,
+                    self.io.new_output(f"{directory}/{uuid.uuid4()}-m0.avro"),
+                    snapshot_id,
+                    "zstandard",
+                ) as writer:
+                    for entry in manifest.fetch_manifest_entry(self.io, discard_deleted=True):
+                        if entry.data_file.file_path in data.removed:
+                            writer.delete(entry)
+                        else:
+                            writer.existing(entry)
+                manifests.append(writer.to_manifest_file())
+            groups: dict[tuple[bool, int], list[ManifestEntry]] = {}
+            for entry in data.added:
+                key = (entry.data_file.content != DataFileContent.DATA, entry.data_file.spec_id)
+                groups.setdefault(key, []).append(entry)
+            for (is_delete, spec_id), entries in sorted(groups.items()):
+                writer_type = _DeleteManifestWriter if is_delete else ManifestWriterV2
+                with writer_type(
+                    specs[spec_id],
+                    schema,
+                    self.io.new_output(f"{directory}/{uuid.uuid4()}-m1.avro"),
+                    snapshot_id,
+                    "zstandard",
+                ) as writer:
+                    for entry in entries:
+                        assert entry.sequence_number is not None
+                        writer.add(
+                            ManifestEntry.from_args(
+                                status=ManifestEntryStatus.ADDED,
+                                snapshot_id=snapshot_id,
+                                sequence_number=entry.sequence_number + shift,
+                                data_file=entry.data_file,
+                            )
+                        )
+                manifests.append(writer.to_manifest_file())
+            with write_manifest_list(
+                2,
+                self.io.new_output(manifest_list),
+                snapshot_id,
+                ours.current_snapshot_id,
+                sequence,
+                "zstandard",
+            ) as lister:
+                lister.add_manifests(manifests)
+
+        return snapshot, write
+
+
+@dataclass(frozen=True)
+class _DataMerge:
+    added: list[ManifestEntry]
+    removed: set[str]
+    live: _Live
+
+
+_PREVIOUS_VERSIONS_MAX = 100
+
+
+def _last_sequence_number(metadata: TableMetadata) -> int:
+    # format version 1 has no sequence numbers: all are 0 (Iceberg spec, "Sequence Numbers")
+    return int(getattr(metadata, "last_sequence_number", 0))
+
+
+def _snapshot_id(taken: set[int]) -> int:
+    while True:
+        # a positive 63-bit ID, as Iceberg's writers make them
+        candidate = uuid.uuid4().int & ((1 << 63) - 1)
+        if candidate not in taken:
+            return candidate
