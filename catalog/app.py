@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote_plus
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vxp.catalog import errors
-from vxp.catalog.auth import TokenService
+from vxp.catalog.auth import CallerCheck, TokenService
 from vxp.catalog.context import Runtime
+from vxp.catalog.limits import RequestLimits
 from vxp.catalog.metadata import MetadataFiles
+from vxp.catalog.request_ids import RequestContext
 from vxp.catalog.routes import config, namespaces, oauth, tables, views
 from vxp.catalog.settings import Settings
 from vxp.catalog.tables import TableService
 from vxp.catalog.views import ViewService
 from vxp.lakefs import LakeFS
-
-log = logging.getLogger(__name__)
 
 
 class RawPathRouting:
@@ -49,15 +48,13 @@ class RawPathRouting:
         await self.app(scope, receive, send)
 
 
-def _internal_error(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    body = errors.error_body(500, "InternalServerError", f"internal error: {exc}")
-    return JSONResponse(body, status_code=500)
-
-
 def create_app(settings: Settings) -> FastAPI:
     """The catalog's ASGI app: every route of :mod:`vxp.catalog.routes`, errors in the REST spec's
     ``IcebergErrorResponse`` shape, and ``/healthz`` for liveness probes.
+
+    Every request gets a request id (:mod:`vxp.catalog.request_ids`) and passes the body and
+    property limits (:mod:`vxp.catalog.limits`) before any route runs; no error body carries
+    exception text.
 
     One :class:`~vxp.lakefs.LakeFS` pool serves every caller; it is closed when the app shuts
     down. Each request acts as its caller, with the lakeFS key pair in its bearer token.
@@ -68,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings,
         lakefs=lakefs,
         tokens=TokenService(settings.token_secret, settings.token_ttl_seconds),
+        callers=CallerCheck(lakefs, settings.caller_check_seconds),
         files=files,
         tables=TableService(settings, files),
         views=ViewService(settings, files),
@@ -81,7 +79,6 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="vxp Iceberg REST catalog", lifespan=lifespan)
     app.state.runtime = runtime
     errors.install(app)
-    app.add_exception_handler(Exception, _internal_error)
     for module in (oauth, config, namespaces, tables, views):
         app.include_router(module.router)
 
@@ -91,4 +88,11 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     app.add_middleware(RawPathRouting)
+    app.add_middleware(
+        RequestLimits,
+        max_request_bytes=settings.max_request_bytes,
+        max_property_bytes=settings.max_property_bytes,
+    )
+    # outermost: the request id is set before anything else runs
+    app.add_middleware(RequestContext)
     return app

@@ -11,11 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from vxp.catalog.errors import NotAuthorized
+from vxp.core.errors import Unauthorized
 from vxp.lakefs import LakeFS, Session
 
 
@@ -29,7 +33,8 @@ class Caller:
     """
 
     access_key_id: str
-    secret_access_key: str
+    # never in repr(): callers show up in logs and tracebacks
+    secret_access_key: str = field(repr=False)
     user_id: str
 
 
@@ -73,8 +78,16 @@ class TokenService:
                 # 401 makes clients (pyiceberg, Iceberg Java) fetch a fresh token and retry
                 raise NotAuthorized("the access token has expired; request a new one") from None
             raise NotAuthorized("the access token is not valid for this catalog") from None
-        payload = json.loads(raw)
-        return Caller(payload["k"], payload["s"], payload["u"])
+        try:
+            payload = json.loads(raw)
+            fields = (payload["k"], payload["s"], payload["u"])
+        except (ValueError, KeyError, TypeError):
+            # only a holder of the server's secret can sign a payload: a malformed one is a
+            # forged or foreign token, refused like any other bad token
+            raise NotAuthorized("the access token is not valid for this catalog") from None
+        if not all(isinstance(value, str) and value for value in fields):
+            raise NotAuthorized("the access token is not valid for this catalog")
+        return Caller(*fields)
 
 
 def authenticate(lakefs: LakeFS, access_key_id: str, secret_access_key: str) -> Caller:
@@ -86,6 +99,74 @@ def authenticate(lakefs: LakeFS, access_key_id: str, secret_access_key: str) -> 
     """
     user = lakefs.as_user(access_key_id, secret_access_key).current_user()
     return Caller(access_key_id, secret_access_key, user)
+
+
+class CallerCheck:
+    """Confirms with lakeFS that a token's key pair is still accepted, before a request does
+    anything else (issue "Catalog security": auth before I/O).
+
+    A token proves only that lakeFS accepted the key pair when it was issued; the user or key may
+    have been deleted since. Each key pair is asked about (``GET /user``) at most once per
+    ``ttl_seconds``, so a busy client costs lakeFS one extra call per interval, and a removed
+    user or key is refused at most ``ttl_seconds`` later.
+
+    Args:
+        lakefs: the lakeFS pool to ask.
+        ttl_seconds: how long an accepted key pair is trusted without asking again; 0 asks on
+            every request.
+        clock: monotonic seconds (tests pass their own).
+    """
+
+    def __init__(
+        self, lakefs: LakeFS, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._lakefs = lakefs
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        # sha256(key ID, secret) -> when lakeFS last accepted the pair (the secret is not kept)
+        self._accepted: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+
+    def confirm(self, caller: Caller) -> Caller:
+        """``caller``, once lakeFS accepts its key pair as the same user (asked at most once per
+        ``ttl_seconds``).
+
+        Raises:
+            NotAuthorized: lakeFS no longer accepts the key pair, or it now belongs to another
+                user.
+            LakeFSUnreachable: lakeFS cannot be reached.
+            LakeFSError: lakeFS failed otherwise.
+        """
+        digest = hashlib.sha256(
+            f"{caller.access_key_id}\0{caller.secret_access_key}\0{caller.user_id}".encode()
+        ).digest()
+        now = self._clock()
+        with self._lock:
+            accepted = self._accepted.get(digest)
+        if accepted is not None and now - accepted < self.ttl_seconds:
+            return caller
+        try:
+            user = self._lakefs.as_user(caller.access_key_id, caller.secret_access_key)
+            current = user.current_user()
+        except Unauthorized:
+            self._forget(digest)
+            raise NotAuthorized(
+                "lakeFS no longer accepts the key pair of this token; request a new token with "
+                "valid lakeFS credentials"
+            ) from None
+        if current != caller.user_id:
+            self._forget(digest)
+            raise NotAuthorized("the key pair of this token now belongs to another lakeFS user")
+        with self._lock:
+            if len(self._accepted) > 10_000:
+                # bound memory: forget everything; the next requests simply ask lakeFS again
+                self._accepted.clear()
+            self._accepted[digest] = now
+        return caller
+
+    def _forget(self, digest: bytes) -> None:
+        with self._lock:
+            self._accepted.pop(digest, None)
 
 
 def session_for(lakefs: LakeFS, caller: Caller) -> Session:

@@ -9,8 +9,9 @@ from urllib.parse import unquote
 from fastapi import Depends, Header, Request
 
 from vxp.catalog import refs
-from vxp.catalog.auth import Caller, TokenService, session_for
+from vxp.catalog.auth import Caller, CallerCheck, TokenService, session_for
 from vxp.catalog.errors import NoSuchNamespace, NotAuthorized
+from vxp.catalog.limits import check_namespace_path
 from vxp.catalog.metadata import MetadataFiles
 from vxp.catalog.refs import Location, Warehouse, parse_warehouse
 from vxp.catalog.settings import Settings
@@ -32,6 +33,7 @@ class Runtime:
         settings: the server's settings.
         lakefs: the lakeFS connection pool.
         tokens: the bearer token service.
+        callers: confirms a token's key pair with lakeFS before a request does anything else.
         files: metadata file reads and writes, with their cache.
         tables, views: the table and view operations.
     """
@@ -39,6 +41,7 @@ class Runtime:
     settings: Settings
     lakefs: LakeFS
     tokens: TokenService
+    callers: CallerCheck
     files: MetadataFiles
     tables: TableService
     views: ViewService
@@ -54,11 +57,13 @@ def caller(
     rt: Annotated[Runtime, Depends(runtime)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Caller:
-    """FastAPI dependency: the caller of a request, from its ``Authorization: Bearer`` header.
+    """FastAPI dependency: the caller of a request, from its ``Authorization: Bearer`` header,
+    confirmed with lakeFS (:class:`~vxp.catalog.auth.CallerCheck`) before the route reads anything.
 
     Raises:
-        NotAuthorized: no header, not a bearer token, or a token this server did not issue or
-            that has expired.
+        NotAuthorized: no header, not a bearer token, a token this server did not issue or
+            that has expired, or a key pair lakeFS no longer accepts.
+        LakeFSUnreachable: lakeFS cannot be reached (rendered as a 503).
     """
     if not authorization:
         raise NotAuthorized(
@@ -68,7 +73,7 @@ def caller(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise NotAuthorized("the Authorization header must be 'Bearer <token>'")
-    return rt.tokens.verify(token.strip())
+    return rt.callers.confirm(rt.tokens.verify(token.strip()))
 
 
 @dataclass
@@ -84,11 +89,14 @@ class Ctx:
         """Where a namespace the client named is: its repository, ref and namespace in the ref.
 
         Raises:
-            BadRequest: a level breaks the name rules, the namespace is deeper than 16 levels, or
-                it is empty in a repository-scoped warehouse (whose first level is the ref).
+            BadRequest: a level breaks the name rules, the namespace is deeper than 16 levels,
+                its lakeFS path would pass lakeFS's 1,024-byte limit, or it is empty in a
+                repository-scoped warehouse (whose first level is the ref).
         """
         validate_namespace(namespace)
-        return self.warehouse.locate(namespace)
+        loc = self.warehouse.locate(namespace)
+        check_namespace_path(loc.namespace)
+        return loc
 
     def listing(self, namespace: Namespace) -> tuple[Location, RefState]:
         """Where to list what ``namespace`` holds, and the state to list it from.

@@ -6,6 +6,8 @@ exception type name clients map to their own exceptions, and a message written f
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -13,9 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vxp.catalog import request_ids
 from vxp.core.errors import Forbidden as ForbiddenError
+from vxp.core.errors import InvalidInput, PreconditionFailed, Unauthorized, Unavailable, VxpError
 from vxp.core.errors import NotFound as NotFoundError
-from vxp.core.errors import PreconditionFailed, Unauthorized, Unavailable, VxpError
+
+log = logging.getLogger(__name__)
 
 
 class CatalogError(Exception):
@@ -135,6 +140,12 @@ class CommitStateUnknown(CatalogError):
     status, type = 500, "CommitStateUnknownException"
 
 
+class PayloadTooLarge(CatalogError):
+    """413 ``BadRequestException``: the request body is larger than the catalog accepts."""
+
+    status, type = 413, "BadRequestException"
+
+
 class ServiceUnavailable(CatalogError):
     """503 ``ServiceUnavailableException``: lakeFS cannot be reached."""
 
@@ -142,7 +153,12 @@ class ServiceUnavailable(CatalogError):
 
 
 def error_body(status: int, type_: str, message: str) -> dict[str, Any]:
-    """The spec's ``IcebergErrorResponse``: ``{"error": {"message", "type", "code"}}``."""
+    """The spec's ``IcebergErrorResponse``: ``{"error": {"message", "type", "code"}}``.
+
+    The message ends with the request's id (:mod:`vxp.catalog.request_ids`), which the log
+    lines of the same request carry too.
+    """
+    message = f"{message} (request id {request_ids.current()})"
     return {"error": {"message": message, "type": type_, "code": status}}
 
 
@@ -172,8 +188,36 @@ def _vxp_error(_: Request, exc: Exception) -> JSONResponse:
         error = Forbidden(f"a lakeFS hook refused the change: {exc.message}")
     elif isinstance(exc, NotFoundError):
         error = NotFound(exc.message)
+    elif isinstance(exc, InvalidInput):
+        # the catalog checks names and paths before calling lakeFS; what lakeFS still refuses is
+        # logged in full, and the client learns only that lakeFS refused it
+        log.warning("lakeFS refused a request as malformed: %s", exc.message)
+        error = BadRequest("lakeFS refused the request as malformed (the log has its answer)")
     else:
-        error = CatalogError(exc.message)
+        log.error("lakeFS failed: %s", exc.message)
+        error = CatalogError("lakeFS failed to handle the request (the log has its answer)")
+    return _catalog_error(_, error)
+
+
+def _storage_error(_: Request, exc: Exception) -> JSONResponse:
+    """A failure reading or writing the warehouse's storage, without its text (which names
+    server paths): the file system's rules a client can break are 400s, the rest 500."""
+    assert isinstance(exc, OSError)
+    error: CatalogError
+    text = str(exc)
+    if exc.errno == errno.ENAMETOOLONG or "name too long" in text.lower():
+        error = BadRequest(
+            "a name or location is too long for the warehouse's storage (each path segment is "
+            "limited to 255 bytes)"
+        )
+    elif isinstance(exc, IsADirectoryError) or "is a directory" in text.lower():
+        error = BadRequest("the location names a directory, not a metadata file")
+    elif isinstance(exc, FileNotFoundError):
+        error = NotFound("no file at the location")
+    else:
+        log.error("storage failed: %s", text)
+        return _catalog_error(_, CatalogError("the warehouse's storage failed (see the log)"))
+    log.info("storage refused a request: %s", text)
     return _catalog_error(_, error)
 
 
@@ -205,10 +249,15 @@ def install(app: FastAPI) -> None:
     """Render every error of a request as an ``IcebergErrorResponse``.
 
     :class:`CatalogError` with its own status; a :class:`~vxp.core.errors.VxpError` from the
-    layers below by kind (401, 403, 503; any other kind 500); a request that fails validation
-    as 400 (the spec's answer to a malformed body); routing errors as 404 or 405.
+    layers below by kind (400, 401, 403, 503; any other kind 500); an :class:`OSError` of the
+    warehouse's storage by kind (400 for a name too long or a directory, 404, else 500); a
+    request that fails validation as 400 (the spec's answer to a malformed body); routing
+    errors as 404 or 405. No body carries exception text: that goes to the log, under the
+    request id every body names. Anything else is answered by
+    :class:`vxp.catalog.request_ids.RequestContext`.
     """
     app.add_exception_handler(CatalogError, _catalog_error)
     app.add_exception_handler(VxpError, _vxp_error)
+    app.add_exception_handler(OSError, _storage_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -80,9 +80,11 @@ class MetadataFiles:
 
     def new_table_location(self, repo: str, namespace: Namespace, name: str) -> str:
         """A location no other table (not even a dropped one of the same name) ever had:
-        ``<namespace location>/<name>-<uuid hex>``.
+        ``<namespace location>/<name>-<uuid hex>``, the name cut so the folder's name stays within
+        the 255 bytes file systems allow per path segment.
         """
-        return f"{self.namespace_location(repo, namespace)}/{_slug(name)}-{uuid.uuid4().hex}"
+        slug = _slug(name)[: 255 - 33]
+        return f"{self.namespace_location(repo, namespace)}/{slug}-{uuid.uuid4().hex}"
 
     @staticmethod
     def new_metadata_location(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vxp.core.settings import DEFAULT_REGION
 
@@ -32,7 +32,8 @@ class S3Settings:
     # where the catalog itself reads and writes metadata files
     endpoint: str
     access_key_id: str
-    secret_access_key: str
+    # never in repr(): settings are logged and shown in tracebacks
+    secret_access_key: str = field(repr=False)
     region: str = DEFAULT_REGION
     path_style_access: bool = True
     # where engines reach the same storage, when that address differs from the catalog's: in
@@ -74,7 +75,7 @@ class Settings:
     # where table metadata and data files are written: file:///… (embedded) or s3://bucket/… (full)
     warehouse_root: str
     # encrypts the bearer tokens; issued tokens survive a restart with the same secret
-    token_secret: str
+    token_secret: str = field(repr=False)
     # warehouse served to clients that send none: "<repo>" or "<repo>.<ref>"
     default_warehouse: str | None = None
     s3: S3Settings | None = None
@@ -84,8 +85,23 @@ class Settings:
     # URI prefixes outside the warehouse root where clients may put tables and views (an explicit
     # `location`, `write.metadata.path`, a registered metadata file); see MetadataFiles
     allowed_locations: tuple[str, ...] = ()
+    # the largest request body accepted, in bytes (413 above it); see vxp.catalog.limits
+    max_request_bytes: int = 16 << 20
+    # the longest property key or value accepted, in UTF-8 bytes (400 above it)
+    max_property_bytes: int = 64 << 10
+    # how long a caller's key pair, once accepted by lakeFS, is trusted without asking again, in
+    # seconds: a deleted lakeFS user or key is refused at most this long after
+    caller_check_seconds: float = 10.0
+    # a temporary branch older than this, in seconds, belongs to a commit that can no longer
+    # finish (every lakeFS call of a commit times out well before) and is deleted
+    temp_branch_lease_seconds: int = 900
 
     def __post_init__(self) -> None:
+        for name in ("max_request_bytes", "max_property_bytes", "temp_branch_lease_seconds"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.caller_check_seconds < 0:
+            raise SettingsError("caller_check_seconds must not be negative")
         if not self.token_secret:
             raise SettingsError("the catalog needs a token secret (VXP_CATALOG_TOKEN_SECRET)")
         if not self.warehouse_root.startswith(("file:///", "s3://")):
@@ -121,7 +137,10 @@ class Settings:
         """Read ``VXP_CATALOG_*`` variables (S3 settings only when an endpoint is given).
 
         ``VXP_CATALOG_ALLOWED_LOCATIONS`` is a comma-separated list of URI prefixes;
-        ``VXP_CATALOG_TOKEN_TTL_SECONDS`` is in seconds (default 3600).
+        ``VXP_CATALOG_TOKEN_TTL_SECONDS`` is in seconds (default 3600);
+        ``VXP_CATALOG_MAX_REQUEST_BYTES`` (default 16 MiB) and ``VXP_CATALOG_MAX_PROPERTY_BYTES``
+        (default 64 KiB) are in bytes; ``VXP_CATALOG_CALLER_CHECK_SECONDS`` (default 10) and
+        ``VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS`` (default 900) in seconds.
 
         Args:
             env: the variables (default ``os.environ``).
@@ -129,7 +148,7 @@ class Settings:
         Raises:
             SettingsError: a required variable is unset, or a value breaks a rule of
                 :class:`Settings`.
-            ValueError: ``VXP_CATALOG_TOKEN_TTL_SECONDS`` is not an integer.
+            ValueError: a number variable (``…_SECONDS``, ``…_BYTES``) is not a number.
         """
         values = os.environ if env is None else env
 
@@ -158,4 +177,10 @@ class Settings:
             s3=s3,
             token_ttl_seconds=int(values.get("VXP_CATALOG_TOKEN_TTL_SECONDS") or 3600),
             allowed_locations=parse_locations(values.get("VXP_CATALOG_ALLOWED_LOCATIONS")),
+            max_request_bytes=int(values.get("VXP_CATALOG_MAX_REQUEST_BYTES") or 16 << 20),
+            max_property_bytes=int(values.get("VXP_CATALOG_MAX_PROPERTY_BYTES") or 64 << 10),
+            caller_check_seconds=float(values.get("VXP_CATALOG_CALLER_CHECK_SECONDS") or 10),
+            temp_branch_lease_seconds=int(
+                values.get("VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS") or 900
+            ),
         )

@@ -9,6 +9,7 @@ from fastapi import Response
 from vxp.catalog.context import Ctx, namespace_param
 from vxp.catalog.entries import EntryService, Kind, TableId, TableResult
 from vxp.catalog.errors import BadRequest
+from vxp.catalog.limits import check_entry_path
 from vxp.catalog.models import RenameTableRequest, TableIdentifier
 from vxp.catalog.routes.paging import page
 from vxp.catalog.state import validate_name
@@ -19,7 +20,8 @@ def entry_id(c: Ctx, kind: Kind, namespace: Namespace, name: str) -> TableId:
     """The table or view a request names; tables and views live in namespaces inside a ref.
 
     Raises:
-        BadRequest: the name or namespace breaks a name rule, or the namespace is the ref itself.
+        BadRequest: the name or namespace breaks a name rule, the namespace is the ref itself,
+            or the entry's lakeFS path would pass lakeFS's 1,024-byte limit.
     """
     validate_name(kind.noun, name)
     loc = c.locate(namespace)
@@ -28,6 +30,7 @@ def entry_id(c: Ctx, kind: Kind, namespace: Namespace, name: str) -> TableId:
             f"{kind.noun}s live in a namespace inside the ref; "
             f"{'.'.join(namespace)!r} is the ref itself"
         )
+    check_entry_path(loc.namespace, name)
     return TableId(loc, name, namespace)
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from vxp.catalog import request_ids
 from vxp.catalog.auth import Caller, authenticate
 from vxp.catalog.context import Runtime, runtime
 from vxp.catalog.errors import CatalogError, NotAuthorized
@@ -26,6 +27,7 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S10
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    description = f"{description} (request id {request_ids.current()})"
     return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
@@ -59,6 +61,8 @@ async def get_token(request: Request, rt: Annotated[Runtime, Depends(runtime)]) 
         return _oauth_error(400, "invalid_request", "the form body is not UTF-8")
     form = {k: v[0] for k, v in parse_qs(text).items()}
     grant = form.get("grant_type")
+    if grant is not None and len(grant) > 200:
+        grant = grant[:200] + "…"
     caller: Caller
     try:
         if grant == "client_credentials":
@@ -81,7 +85,8 @@ async def get_token(request: Request, rt: Annotated[Runtime, Depends(runtime)]) 
             if not subject:
                 return _oauth_error(400, "invalid_request", "subject_token is required")
             try:
-                caller = rt.tokens.verify(subject)
+                # a refresh must not outlive the lakeFS user or key: ask lakeFS again
+                caller = await run_in_threadpool(rt.callers.confirm, rt.tokens.verify(subject))
             except NotAuthorized as exc:
                 return _oauth_error(401, "invalid_grant", exc.message)
         else:
