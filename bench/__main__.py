@@ -28,6 +28,7 @@ from bench import (
     import_time,
     ingest,
     ingest_files,
+    ingest_trino,
     install,
     lakefs_ops,
     lock,
@@ -49,6 +50,7 @@ _MODULES: tuple[Benchmark, ...] = (
     dicom_headers,
     ingest_files,
     ingest,
+    ingest_trino,
     lock,
     materialize,
 )

@@ -180,7 +180,6 @@ def ingest_files(
             report.run = known.run
             report.problems = problems
             report.outcome = Outcome.UNCHANGED
-            progress.say(f"unchanged: this delivery is run {known.run} of {source!r}")
             return report
     progress.phase("check", len(files), unit="files")
     facts = _inspect(files, unreadable, allow, jobs, progress)
@@ -217,7 +216,6 @@ def ingest_files(
         plan = _plan(source, start.run, facts, good_files, checksums, {}, rules)
         report.problems = _merged(problems, plan.problems)
         report.outcome = Outcome.UNCHANGED
-        progress.say(f"unchanged: this delivery is run {start.run} of {source!r}")
         return report
     names = RunNames(source, start.run)
     if start.resumed:

@@ -131,7 +131,6 @@ def ingest_study(
         cleanup_run(session, repo, RunNames(source, run))
         report.outcome = Outcome.UNCHANGED
         report.run = run
-        progress.say(f"unchanged: this delivery is run {run} of {source!r}")
         return report
     if start.landed_on_source:
         report.resumed = True

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -607,6 +608,8 @@ def study_resources(
     scope = f"source = {_literal(source)} AND type IN ({types})"
     ws.con.execute(f"CREATE OR REPLACE VIEW res_h AS SELECT {history} FROM res_stored")
     ws.con.execute(f"CREATE OR REPLACE VIEW res_scope AS SELECT * FROM res_h WHERE {scope}")
+    if partial:
+        _keep_subject_attributes(ws)
     entity = RESOURCE_SCHEMA.names
     sql = Scd2Sql(ws.con, "res_scope", "res_in", entity, ["id"], [c for c in entity if c != "id"])
     sql.check()
@@ -626,6 +629,33 @@ def study_resources(
         RESOURCES_IDENTIFIER, ws.stream("SELECT * FROM res_new", RESOURCES_SCHEMA), RESOURCES_SCHEMA
     )
     return change
+
+
+def _keep_subject_attributes(ws: Workspace) -> None:
+    """A partial delivery (or one without datasets delivered before) only adds to what is known
+    of a subject: its attributes are the current ones updated by the delivered ones, never
+    fewer (a subject delivered in ``vs`` alone would otherwise lose its ``dm.*`` attributes and
+    open a version with less). Updates ``res_in`` for the subjects whose attributes grow back."""
+    found = ws.con.execute(
+        "SELECT i.id, h.attributes, i.attributes FROM res_in i JOIN res_scope h ON h.id = i.id "
+        "WHERE i.type = ? AND h.is_current",
+        [ResourceType.SUBJECT.value],
+    ).fetchall()
+    ids, texts = [], []
+    for rid, stored, delivered in found:
+        merged = canonical_json({**json.loads(stored or "{}"), **json.loads(delivered or "{}")})
+        if merged != delivered:
+            ids.append(rid)
+            texts.append(merged)
+    if not ids:
+        return
+    ws.con.register("__kept", pa.table({"id": ids, "attributes": texts}))
+    try:
+        ws.con.execute(
+            "UPDATE res_in SET attributes = k.attributes FROM __kept k WHERE res_in.id = k.id"
+        )
+    finally:
+        ws.con.unregister("__kept")
 
 
 _VISITS = pa.schema(

@@ -37,6 +37,8 @@ app = typer.Typer(
     help="Ingest deliveries: every file byte for byte into `source`, typed and historised "
     "tables into `integration`. Each run works on its own branches; a failed run changes "
     "nothing.",
+    epilog="Examples: vxp ingest study exports/2026-11 --repo clinical --source basel · "
+    "vxp ingest files scans/ --repo imaging --source basel · vxp ingest list --repo clinical",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -233,7 +235,8 @@ def _print_report(report: RunReport, console: Console) -> None:
         console.print(
             f"[green]✓[/green] landed on {', '.join(report.branches.values())}; "
             f"nothing merged. Finish with `vxp ingest merge {report.run} --repo "
-            f"{report.repository}` or drop it with `vxp ingest discard {report.run}`"
+            f"{report.repository}` or drop it with `vxp ingest discard {report.run} --repo "
+            f"{report.repository}`"
         )
     else:
         commits = ", ".join(f"{layer} {commit[:12]}" for layer, commit in report.commits.items())
@@ -401,10 +404,21 @@ def files(
 def list_(repo: RepoOption = None, format: FormatOption = OutputFormat.table) -> None:
     """List unfinished runs (not merged, or stopped with --no-merge) and their branches.
 
-    Example: vxp ingest list --repo clinical
+    Examples:
+
+        vxp ingest list --repo clinical
+
+        vxp ingest list --repo clinical --format json   # [] when there are none
     """
+    name = repository(repo)
+    found = runs.list_runs(session(), name)
+    if not found and format is OutputFormat.table:
+        Console().print(
+            f"no unfinished runs in {name!r}: every run was merged or discarded", highlight=False
+        )
+        return
     print_listing(
-        runs.list_runs(session(), repository(repo)),
+        found,
         format,
         ("source", "run", "ingest branch", "integrate branch"),
         lambda r: (r.source, r.run, r.ingest_branch or "-", r.integrate_branch or "-"),
@@ -418,7 +432,11 @@ def merge(
 ) -> None:
     """Merge a run stopped with --no-merge into `source` and `integration`.
 
-    Example: vxp ingest merge 20261130t201905z-1a2b3c --repo clinical
+    Examples:
+
+        vxp ingest list --repo clinical        # the unfinished runs and their ids
+
+        vxp ingest merge 20261130t201905z-1a2b3c --repo clinical
     """
     commits = runs.merge_run(session(), repository(repo), run)
     done = ", ".join(f"{layer} {commit[:12]}" for layer, commit in commits.items())
@@ -431,7 +449,11 @@ def discard(
 ) -> None:
     """Delete an unfinished run's branches; the layers never saw it.
 
-    Example: vxp ingest discard 20261130t201905z-1a2b3c --repo clinical
+    Examples:
+
+        vxp ingest list --repo clinical        # the unfinished runs and their ids
+
+        vxp ingest discard 20261130t201905z-1a2b3c --repo clinical
     """
     info = runs.discard_run(session(), repository(repo), run)
     Console().print(f"[green]✓[/green] discarded run {info.run} of {info.source!r}")

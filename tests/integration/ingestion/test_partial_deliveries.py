@@ -4,6 +4,7 @@ closed everything), and an earlier delivery sent again reverts to it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,36 @@ def test_an_earlier_delivery_sent_again_reverts_to_it(embedded: Stack, tmp_path:
     assert again.outcome is Outcome.LANDED
     dm_now = sorted(r["usubjid"] for r in rows(embedded, repo, "integration", f"{SOURCE}.dm"))
     assert dm_now == dm_first
+
+
+def _subjects(stack: Stack, repo: str) -> dict[str, dict[str, object]]:
+    """The current Subject resources: id -> attributes."""
+    return {
+        str(row["id"]): json.loads(row["attributes"])
+        for row in rows(stack, repo, "integration", "vxp.resources")
+        if row["type"] == "Subject" and row["is_current"]
+    }
+
+
+def test_a_partial_delivery_never_reduces_subject_attributes(
+    embedded: Stack, tmp_path: Path
+) -> None:
+    repo = new_repository(embedded)
+    (first,) = write_example_study(tmp_path / "study", subjects=3, deliveries=1, seed=6)
+    assert ingest(embedded, repo, SOURCE, first).outcome is Outcome.LANDED
+    before = _subjects(embedded, repo)
+    assert all(any(k.startswith("dm.") for k in a) for a in before.values()), before
+    # the vital signs alone, as an incremental delivery: every subject is in it, dm is not
+    vs_only = tmp_path / "vs-only"
+    vs_only.mkdir()
+    shutil.copy(first / "vs.csv", vs_only / "vs.csv")
+    lines = (first / "contents.csv").read_text().splitlines(keepends=True)
+    (vs_only / "contents.csv").write_text(
+        "".join([lines[0], *(line for line in lines[1:] if line.startswith("vs,"))])
+    )
+
+    report = ingest(embedded, repo, SOURCE, vs_only, partial=True)
+
+    assert report.outcome is Outcome.LANDED
+    assert _subjects(embedded, repo) == before
+    assert "vxp.resources" not in {c.table for c in report.changes}
