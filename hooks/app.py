@@ -118,14 +118,17 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=200 if report.passed else 412,
         )
 
-    @app.get("/v1/actions")
-    def actions(_: Annotated[Session, Depends(caller)]) -> dict[str, dict[str, str]]:
+    # dependencies as defaults, not in annotations: these functions are local to create_app,
+    # and FastAPI resolves (postponed) annotations in the module's namespace
+    @app.get("/v1/actions", dependencies=[Depends(caller)])
+    def actions() -> dict[str, dict[str, str]]:
         """The action files ``vxp hooks install`` puts on layer branches."""
         return {"files": {path: content.decode() for path, content in expected.items()}}
 
     @app.get("/v1/repositories/{repository}/audit")
     def repository_audit(
-        repository: str, session: Annotated[Session, Depends(caller)]
+        repository: str,
+        session: Session = Depends(caller),  # noqa: B008 - FastAPI's dependency idiom
     ) -> dict[str, Any]:
         """Layer-branch commits of ``repository`` without a passing record."""
         try:

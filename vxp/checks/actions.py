@@ -138,7 +138,8 @@ def validate(files: Mapping[str, bytes]) -> list[Problem]:
             problems.append(_problem(path, f"action name {name!r} is used by another file"))
         else:
             names.add(name)
-        on = action.get("on")
+        # YAML 1.1 (PyYAML) reads a bare `on` key as True; lakeFS's YAML 1.2 reads "on"
+        on = action.get("on", action.get(True))
         if not isinstance(on, dict) or not on:
             problems.append(_problem(path, "'on' is required"))
         else:

@@ -31,7 +31,8 @@ def parse_output(output: str) -> dict[str, Any] | None:
     if not sep:
         return None
     try:
-        parsed = json.loads(body.strip())
+        # lakeFS appends its own error line after the body: read one JSON value and stop
+        parsed, _ = json.JSONDecoder().raw_decode(body.lstrip())
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None

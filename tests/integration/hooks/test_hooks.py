@@ -1,0 +1,323 @@
+"""Hooks against the real stack: every check refuses a real merge and lets a valid one pass,
+through vxp's own merge path (``checked_merge``) and through lakeFS's hooks (a plain lakeFS
+merge answered 412, explained from the hook run's log); the deleted-actions bypass is refused
+by ``checked_merge`` and found by ``vxp audit``. No sleeps: lakeFS's action-run API is polled.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pyarrow as pa
+import pytest
+from pyiceberg.types import LongType, StringType
+
+from tests.support import Stack, catalog
+from vxp.checks.actions import ACTION_FILE, install, read_actions, render
+from vxp.checks.base import ChecksFailed
+from vxp.checks.client import fetch_actions, fetch_audit
+from vxp.checks.merge import checked_merge
+from vxp.checks.refusals import explain_refusal
+from vxp.core.errors import PreconditionFailed
+from vxp.core.settings import Key
+from vxp.domain.repositories import create_repository
+from vxp.lakefs import LakeFSPreconditionFailed, Session
+from vxp.lakefs.actions import list_runs
+
+pytestmark = pytest.mark.integration
+
+
+def _url(stack: Stack) -> str:
+    return stack.env["VXP_HOOKS_URL"]
+
+
+@pytest.fixture
+def repo(embedded: Stack, repo_name: str) -> Iterator[str]:
+    """A repository with vxp's hooks installed, as `vxp repo create` makes it."""
+    session = embedded.session()
+    create_repository(session, repo_name, embedded.settings.storage_namespace_prefix)
+    install(session, repo_name, fetch_actions(_url(embedded), embedded.settings))
+    yield repo_name
+    session.delete_repository(repo_name)
+
+
+def _work(session: Session, repo: str, source: str) -> str:
+    name = f"work-{uuid.uuid4().hex[:8]}"
+    session.create_branch(repo, name, source)
+    return name
+
+
+def _merge(stack: Stack, repo: str, source: str, destination: str, **kwargs: object) -> str:
+    result = checked_merge(
+        stack.session(), repo, source, destination, settings=stack.settings, **kwargs
+    )  # type: ignore[arg-type]
+    return result.commit_id
+
+
+def _commit(session: Session, repo: str, branch: str, files: dict[str, bytes]) -> None:
+    for path, content in files.items():
+        session.upload_object(repo, branch, path, content)
+    session.commit(repo, branch, f"write {', '.join(files)}", {})
+
+
+# --- the server and the actions -------------------------------------------------------------
+
+
+def test_the_server_is_healthy_and_refuses_anything_but_the_secret(embedded: Stack) -> None:
+    assert {row.component: row.health.ok for row in embedded.manager.status()}["hooks"]
+    url = _url(embedded) + "/v1/lakefs/webhook"
+    assert httpx.post(url, json={}).status_code == 401
+    assert httpx.post(url, json={}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(_url(embedded) + "/v1/actions").status_code == 401
+    assert httpx.get(_url(embedded) + "/v1/actions", auth=("AKIA0", "nope")).status_code == 401
+    assert httpx.get(_url(embedded) + "/healthz").status_code == 200
+
+
+def test_install_is_idempotent_and_the_secret_is_not_in_the_repository(
+    embedded: Stack, repo: str
+) -> None:
+    session = embedded.session()
+    files = fetch_actions(_url(embedded), embedded.settings)
+    assert files == render(_url(embedded))
+    for branch in ("source", "integration"):
+        assert read_actions(session, repo, branch) == files
+    again = install(session, repo, files)
+    assert [(i.branch, i.commit_id) for i in again] == [("integration", None), ("source", None)]
+    secret = embedded.manager._context("embedded", embedded.manager._state()).secrets
+    assert secret["hooks_secret"].encode() not in files[ACTION_FILE]
+
+
+# --- source immutability --------------------------------------------------------------------
+
+
+def test_source_accepts_new_raw_files_and_refuses_a_changed_one(embedded: Stack, repo: str) -> None:
+    session = embedded.session()
+    first = _work(session, repo, "source")
+    _commit(session, repo, first, {"raw/lab/run1/a.csv": b"id\n1\n"})
+    _merge(embedded, repo, first, "source")
+
+    second = _work(session, repo, "source")
+    _commit(session, repo, second, {"raw/lab/run1/a.csv": b"id\n2\n", "raw/lab/run2/b.csv": b"x"})
+    session.delete_object(repo, second, "raw/lab/run1/a.csv")
+    session.upload_object(repo, second, "raw/lab/run1/a.csv", b"id\n3\n")
+    session.commit(repo, second, "rewrite a delivered file", {})
+    before = session.branch_head(repo, "source")
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, second, "source")
+    assert [(p.check, p.subject) for p in refused.value.problems] == [
+        ("source-immutability", "object raw/lab/run1/a.csv")
+    ]
+    assert session.branch_head(repo, "source") == before
+
+    # lakeFS's own hook refuses it too, and the 412 is explained from the hook run's log
+    with pytest.raises(LakeFSPreconditionFailed) as hooked:
+        session.merge(repo, second, "source", "plain lakeFS merge", {})
+    explained = explain_refusal(session, repo, "source", hooked.value)
+    assert isinstance(explained, ChecksFailed)
+    assert "raw/lab/run1/a.csv" in str(explained)
+    assert session.branch_head(repo, "source") == before
+
+
+# --- schema compatibility -------------------------------------------------------------------
+
+PATIENTS = pa.schema([("subject_id", pa.string()), ("age", pa.int32()), ("name", pa.string())])
+
+
+def _patients(stack: Stack, repo: str, branch: str, rows: list[tuple[str, int, str]]) -> None:
+    lake = catalog(stack, f"{repo}.{branch}")
+    if ("basel",) not in lake.list_namespaces():
+        lake.create_namespace("basel")
+    data = pa.table(
+        {
+            "subject_id": [r[0] for r in rows],
+            "age": pa.array([r[1] for r in rows], pa.int32()),
+            "name": [r[2] for r in rows],
+        },
+        schema=PATIENTS,
+    )
+    if lake.table_exists("basel.patients"):
+        lake.load_table("basel.patients").overwrite(data)
+    else:
+        lake.create_table("basel.patients", schema=PATIENTS).append(data)
+
+
+def test_integration_refuses_a_dropped_or_renamed_column_unless_allowed(
+    embedded: Stack, repo: str
+) -> None:
+    session = embedded.session()
+    first = _work(session, repo, "integration")
+    _patients(embedded, repo, first, [("S001", 30, "Ann")])
+    _merge(embedded, repo, first, "integration")
+
+    widen = _work(session, repo, "integration")
+    with catalog(embedded, f"{repo}.{widen}").load_table("basel.patients").update_schema() as u:
+        u.update_column("age", field_type=LongType())
+        u.add_column("site", StringType())
+    _merge(embedded, repo, widen, "integration")
+
+    breaking = _work(session, repo, "integration")
+    with catalog(embedded, f"{repo}.{breaking}").load_table("basel.patients").update_schema() as u:
+        u.delete_column("name")
+        u.rename_column("site", "centre")
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, breaking, "integration")
+    messages = [p.message for p in refused.value.problems]
+    assert any("column name (string) is dropped" in m for m in messages), messages
+    assert any("column site is renamed to centre" in m for m in messages), messages
+
+    reason = "name moves to the PHI vault (ticket 42)"
+    merged = _merge(
+        embedded, repo, breaking, "integration", metadata={"vxp.allow-breaking": reason}
+    )
+    commit = session.get_commit(repo, merged)
+    assert commit is not None and commit.metadata["vxp.allow-breaking"] == reason
+
+
+# --- data contracts -------------------------------------------------------------------------
+
+CONTRACT = b"""
+rows: {min: 1}
+unique_key: [subject_id]
+columns:
+  subject_id: {not_null: true, regex: '^S[0-9]{3}$'}
+  age: {min: 0, max: 120}
+  name: {phi: true}
+"""
+
+
+def test_a_contract_refuses_bad_rows_with_the_offending_values(embedded: Stack, repo: str) -> None:
+    session = embedded.session()
+    good = _work(session, repo, "integration")
+    _patients(embedded, repo, good, [("S001", 30, "Ann"), ("S002", 41, "Bob")])
+    _commit(session, repo, good, {"_vxp/contracts/basel.patients.yaml": CONTRACT})
+    _merge(embedded, repo, good, "integration")
+
+    bad = _work(session, repo, "integration")
+    _patients(embedded, repo, bad, [("S001", 30, "Ann"), ("S001", 130, "Cy"), ("x", -1, "Di")])
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, bad, "integration")
+    by_message = {p.message: p for p in refused.value.problems}
+    assert set(by_message) == {
+        "1 of 3 rows break subject_id matches '^S[0-9]{3}$'",
+        "1 of 3 rows break age >= 0",
+        "1 of 3 rows break age <= 120",
+        "1 rows break the unique key (subject_id): duplicated or null",
+    }
+    assert {"subject_id": "S001", "age": 130} in by_message["1 of 3 rows break age <= 120"].rows
+
+    # `vxp contracts check` runs the same contracts at any ref
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env |= {"VXP_HOME": str(embedded.home.root), "VXP_REPO": repo}
+    cli = [sys.executable, "-m", "vxp", "contracts", "check"]
+    ok = subprocess.run([*cli, "--ref", "integration"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    broken = subprocess.run([*cli, "--ref", bad], env=env, capture_output=True, text=True)
+    assert broken.returncode == 1
+    assert "age <= 120" in broken.stdout
+
+
+# --- no PHI downstream ----------------------------------------------------------------------
+
+
+def test_phi_columns_never_reach_an_app_branch(embedded: Stack, repo: str) -> None:
+    session = embedded.session()
+    work = _work(session, repo, "integration")
+    _patients(embedded, repo, work, [("S001", 30, "Ann")])
+    _commit(session, repo, work, {"_vxp/contracts/basel.patients.yaml": CONTRACT})
+    _merge(embedded, repo, work, "integration")
+    session.create_branch(repo, "app-study", "source")
+    install(session, repo, fetch_actions(_url(embedded), embedded.settings), ["app-study"])
+
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, "integration", "app-study")
+    assert [(p.check, p.subject) for p in refused.value.problems] == [
+        ("phi", "table basel.patients")
+    ]
+    assert "name" in refused.value.problems[0].message
+
+    pseudonymised = _work(session, repo, "integration")
+    with (
+        catalog(embedded, f"{repo}.{pseudonymised}")
+        .load_table("basel.patients")
+        .update_schema() as u
+    ):
+        u.delete_column("name")
+    _merge(embedded, repo, pseudonymised, "app-study")
+
+
+# --- the deleted-actions bypass -------------------------------------------------------------
+
+
+def test_a_branch_without_actions_is_refused_and_a_bypass_is_audited(
+    embedded: Stack, repo: str
+) -> None:
+    session = embedded.session()
+    legit = _work(session, repo, "integration")
+    _commit(session, repo, legit, {"docs/readme.txt": b"hello"})
+    _merge(embedded, repo, legit, "integration")
+    assert fetch_audit(_url(embedded), embedded.settings, repo).bypasses == ()
+
+    sneaky = _work(session, repo, "integration")
+    session.delete_object(repo, sneaky, ACTION_FILE)
+    _commit(session, repo, sneaky, {"docs/readme.txt": b"changed without checks"})
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, sneaky, "integration")
+    assert refused.value.problems[0].check == "actions"
+
+    # lakeFS reads pre-merge actions from the source: without them it merges unchecked ...
+    bypass = session.merge(repo, sneaky, "integration", "bypass", {})
+    assert list_runs(session, repo, commit=bypass) == []
+    # ... and `vxp audit` finds it, exit code 1
+    found = fetch_audit(_url(embedded), embedded.settings, repo)
+    assert [b.commit_id for b in found.bypasses] == [bypass]
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env |= {"VXP_HOME": str(embedded.home.root)}
+    run = subprocess.run(
+        [sys.executable, "-m", "vxp", "audit", "--repo", repo],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert bypass[:12] in run.stdout
+
+
+def test_a_validated_merge_leaves_a_record_lakefs_ran_the_hook_for(
+    embedded: Stack, repo: str
+) -> None:
+    session = embedded.session()
+    work = _work(session, repo, "integration")
+    _commit(session, repo, work, {"docs/a.txt": b"a"})
+    merged = _merge(embedded, repo, work, "integration")
+    # lakeFS's run of the pre-merge hook for this very commit, read from its action-run API
+    runs = list_runs(session, repo, branch="integration")
+    assert any(r.commit_id == merged and r.status == "completed" for r in runs), runs
+    assert fetch_audit(_url(embedded), embedded.settings, repo).bypasses == ()
+
+
+def test_hooks_fail_closed_when_the_server_is_down(embedded: Stack, repo: str) -> None:
+    session = embedded.session()
+    work = _work(session, repo, "integration")
+    _commit(session, repo, work, {"docs/a.txt": b"a"})
+    manager = embedded.manager
+    from vxp.services import process
+
+    state = manager._state()
+    handle = state.processes["hooks"]
+    process.stop(handle)
+    try:
+        before = session.branch_head(repo, "integration")
+        start = time.monotonic()
+        with pytest.raises(PreconditionFailed) as refused:
+            _merge(embedded, repo, work, "integration")
+        assert time.monotonic() - start < 60
+        assert "no answer from the hooks server" in str(refused.value)
+        assert session.branch_head(repo, "integration") == before
+    finally:
+        manager.up("embedded")
