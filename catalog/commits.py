@@ -9,21 +9,35 @@
    plan is re-run against the new head (requirements re-validated); if others changed different
    objects, the merge simply succeeds. Merges are allowed on protected branches, direct writes
    and commits are not, which is why the change never touches the target branch's staging area.
-4. Delete the temporary branch, whatever happened.
+4. Delete the temporary branch, whatever happened (in the background once the merge answered:
+   the client need not wait for it).
+
+Concurrent commits of one caller to one branch are grouped: while one group is landing, the
+commits that arrive queue up, and the next group plans all of them against the same head and
+lands them as *one* temporary branch, lakeFS commit and merge. Commits in a group never touch the
+same object (a second change of the same table waits for the next group and is re-planned on top
+of the first), so grouping changes nothing a client can observe but the time: writers to
+different tables of one branch no longer wait for one merge each. Only table commits are grouped
+(creates, drops, renames and namespace changes land alone), and only one caller's: the lakeFS
+commit is made with that caller's credentials.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from vxp.catalog import refs
 from vxp.catalog.auth import Caller
 from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
 from vxp.catalog.state import RefState
+from vxp.core.metadata import CATALOG_ACTION, CATALOG_CALLER, CATALOG_CHANGES, CATALOG_TABLES
 from vxp.lakefs import (
     LakeFSBadRequest,
     LakeFSConflict,
@@ -36,6 +50,14 @@ log = logging.getLogger(__name__)
 
 TEMP_BRANCH_PREFIX = "vxp-catalog-"
 T = TypeVar("T")
+# the most commits one lakeFS commit carries; more wait for the next group
+MAX_GROUP = 64
+# the catalog actions whose changes may share a lakeFS commit (each names its tables in
+# vxp.catalog.changes, so the group's commit still names every table, snapshot and operation)
+GROUPABLE_ACTIONS = frozenset({"commit-table", "commit-transaction"})
+GROUP_ACTION = "commit-tables"
+# temporary branches are deleted off the request path, one at a time
+_cleanup = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vxp-catalog-cleanup")
 
 
 @dataclass(frozen=True)
@@ -104,18 +126,213 @@ def run(
             :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
             :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
     """
+    me = _Pending(plan, exhausted)
+    queue = _queue((repo, branch, caller.access_key_id, caller.user_id))
+    while True:
+        _take_turn(session, repo, branch, queue, me, caller, attempts)
+        if me.settled.is_set():
+            return me.outcome()  # type: ignore[no-any-return]
+        # deferred: it clashed with another commit of its group, or must land alone
+
+
+def _take_turn(
+    session: Session,
+    repo: str,
+    branch: str,
+    queue: _Queue,
+    me: _Pending,
+    caller: Caller,
+    attempts: int,
+) -> None:
+    """Queue ``me``; land a group with it when this thread leads, else wait for its outcome."""
+    me.deferred = False
+    with queue.lock:
+        if queue.busy:
+            queue.waiting.append(me)
+            leading = False
+        else:
+            queue.busy = True
+            leading = True
+    if not leading:
+        me.settled.wait()
+        if not me.lead:
+            return
+        # woken to lead the next group, with its own commit in it
+        me.settled.clear()
+        me.lead = me.deferred = False
+    deferred: list[_Pending] = []
+    try:
+        with queue.lock:
+            batch = [me, *queue.waiting[: MAX_GROUP - 1]]
+            del queue.waiting[: MAX_GROUP - 1]
+        try:
+            deferred = _land_group(session, repo, branch, batch, caller, attempts)
+        except BaseException as exc:
+            for pending in batch:
+                if not pending.settled.is_set():
+                    pending.fail(exc)
+            raise
+    finally:
+        with queue.lock:
+            # deferred waiters keep their place at the front; this thread queues its own again
+            queue.waiting[:0] = [p for p in deferred if p is not me and not p.settled.is_set()]
+            if queue.waiting:
+                # hand over: the first waiter lands the next group, its own commit among them
+                successor = queue.waiting.pop(0)
+                successor.lead = True
+                successor.settled.set()
+            else:
+                queue.busy = False
+
+
+class _Pending:
+    """One commit waiting in a branch's queue: its plan, and how it ended."""
+
+    def __init__(
+        self, plan: Callable[[RefState], Change[Any]], exhausted: Callable[[], CatalogError]
+    ) -> None:
+        self.plan = plan
+        self.exhausted = exhausted
+        self.settled = threading.Event()
+        # set with `settled` when this waiter must land the next group instead of a result
+        self.lead = False
+        # land alone: a group it was in was refused for a reason not known to be its own
+        self.solo = False
+        self.deferred = False
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def succeed(self, result: Any) -> None:
+        self._result = result
+        self.lead = False
+        self.settled.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self.lead = False
+        self.settled.set()
+
+    def outcome(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.busy = False
+        self.waiting: list[_Pending] = []
+
+
+_queues: dict[tuple[str, ...], _Queue] = {}
+_queues_lock = threading.Lock()
+
+
+def _queue(key: tuple[str, ...]) -> _Queue:
+    with _queues_lock:
+        queue = _queues.get(key)
+        if queue is None:
+            if len(_queues) > 10_000:
+                # bound memory; only idle queues go (a busy one is still referenced by its run)
+                for stale in [k for k, q in _queues.items() if not q.busy and not q.waiting]:
+                    del _queues[stale]
+            queue = _queues[key] = _Queue()
+        return queue
+
+
+def _groupable(change: Change[Any]) -> bool:
+    return change.metadata.get(CATALOG_ACTION) in GROUPABLE_ACTIONS
+
+
+def _land_group(
+    session: Session,
+    repo: str,
+    branch: str,
+    batch: list[_Pending],
+    caller: Caller,
+    attempts: int,
+) -> list[_Pending]:
+    """Plan every commit of ``batch`` against one head and land them together, re-planning after
+    a lost race; settles each one. Returns the commits deferred to the next group (they clashed
+    with one in this group, or must land alone)."""
+    unsettled = list(batch)
+    deferred: list[_Pending] = []
     for _ in range(attempts):
         head = refs.branch_head(session, repo, branch)
-        change = plan(RefState(session, repo, head))
-        if not change.writes:
-            return change.result
-        metadata = {**change.metadata, "vxp.catalog.caller": caller.user_id}
+        group: list[tuple[_Pending, Change[Any]]] = []
+        paths: set[str] = set()
+        for pending in unsettled:
+            try:
+                change = pending.plan(RefState(session, repo, head))
+            except Exception as exc:
+                pending.fail(exc)
+                continue
+            if not change.writes:
+                pending.succeed(change.result)
+                continue
+            touched = {write.path for write in change.writes}
+            alone = pending.solo or not _groupable(change)
+            first_alone = bool(group) and (group[0][0].solo or not _groupable(group[0][1]))
+            if group and (alone or first_alone or touched & paths):
+                pending.deferred = True
+                deferred.append(pending)
+                continue
+            group.append((pending, change))
+            paths |= touched
+        unsettled = []
+        if not group:
+            return deferred
+        writes = [write for _, change in group for write in change.writes]
+        message, metadata = _describe([change for _, change in group], caller)
         try:
-            _land(session, repo, branch, head, change.writes, change.message, metadata)
+            _land(session, repo, branch, head, writes, message, metadata)
         except _Conflict:
+            unsettled = [pending for pending, _ in group]
             continue
-        return change.result
-    raise exhausted()
+        except (CommitStateUnknown, CommitFailed) as exc:
+            # the same for every commit of the group: the merge's answer was lost, or the
+            # branch is dirty
+            for pending, _ in group:
+                pending.fail(exc)
+            return deferred
+        except Exception as exc:
+            if len(group) == 1:
+                group[0][0].fail(exc)
+                return deferred
+            # e.g. a pre-merge hook refused: find whose change it was by landing each alone
+            for pending, _ in group:
+                pending.solo = pending.deferred = True
+                deferred.append(pending)
+            return deferred
+        for pending, change in group:
+            pending.succeed(change.result)
+        return deferred
+    for pending in unsettled:
+        pending.fail(pending.exhausted())
+    return deferred
+
+
+def _describe(changes: list[Change[Any]], caller: Caller) -> tuple[str, dict[str, str]]:
+    """The lakeFS commit message and metadata of a group: one change's own, or every table,
+    snapshot and operation of all of them (DESIGN.md, "Catalog invariants" 3)."""
+    if len(changes) == 1:
+        return changes[0].message, {**changes[0].metadata, CATALOG_CALLER: caller.user_id}
+    entries: list[Any] = []
+    tables: list[str] = []
+    for change in changes:
+        entries.extend(json.loads(change.metadata.get(CATALOG_CHANGES, "[]")))
+        tables.append(change.metadata.get(CATALOG_TABLES, ""))
+    message = "catalog: commit " + ", ".join(
+        change.message.removeprefix("catalog: commit ") for change in changes
+    )
+    metadata = {
+        CATALOG_ACTION: GROUP_ACTION,
+        CATALOG_TABLES: ", ".join(t for t in tables if t),
+        CATALOG_CHANGES: json.dumps(entries, sort_keys=True),
+        CATALOG_CALLER: caller.user_id,
+    }
+    return message, metadata
 
 
 def _land(
@@ -155,8 +372,12 @@ def _land(
                 ) from exc
             raise
     finally:
-        try:
-            session.delete_branch(repo, temp)
-        except (CatalogError, LakeFSError) as exc:
-            # the change itself is settled; a leftover hidden branch only costs a ref
-            log.warning("could not delete temporary branch %s/%s: %s", repo, temp, exc)
+        _cleanup.submit(_delete_branch, session, repo, temp)
+
+
+def _delete_branch(session: Session, repo: str, temp: str) -> None:
+    try:
+        session.delete_branch(repo, temp)
+    except (CatalogError, LakeFSError) as exc:
+        # the change itself is settled; a leftover hidden branch only costs a ref
+        log.warning("could not delete temporary branch %s/%s: %s", repo, temp, exc)

@@ -1039,7 +1039,7 @@ class TableBuilder:
         floors = [entry["timestamp-ms"] for entry in self.meta["snapshot-log"][-1:]]
         if self.base is not None and self.base_location is not None:
             floors.append(self.base["last-updated-ms"])
-        return max([when, *floors])
+        return int(max([when, *floors]))
 
     def _metadata_log(self) -> list[Json]:
         """The base's log plus the base itself, trimmed to the newest ``previous-versions-max``.

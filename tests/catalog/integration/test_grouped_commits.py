@@ -1,0 +1,122 @@
+"""Concurrent commits of one caller to one branch land together (one lakeFS commit and merge);
+a conflicting one still answers 409 and nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pytest
+
+from tests.catalog.conftest import Admin, CatalogServer
+from vxp.catalog import commits
+
+ARROW = pa.schema([("id", pa.int64())])
+NEW_SCHEMA = {
+    "type": "struct",
+    "schema-id": 1,
+    "fields": [
+        {"id": 1, "name": "id", "required": False, "type": "long"},
+        {"id": 2, "name": "extra", "required": False, "type": "string"},
+    ],
+}
+
+
+def _wait_for(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def test_concurrent_commits_share_one_lakefs_commit(
+    catalog_server: CatalogServer, repo: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat = catalog_server.trial(repo)
+    names = [f"t{i}" for i in range(5)]
+    for name in names:
+        cat.create_table(f"trial.{name}", schema=ARROW)
+    base = f"/v1/{repo}.main/namespaces/trial/tables"
+    landed: list[int] = []
+    in_first = threading.Event()
+    release = threading.Event()
+    original = commits._land
+
+    def gated(*args: Any, **kwargs: Any) -> None:
+        landed.append(len(args[4]))  # how many objects this lakeFS commit writes
+        if len(landed) == 1:
+            in_first.set()
+            assert release.wait(30)
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(commits, "_land", gated)
+
+    def evolve(name: str) -> dict[str, Any]:
+        # both commits on t0 expect schema 0: only one of them can land
+        return {
+            "requirements": [{"type": "assert-current-schema-id", "current-schema-id": 0}],
+            "updates": [
+                {"action": "add-schema", "schema": NEW_SCHEMA, "last-column-id": 2},
+                {"action": "set-current-schema", "schema-id": -1},
+            ],
+        }
+
+    answers: dict[str, int] = {}
+    with catalog_server.http() as http:
+
+        def commit(label: str, name: str) -> None:
+            answers[label] = http.post(f"{base}/{name}", json=evolve(name)).status_code
+
+        first = threading.Thread(target=commit, args=("first", "t0"))
+        first.start()
+        in_first.wait(30)
+        others = [threading.Thread(target=commit, args=(n, n)) for n in names[1:]]
+        others.append(threading.Thread(target=commit, args=("t0 again", "t0")))
+        for thread in others:
+            thread.start()
+        queue = next(q for key, q in commits._queues.items() if key[0] == repo)
+        _wait_for(lambda: len(queue.waiting) == len(others), "the commits to queue")
+        release.set()
+        for thread in [first, *others]:
+            thread.join(60)
+
+    # the first alone; the four other tables together; the second change of t0 was planned on
+    # top of the first and refused (its requirement no longer holds)
+    assert answers == {"first": 200, "t1": 200, "t2": 200, "t3": 200, "t4": 200, "t0 again": 409}
+    assert landed == [1, 4]
+    grouped = [c for c in admin.log() if c["metadata"].get("vxp.catalog.action") == "commit-tables"]
+    assert len(grouped) == 1
+    metadata: Any = grouped[0]["metadata"]
+    assert sorted(metadata["vxp.catalog.tables"].split(", ")) == [f"trial.{n}" for n in names[1:]]
+    assert sorted(e["table"][-1] for e in json.loads(metadata["vxp.catalog.changes"])) == names[1:]
+    for name in names:
+        assert cat.load_table(f"trial.{name}").schema().find_field("extra")
+
+
+def test_grouped_commits_wait_for_nothing_when_alone(
+    catalog_server: CatalogServer, repo: str, admin: Admin
+) -> None:
+    cat = catalog_server.trial(repo)
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(pa.table({"id": [1]}, schema=ARROW))
+    last = admin.log()[0]
+    assert last["metadata"]["vxp.catalog.action"] == "commit-table"
+    assert not any(q.busy or q.waiting for q in commits._queues.values())
+    # temporary branches are deleted in the background, soon after the merge answered
+    _wait_for(
+        lambda: not [b for b in _all_branches(admin) if b.startswith("vxp-catalog-")],
+        "the temporary branches to go",
+    )
+
+
+def _all_branches(admin: Admin) -> list[str]:
+    response: httpx.Response = admin.client.get(
+        f"/repositories/{admin.repo}/branches", params={"amount": 1000, "show_hidden": "true"}
+    )
+    response.raise_for_status()
+    return [str(b["id"]) for b in response.json()["results"]]
