@@ -7,10 +7,13 @@ engine would, on branches cut from ``integration`` (a protected layer branch), a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+from pyiceberg.types import LongType, StringType
 
 from tests.support import Stack, catalog
 from vxp.core.errors import VxpError
@@ -184,3 +187,121 @@ def test_deletes_of_different_files_commute_of_the_same_file_conflict(
     text = conflict.describe()
     assert "destination: 1 snapshot(s): " in text and "source: 1 snapshot(s): " in text
     assert "both sides removed or rewrote the same 1 file(s)" in text
+
+
+def test_columns_added_on_both_sides_commute(embedded: Stack, repo: str) -> None:
+    left, right = two_branches(embedded, repo)
+    table = left.load_table("trial.visits")
+    with table.update_schema() as update:
+        update.add_column("score", LongType())
+    table.append(
+        pa.table(
+            {"id": [4], "site": ["basel"], "score": [40]},
+            schema=pa.schema([("id", pa.int64()), ("site", pa.string()), ("score", pa.int64())]),
+        )
+    )
+    table = right.load_table("trial.visits")
+    with table.update_schema() as update:
+        update.add_column("note", StringType(), doc="free text")
+        update.update_column("site", doc="the visit's site")
+    table.append(
+        pa.table(
+            {"id": [5], "site": ["bern"], "note": ["late"]},
+            schema=pa.schema([("id", pa.int64()), ("site", pa.string()), ("note", pa.string())]),
+        )
+    )
+    # both new columns got field ID 3 on their branch, and both wrote data with it
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    right_before = rows(embedded, repo, "right", "trial.visits")
+    result = merge(session, repo, "right", "integration", settings=embedded.settings)
+
+    (merged,) = result.tables
+    assert merged.how == "merged" and "field ID 3 → 4" in merged.detail
+    table = at(embedded, repo, "integration").load_table("trial.visits")
+    fields = {f.name: f for f in table.schema().fields}
+    assert [(f.name, f.field_id) for f in table.schema().fields] == [
+        ("id", 1),
+        ("site", 2),
+        ("score", 3),
+        ("note", 4),
+    ]
+    assert fields["site"].doc == "the visit's site" and fields["note"].doc == "free text"
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        [
+            (1, "basel", None, None),
+            (2, "basel", None, None),
+            (3, "basel", None, None),
+            (4, "basel", 40, None),
+            (5, "bern", None, "late"),
+        ]
+    )
+    # the source still reads what it read
+    assert rows(embedded, repo, "right", "trial.visits") == right_before
+
+
+@pytest.mark.parametrize(
+    "change_left, change_right, reason",
+    [
+        (
+            lambda t: t.update_schema().rename_column("site", "place").commit(),
+            lambda t: t.update_schema().rename_column("site", "centre").commit(),
+            "column site: both sides changed its name (place and centre)",
+        ),
+        (
+            lambda t: t.update_schema().delete_column("site").commit(),
+            lambda t: t.update_schema().rename_column("site", "centre").commit(),
+            "column centre: one side dropped it, the other changed it",
+        ),
+        (
+            lambda t: t.update_spec().add_identity("site").commit(),
+            lambda t: t.update_spec().add_identity("id").commit(),
+            "both sides changed the partition spec",
+        ),
+        (
+            lambda t: t.overwrite(visits(7)),
+            lambda t: t.delete("id = 1"),
+            "both sides removed or rewrote the same 1 file(s)",
+        ),
+    ],
+    ids=["rename-rename", "drop-rename", "partition-specs", "overwrite-delete"],
+)
+def test_real_conflicts_are_explained_and_change_nothing(
+    embedded: Stack,
+    repo: str,
+    change_left: Callable[[Table], object],
+    change_right: Callable[[Table], object],
+    reason: str,
+) -> None:
+    left, right = two_branches(embedded, repo)
+    change_left(left.load_table("trial.visits"))
+    change_right(right.load_table("trial.visits"))
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    before = resolve(session, repo, "integration")
+    with pytest.raises(MergeConflict) as raised:
+        merge(session, repo, "right", "integration", settings=embedded.settings)
+    message = str(raised.value)
+    assert "table trial.visits" in message and reason in message, message
+    assert "destination: " in message and "source: " in message
+    assert resolve(session, repo, "integration") == before
+
+
+def test_a_replaced_table_conflicts_and_ours_keeps_the_destination(
+    embedded: Stack, repo: str
+) -> None:
+    left, right = two_branches(embedded, repo)
+    left.load_table("trial.visits").append(visits(4))
+    right.drop_table("trial.visits")
+    right.create_table("trial.visits", schema=VISITS).append(visits(99))
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    with pytest.raises(MergeConflict, match="different table UUIDs"):
+        merge(session, repo, "right", "integration", settings=embedded.settings)
+    result = merge(
+        session, repo, "right", "integration", strategies={"*": "ours"}, settings=embedded.settings
+    )
+    assert [(t.table, t.how) for t in result.tables] == [("trial.visits", "ours")]
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        (i, "basel") for i in (1, 2, 3, 4)
+    )

@@ -260,7 +260,8 @@ def merge(
             tables conflict (default: :meth:`Settings.load`).
 
     Returns:
-        The merge commit and how each table was merged.
+        The merge commit and how each table was merged. When the choices keep the destination's
+        tree exactly, nothing lands and ``commit_id`` is the destination's head.
 
     Raises:
         NotFound: no such repository, ``source`` or ``destination``.
@@ -345,7 +346,9 @@ def merge(
         if tables:
             for planned in tables:
                 planned.write()
-                session.upload_object(repository, temp, planned.pointer_path, planned.pointer)
+                if session.get_object(repository, temp, planned.pointer_path) != planned.pointer:
+                    session.upload_object(repository, temp, planned.pointer_path, planned.pointer)
+        if tables and session.has_uncommitted(repository, temp):
             session.commit(
                 repository,
                 temp,
@@ -370,6 +373,10 @@ def merge(
                 f"{destination!r} moved while the merge was being made; nothing was changed",
                 hint="run the merge again",
             )
+        if next(session.diff_refs(repository, destination_commit, merged_commit), None) is None:
+            # every choice kept the destination's version: lakeFS refuses a merge that changes
+            # nothing (the gateway does not pass lakeFS's allow_empty), so nothing lands
+            return MergeResult(destination_commit, merged_tables)
         commit_id = _land(session, repository, temp, destination, text, commit_metadata)
     finally:
         try:

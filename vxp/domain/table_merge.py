@@ -7,6 +7,7 @@ pointers name and decides per table (see :class:`Planner`).
 
 from __future__ import annotations
 
+import io as io_module
 import re
 import time
 import uuid
@@ -15,10 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import (
+    DATA_FILE_TYPE,
+    DEFAULT_READ_VERSION,
+    DataFile,
     DataFileContent,
+    FileFormat,
     ManifestContent,
     ManifestEntry,
     ManifestEntryStatus,
@@ -262,6 +268,8 @@ class _SchemaMerge:
     last_column_id: int
     reasons: list[str]
     detail: list[str]
+    # the source's columns given new field IDs: old ID → new ID
+    renumber: dict[int, int] = field(default_factory=dict)
 
 
 def _merge_schema(base: TableMetadata, ours: TableMetadata, theirs: TableMetadata) -> _SchemaMerge:
@@ -278,6 +286,7 @@ def _merge_schema(base: TableMetadata, ours: TableMetadata, theirs: TableMetadat
     reasons: list[str] = []
     merged: dict[int, NestedField] = {}
     renumbered: dict[int, NestedField] = {}
+    renumber: dict[int, int] = {}
     base_snapshot = base.current_snapshot_id
     for fid in (
         list(df) + [i for i in sf if i not in df] + [i for i in bf if i not in df and i not in sf]
@@ -285,19 +294,22 @@ def _merge_schema(base: TableMetadata, ours: TableMetadata, theirs: TableMetadat
         old, mine, other = bf.get(fid), df.get(fid), sf.get(fid)
         if old is None and mine is not None and other is not None and mine != other:
             # both sides added a column under the same field ID
-            if not _wrote_with(theirs, base_snapshot, fid):
-                last += 1
-                merged[fid] = mine
-                renumbered[last] = other.model_copy(update={"field_id": last})
-            elif not _wrote_with(ours, base_snapshot, fid):
+            if not _wrote_with(ours, base_snapshot, fid):
                 last += 1
                 merged[fid] = other
                 renumbered[last] = mine.model_copy(update={"field_id": last})
+            elif other.field_type.is_primitive:
+                # "applied in order": the source's column comes after the destination's, and
+                # the source's files are rewritten with its new field ID
+                last += 1
+                merged[fid] = mine
+                renumbered[last] = other.model_copy(update={"field_id": last})
+                renumber[fid] = last
             else:
                 reasons.append(
                     f"both sides added a column with field ID {fid} (destination: "
-                    f"{_describe_field(mine)}, source: {_describe_field(other)}) and wrote data "
-                    "with it; Iceberg reads columns by field ID"
+                    f"{_describe_field(mine)}, source: {_describe_field(other)}), the source's "
+                    "is nested, and both wrote data with it; Iceberg reads columns by field ID"
                 )
             continue
         if mine is None or other is None or old is None:
@@ -352,7 +364,18 @@ def _merge_schema(base: TableMetadata, ours: TableMetadata, theirs: TableMetadat
         identifier_field_ids=identifiers,
     )
     detail = _schema_changes(d, schema)
-    return _SchemaMerge(schema, last, [], [f"columns: {'; '.join(detail)}"] if detail else [])
+    if renumber:
+        detail.append(
+            "the source's "
+            + ", ".join(
+                f"{schema.find_field(new).name} (field ID {old} → {new})"
+                for old, new in renumber.items()
+            )
+            + " renumbered, its files rewritten"
+        )
+    return _SchemaMerge(
+        schema, last, [], [f"columns: {'; '.join(detail)}"] if detail else [], renumber
+    )
 
 
 # --- the planner -------------------------------------------------------------------------------
@@ -607,7 +630,11 @@ class _Combination:
             reasons.append("a side rolled the table back to an older snapshot")
         if reasons:
             return self._refuse(reasons)
-        data = self._data() if theirs.current_snapshot_id != base.current_snapshot_id else None
+        data = (
+            self._data(schema.renumber)
+            if theirs.current_snapshot_id != base.current_snapshot_id
+            else None
+        )
         if isinstance(data, list):
             return self._refuse(data)
         return self._assemble(
@@ -620,7 +647,7 @@ class _Combination:
 
     # --- data files ----------------------------------------------------------------------
 
-    def _data(self) -> _DataMerge | list[str]:
+    def _data(self, renumber: dict[int, int]) -> _DataMerge | list[str]:
         io = self.io
         live_b, live_d, live_s = _live(io, self.base), _live(io, self.ours), _live(io, self.theirs)
         b, d, s = set(live_b.entries), set(live_d.entries), set(live_s.entries)
@@ -667,13 +694,26 @@ class _Combination:
                 "the source wrote equality deletes, which would also delete matching rows the "
                 "destination added"
             )
+        if renumber:
+            reasons += [
+                f"the source's equality delete file {e.data_file.file_path} names a column both "
+                "sides added"
+                for e in s_equality
+                if set(e.data_file.equality_ids or ()) & set(renumber)
+            ]
+            reasons += [
+                f"the source's file {live_s.entries[p].data_file.file_path} is not Parquet; "
+                "vxp rewrites only Parquet files with renumbered columns"
+                for p in sorted(s_added)
+                if live_s.entries[p].data_file.file_format != FileFormat.PARQUET
+            ]
         if reasons:
             return reasons
-        return _DataMerge(
-            added=[live_s.entries[p] for p in sorted(s_added)],
-            removed=set(s_removed),
-            live=live_d,
-        )
+        added = [live_s.entries[p] for p in sorted(s_added)]
+        pending: list[tuple[str, bytes]] = []
+        if renumber:
+            added, pending = _renumbered(io, self.ours, added, renumber)
+        return _DataMerge(added=added, removed=set(s_removed), live=live_d, pending=pending)
 
     # --- the merged metadata --------------------------------------------------------------
 
@@ -821,6 +861,9 @@ class _Combination:
         )
 
         def write() -> None:
+            for path, content in data.pending:
+                with self.io.new_output(path).create(overwrite=False) as stream:
+                    stream.write(content)
             manifests: list[ManifestFile] = []
             touched = {data.live.manifest_of[p] for p in data.removed}
             for manifest in data.live.manifests:
@@ -887,6 +930,136 @@ class _DataMerge:
     added: list[ManifestEntry]
     removed: set[str]
     live: _Live
+    # rewritten files (path, content) to write before the manifests that name them
+    pending: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+# the reserved field ID of a position delete file's file_path column (Iceberg spec, "Reserved
+# Field IDs")
+_DELETE_FILE_PATH_ID = 2147483546
+_METRICS = (
+    "column_sizes",
+    "value_counts",
+    "null_value_counts",
+    "nan_value_counts",
+    "lower_bounds",
+    "upper_bounds",
+)
+
+
+def _copy_file(old: DataFile, **changes: Any) -> DataFile:
+    names = [f.name for f in DATA_FILE_TYPE[DEFAULT_READ_VERSION].fields]
+    arguments = {name: old[i] for i, name in enumerate(names)}
+    arguments.update(changes)
+    new = DataFile.from_args(**arguments)
+    new.spec_id = old.spec_id
+    return new
+
+
+def _parquet(table: pa.Table) -> bytes:
+    buffer = io_module.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _renumbered(
+    io: FileIO, metadata: TableMetadata, added: list[ManifestEntry], renumber: dict[int, int]
+) -> tuple[list[ManifestEntry], list[tuple[str, bytes]]]:
+    """The source's added files, those holding a renumbered column rewritten with its new field
+    ID (``PARQUET:field_id``, Iceberg spec "Parquet"), and its position deletes of them
+    rewritten to name the new files (same rows in the same order, so positions hold).
+
+    The rewritten files are held in memory until the merge lands: they are the source's own
+    additions on a branch, not the table.
+    """
+    data_dir = (
+        metadata.properties.get("write.data.path") or f"{metadata.location.rstrip('/')}/data"
+    ).rstrip("/")
+    moved: dict[str, str] = {}
+    pending: list[tuple[str, bytes]] = []
+    result: list[ManifestEntry] = []
+    for entry in added:
+        old = entry.data_file
+        if old.content != DataFileContent.DATA:
+            result.append(entry)
+            continue
+        with io.new_input(old.file_path).open() as stream:
+            table = pq.read_table(stream)
+        fields = []
+        for column in table.schema:
+            meta = dict(column.metadata or {})
+            fid = int(meta.get(b"PARQUET:field_id", b"-1"))
+            if fid in renumber:
+                meta[b"PARQUET:field_id"] = str(renumber[fid]).encode()
+            fields.append(column.with_metadata(meta))
+        schema = pa.schema(fields, metadata=table.schema.metadata)
+        if schema.equals(table.schema, check_metadata=True):
+            result.append(entry)
+            continue
+        content = _parquet(pa.Table.from_arrays(table.columns, schema=schema))
+        path = f"{data_dir}/{uuid.uuid4()}-merged.parquet"
+        moved[old.file_path] = path
+        pending.append((path, content))
+        metrics = {
+            name: {renumber.get(k, k): v for k, v in (getattr(old, name) or {}).items()}
+            for name in _METRICS
+        }
+        result.append(
+            _with_file(
+                entry,
+                _copy_file(
+                    old,
+                    file_path=path,
+                    file_size_in_bytes=len(content),
+                    split_offsets=None,
+                    **metrics,
+                ),
+            )
+        )
+    final: list[ManifestEntry] = []
+    for entry in result:
+        old = entry.data_file
+        if old.content != DataFileContent.POSITION_DELETES or not moved:
+            final.append(entry)
+            continue
+        with io.new_input(old.file_path).open() as stream:
+            table = pq.read_table(stream)
+        paths = table.column("file_path").to_pylist()
+        if not any(p in moved for p in paths):
+            final.append(entry)
+            continue
+        index = table.schema.get_field_index("file_path")
+        replaced = pa.array([moved.get(p, p) for p in paths], type=table.schema.field(index).type)
+        content = _parquet(table.set_column(index, table.schema.field(index), replaced))
+        path = f"{data_dir}/{uuid.uuid4()}-merged-deletes.parquet"
+        pending.append((path, content))
+        bounds = {
+            name: {k: v for k, v in (getattr(old, name) or {}).items() if k != _DELETE_FILE_PATH_ID}
+            for name in ("lower_bounds", "upper_bounds")
+        }
+        final.append(
+            _with_file(
+                entry,
+                _copy_file(
+                    old,
+                    file_path=path,
+                    file_size_in_bytes=len(content),
+                    split_offsets=None,
+                    **bounds,
+                ),
+            )
+        )
+    return final, pending
+
+
+def _with_file(entry: ManifestEntry, data_file: DataFile) -> ManifestEntry:
+    return ManifestEntry.from_args(
+        status=entry.status,
+        snapshot_id=entry.snapshot_id,
+        sequence_number=entry.sequence_number,
+        file_sequence_number=entry.file_sequence_number,
+        data_file=data_file,
+    )
 
 
 _PREVIOUS_VERSIONS_MAX = 100
