@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
 
-from vxp.catalog import refs
+from vxp.catalog import leftovers, refs
 from vxp.catalog.auth import Caller, CallerCheck, TokenService, session_for
 from vxp.catalog.errors import NoSuchNamespace, NotAuthorized
 from vxp.catalog.limits import check_namespace_path
@@ -122,16 +122,23 @@ class Ctx:
 
 def ctx(
     prefix: str,
+    request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
     who: Annotated[Caller, Depends(caller)],
 ) -> Ctx:
     """FastAPI dependency: the request's :class:`Ctx`, from its ``{prefix}`` and bearer token.
 
+    A write is also the occasion to delete, in the background, the temporary branches a killed
+    catalog left in the repository (:func:`vxp.catalog.leftovers.sweep_soon`).
+
     Raises:
         NotAuthorized: see :func:`caller`.
         BadRequest: ``prefix`` is not a warehouse name (``<repo>`` or ``<repo>.<ref>``).
     """
-    return Ctx(rt, who, session_for(rt.lakefs, who), parse_warehouse(path_value(prefix)))
+    c = Ctx(rt, who, session_for(rt.lakefs, who), parse_warehouse(path_value(prefix)))
+    if request.method not in ("GET", "HEAD"):
+        leftovers.sweep_soon(c.session, c.warehouse.repo, rt.settings.temp_branch_lease_seconds)
+    return c
 
 
 def path_value(raw: str) -> str:

@@ -5,10 +5,11 @@ so neither lakeFS nor Iceberg's own maintenance can tell which files are still n
 a branch no longer references may be exactly what a tag or an old commit reads. This module
 answers that question from lakeFS history (see docs/reference/gc.md for the user-facing rules).
 
-*Retained commits* of a repository are every commit reachable through parent links from any of
-its branch heads (hidden ones included, which covers the catalog's ``vxp-catalog-*`` temporary
-branches while they exist) or tags, at the moment the run starts. Uncommitted pointers on
-branches are retained too. A commit only a deleted branch led to is not retained.
+*Retained commits* of a repository are every commit reachable through parent links from any of its
+branch heads (hidden ones included, which covers the catalog's ``vxp-catalog-*`` temporary branches
+while they exist; those no commit can finish any more are deleted first) or tags, at the moment the
+run starts. Uncommitted pointers on branches are retained too. A commit only a deleted branch led
+to is not retained.
 
 A file is *reachable* from a retained commit when it is the metadata file a table pointer at
 that commit names, or anything that metadata references: the manifest lists of all its
@@ -51,6 +52,7 @@ from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import ManifestFile, read_manifest_list
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
+from vxp.catalog import leftovers
 from vxp.core.layout import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer
 from vxp.lakefs import LakeFSError, Session
 
@@ -154,6 +156,8 @@ class Report:
         retained_commits: commits reachable from any branch head or tag when the run started.
         deleted_files, deleted_bytes: what was (with ``dry_run``: would be) deleted; bytes.
         missing_reachable: reachable files under a swept prefix that do not exist.
+        leftover_branches: temporary branches of the catalog that no commit can finish any
+            more, deleted before marking (:func:`vxp.catalog.leftovers.sweep`).
         sample: up to 20 of the deleted keys.
         seconds: the run's wall-clock time.
     """
@@ -178,6 +182,8 @@ class Report:
     # reachable files under a swept prefix that do not exist: damage done before this run
     missing_reachable: list[str] = field(default_factory=list)
     sample: list[str] = field(default_factory=list)
+    # "<repo>/<branch>": catalog temporary branches deleted (with dry_run: to delete) as leftovers
+    leftover_branches: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -262,6 +268,11 @@ def collect(
         raise GcError(f"no lakeFS repository named {', '.join(map(repr, unknown))}")
     report.repositories_marked = sorted(everything)
     report.repositories_swept = sorted(swept)
+    # temporary branches a killed catalog left would keep their files forever: delete them
+    # first (never one a live commit may still use: see vxp.catalog.leftovers)
+    for repo in report.repositories_marked:
+        names = leftovers.sweep(session, repo, leftovers.DEFAULT_LEASE_SECONDS, dry_run=dry_run)
+        report.leftover_branches.extend(f"{repo}/{name}" for name in names)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vxp-gc") as pool:
         run = _Run(session, warehouse, report, progress or _Quiet(), pool)
         try:

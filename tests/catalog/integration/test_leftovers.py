@@ -1,0 +1,79 @@
+"""Temporary branches a killed catalog left are deleted, never one a live commit uses: issue
+"Catalog security", finding 3."""
+
+from __future__ import annotations
+
+import time
+
+from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
+from vxp.catalog import gc, leftovers
+from vxp.lakefs import LakeFS
+
+
+def _hidden(admin: Admin, name: str) -> None:
+    admin.client.post(
+        f"/repositories/{admin.repo}/branches",
+        json={"name": name, "source": "main", "hidden": True},
+    ).raise_for_status()
+
+
+def _temp_branches(admin: Admin) -> set[str]:
+    response = admin.client.get(
+        f"/repositories/{admin.repo}/branches", params={"amount": 1000, "show_hidden": True}
+    )
+    response.raise_for_status()
+    return {
+        str(b["id"])
+        for b in response.json()["results"]
+        if str(b["id"]).startswith(leftovers.TEMP_BRANCH_PREFIX)
+    }
+
+
+def test_only_leftovers_are_swept(lakefs_server: LakeFSServer, admin: Admin) -> None:
+    now = time.time()
+    killed = leftovers.new_temp_branch(now - 3600)
+    leftovers.release(killed)  # as if its catalog was killed
+    in_use = leftovers.new_temp_branch(now - 3600)  # this process's: a slow, live commit
+    young = leftovers.new_temp_branch(now - 10)
+    leftovers.release(young)  # another catalog's live commit
+    for name in (killed, in_use, young):
+        _hidden(admin, name)
+    with LakeFS(lakefs_server.url) as lakefs:
+        session = lakefs.as_user(lakefs_server.access_key_id, lakefs_server.secret_access_key)
+        assert leftovers.sweep(session, admin.repo, 900, now=now) == [killed]
+    assert _temp_branches(admin) == {in_use, young}
+    leftovers.release(in_use)
+
+
+def test_a_write_sweeps_the_repository(
+    catalog_server: CatalogServer, repo: str, admin: Admin
+) -> None:
+    killed = leftovers.new_temp_branch(time.time() - 3600)
+    leftovers.release(killed)
+    _hidden(admin, killed)
+    with catalog_server.http() as http:
+        response = http.post(f"/v1/{repo}.main/namespaces", json={"namespace": ["ns"]})
+        assert response.status_code == 200, response.text
+    # the sweep runs in the background: wait for it, boundedly
+    deadline = time.monotonic() + 30
+    while killed in _temp_branches(admin) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert killed not in _temp_branches(admin)
+
+
+def test_gc_deletes_leftovers_before_marking(
+    catalog_server: CatalogServer, lakefs_server: LakeFSServer, admin: Admin
+) -> None:
+    killed = leftovers.new_temp_branch(time.time() - 3600)
+    leftovers.release(killed)
+    _hidden(admin, killed)
+    settings = catalog_server.settings
+    warehouse = gc.Warehouse(settings.warehouse_root, allowed_locations=settings.allowed_locations)
+    with LakeFS(lakefs_server.url) as lakefs:
+        session = lakefs.as_user(lakefs_server.access_key_id, lakefs_server.secret_access_key)
+        dry = gc.collect(session, warehouse, repos=[admin.repo], dry_run=True)
+        assert f"{admin.repo}/{killed}" in dry.leftover_branches
+        assert killed in _temp_branches(admin)
+        report = gc.collect(session, warehouse, repos=[admin.repo])
+    assert f"{admin.repo}/{killed}" in report.leftover_branches
+    assert killed not in _temp_branches(admin)
