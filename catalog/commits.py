@@ -27,13 +27,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from vxp.catalog import refs
+from vxp.catalog import leftovers, refs
 from vxp.catalog.auth import Caller
 from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
 from vxp.catalog.state import RefState
@@ -48,7 +47,7 @@ from vxp.lakefs import (
 
 log = logging.getLogger(__name__)
 
-TEMP_BRANCH_PREFIX = "vxp-catalog-"
+TEMP_BRANCH_PREFIX = leftovers.TEMP_BRANCH_PREFIX
 T = TypeVar("T")
 # the most commits one lakeFS commit carries; more wait for the next group
 MAX_GROUP = 64
@@ -344,7 +343,8 @@ def _land(
     message: str,
     metadata: dict[str, str],
 ) -> None:
-    temp = TEMP_BRANCH_PREFIX + uuid.uuid4().hex[:20]
+    # named with its creation time, so a killed catalog's leftovers can be told from live ones
+    temp = leftovers.new_temp_branch()
     # hidden: temporary branches stay out of users' branch listings
     session.create_branch(repo, temp, head, hidden=True)
     try:
@@ -355,12 +355,14 @@ def _land(
                 session.upload_object(repo, temp, write.path, write.content)
         session.commit(repo, temp, message, metadata)
         try:
-            session.merge(repo, temp, branch, message, metadata, squash=True)
+            # the landing key lets a lost answer be settled from the branch's log
+            landing = {**metadata, leftovers.LANDING: temp}
+            session.merge(repo, temp, branch, message, landing, squash=True)
         except LakeFSUnreachable as exc:
-            raise CommitStateUnknown(
-                f"lost the answer to the lakeFS merge into {branch!r}; the commit may or may not "
-                "have landed (reload the table to find out)"
-            ) from exc
+            # CommitStateUnknown unless lakeFS shows the merge landed, or that it never left
+            if leftovers.settle_lost_merge(session, repo, branch, head, temp, exc):
+                return
+            raise _Conflict from exc
         except LakeFSConflict as exc:
             raise _Conflict from exc
         except LakeFSBadRequest as exc:
@@ -379,5 +381,7 @@ def _delete_branch(session: Session, repo: str, temp: str) -> None:
     try:
         session.delete_branch(repo, temp)
     except (CatalogError, LakeFSError) as exc:
-        # the change itself is settled; a leftover hidden branch only costs a ref
+        # the change itself is settled; a leftover is deleted by a later sweep (leftovers.py)
         log.warning("could not delete temporary branch %s/%s: %s", repo, temp, exc)
+    finally:
+        leftovers.release(temp)

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import httpx
+import pytest
 
 from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
 from vxp.catalog import gc, leftovers
-from vxp.lakefs import LakeFS
+from vxp.lakefs import LakeFS, LakeFSUnreachable, Session
 
 
 def _hidden(admin: Admin, name: str) -> None:
@@ -77,3 +81,40 @@ def test_gc_deletes_leftovers_before_marking(
         report = gc.collect(session, warehouse, repos=[admin.repo])
     assert f"{admin.repo}/{killed}" in report.leftover_branches
     assert killed not in _temp_branches(admin)
+
+
+@pytest.mark.parametrize(
+    ("cause", "merged_first"),
+    [(httpx.ReadTimeout("slow"), True), (httpx.ConnectError("refused"), False)],
+    ids=["answer-lost-after-landing", "never-sent"],
+)
+def test_a_lost_merge_answer_is_settled_from_lakefs(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    monkeypatch: pytest.MonkeyPatch,
+    cause: Exception,
+    merged_first: bool,
+) -> None:
+    """The first merge's answer is lost: after it landed (a read timeout), or before the
+    request left (connection refused). Either way the client gets 200 and the change lands
+    exactly once."""
+    original = Session.merge
+    lost: list[str] = []
+
+    def lossy(self: Session, repo_: str, source: str, *args: Any, **kwargs: Any) -> str:
+        if lost or not source.startswith(leftovers.TEMP_BRANCH_PREFIX):
+            return original(self, repo_, source, *args, **kwargs)
+        lost.append(source)
+        if merged_first:
+            original(self, repo_, source, *args, **kwargs)
+        error = LakeFSUnreachable("lakeFS is unreachable", status=0, detail=str(cause))
+        raise error from cause
+
+    monkeypatch.setattr(Session, "merge", lossy)
+    with catalog_server.http() as http:
+        response = http.post(f"/v1/{repo}.main/namespaces", json={"namespace": ["ns"]})
+    assert response.status_code == 200, response.text
+    assert lost
+    landed = [c for c in admin.log() if "create namespace" in str(c.get("message"))]
+    assert len(landed) == 1
