@@ -8,7 +8,10 @@ command needs one, so a new repository never needs a Trino restart.
 
 ``vxp sql --engine trino --ref REF`` also creates a ref-scoped catalog (warehouse
 ``<repo>.<ref>``) and makes it the session catalog, so the SQL users type at ``--ref`` is the
-same for DuckDB and Trino: ``SELECT * FROM basel.patients``.
+same for DuckDB and Trino: ``SELECT * FROM basel.patients``. A ref's catalog is reused by later
+queries at that ref; once more than :data:`MAX_REF_CATALOGS` exist, the others are dropped
+(recreated when next needed), so a long-running Trino does not grow one catalog per ref ever
+queried.
 
 Catalog properties name no address and no secret: they are ``${ENV:…}`` references Trino
 resolves from its own process environment (set by the stack or compose, not by ``vxp env``),
@@ -41,6 +44,8 @@ S3_ENV = ("VXP_S3_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCE
 REF_CATALOG_PREFIX = "vxp_ref_"
 # a Trino user name for queries vxp runs (Trino here has no authentication)
 USER = "vxp"
+# ref-scoped catalogs kept for reuse; creating one costs Trino a connector, dropping one is cheap
+MAX_REF_CATALOGS = 8
 
 
 def ref_catalog(repository: str, ref: str) -> str:
@@ -151,6 +156,32 @@ def ensure_catalog(conn: Connection, name: str, warehouse: str, known: set[str])
     cur.execute(create_catalog_sql(name, warehouse))
     cur.fetchall()
     known.add(name)
+
+
+def stale_ref_catalogs(known: set[str], keep: str, limit: int = MAX_REF_CATALOGS) -> list[str]:
+    """The ref-scoped catalogs to drop so that at most ``limit`` remain, ``keep`` among them.
+
+    Which others stay is arbitrary but stable (name order): Trino records no last use, and a
+    dropped catalog costs only its re-creation at the next query of its ref.
+    """
+    others = sorted(n for n in known if n.startswith(REF_CATALOG_PREFIX) and n != keep)
+    # ``keep`` takes one place, whether it exists yet or is about to
+    return others[max(0, limit - 1) :]
+
+
+def drop_catalogs(conn: Connection, names: list[str], known: set[str]) -> None:
+    """``DROP CATALOG IF EXISTS`` each of ``names``; removes them from ``known``.
+
+    Raises:
+        trino.exceptions.TrinoQueryError: Trino refused a statement.
+        trino.exceptions.HttpError: Trino answered with an HTTP error.
+        requests.exceptions.RequestException: Trino cannot be reached.
+    """
+    cur = conn.cursor()
+    for name in names:
+        cur.execute(f"DROP CATALOG IF EXISTS {_identifier(name)}")
+        cur.fetchall()
+        known.discard(name)
 
 
 def ensure_repository_catalogs(url: str, repositories: list[str]) -> None:
@@ -282,7 +313,8 @@ def _to_arrow(description: list[Any], rows: list[list[Any]]) -> pa.Table:
 def query(url: str, sql: str, repository: str, ref: str) -> Result:
     """Run one statement with ``ref`` of ``repository`` as the session catalog.
 
-    Creates the repository's and the ref's catalogs first when Trino lacks them.
+    Creates the repository's and the ref's catalogs first when Trino lacks them, and drops ref
+    catalogs beyond :data:`MAX_REF_CATALOGS`.
 
     Raises:
         VxpError: Trino refused the statement (its message, catalog names removed), or cannot
@@ -300,6 +332,7 @@ def query(url: str, sql: str, repository: str, ref: str) -> Result:
             known = catalogs(setup)
             ensure_catalog(setup, repository_catalog(repository), repository, known)
             ensure_catalog(setup, session_catalog, f"{repository}.{ref}", known)
+            drop_catalogs(setup, stale_ref_catalogs(known, session_catalog), known)
         with closing(connect(url, catalog=session_catalog)) as conn:
             start = time.monotonic()
             cur = conn.cursor()
