@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vxp.checks.actions import render
 from vxp.checks.audit import audit
-from vxp.checks.base import CheckEnv
+from vxp.checks.base import CheckEnv, WarmDuckDB
 from vxp.checks.events import Event, target_of, validate_event
 from vxp.checks.records import RecordStore
 from vxp.core.errors import InvalidInput, NotFound, VxpError
@@ -51,7 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     admin = lakefs.as_user(
         settings.client.lakefs_access_key_id, settings.client.lakefs_secret_access_key.reveal()
     )
-    env = CheckEnv(admin, settings.client, settings.cache)
+    # one DuckDB with its extensions loaded for the server's life (about 1 s per load)
+    env = CheckEnv(admin, settings.client, settings.cache, WarmDuckDB(settings.cache))
     store = RecordStore(settings.records, settings.secret)
     expected = render(settings.public_url)
 

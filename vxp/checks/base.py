@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from vxp.core.errors import PreconditionFailed
 from vxp.core.settings import Settings
+from vxp.domain.engines import duckdb as duckdb_engine
+from vxp.domain.engines.common import REF_CATALOG
 from vxp.lakefs import Session
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "Problem",
     "Report",
     "Target",
+    "WarmDuckDB",
     "is_layer",
 ]
 
@@ -59,6 +66,42 @@ class Target:
     source: str | None = None
 
 
+class WarmDuckDB:
+    """One DuckDB connection with vxp's extensions loaded once, for a long-lived process.
+
+    Loading the extensions costs about a second (measured: 0.93-1.08 s against 0.03 s for the
+    ``ATTACH`` and 0.05 s for a contract on 100,000 rows), which a hooks server would pay on
+    every commit. Refs are attached one at a time under a lock and detached afterwards.
+
+    Args:
+        cache: the vxp cache with DuckDB's extensions.
+    """
+
+    def __init__(self, cache: Path) -> None:
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+
+    @contextmanager
+    def at(
+        self, settings: Settings, repository: str, ref: str, *, pinned: bool
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection with ``ref`` attached as ``lake``, for the duration of the block.
+
+        Raises:
+            VxpError: an extension is missing, or DuckDB could not attach the ref.
+        """
+        with self._lock:
+            if self._conn is None:
+                self._conn = duckdb_engine.connect(self._cache)
+            conn = self._conn
+            duckdb_engine.attach(conn, settings, repository, ref, REF_CATALOG, immutable=pinned)
+            try:
+                yield conn
+            finally:
+                conn.execute(f"DETACH {REF_CATALOG}")
+
+
 @dataclass(frozen=True)
 class CheckEnv:
     """Where checks read from.
@@ -67,11 +110,13 @@ class CheckEnv:
         session: a lakeFS session that may read the repository.
         settings: the client settings (catalog URI, S3) the DuckDB engine needs.
         cache: the vxp cache (``$VXP_CACHE``) holding DuckDB's extensions.
+        duckdb: a warm connection to reuse (the hooks server's), or None for a new one per check.
     """
 
     session: Session
     settings: Settings
     cache: Path
+    duckdb: WarmDuckDB | None = None
 
 
 @dataclass(frozen=True)

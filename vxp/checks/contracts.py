@@ -602,6 +602,11 @@ def check(env: CheckEnv, target: Target, *, everything: bool = False) -> list[Pr
     if not chosen:
         return problems
     pinned = re.fullmatch(r"[0-9a-f]{64}", target.ref) is not None
+    if env.duckdb is not None:
+        with env.duckdb.at(env.settings, target.repository, target.ref, pinned=pinned) as conn:
+            for contract in chosen:
+                problems += run_contract(conn, contract)
+        return problems
     conn = duckdb_engine.session(
         env.cache, env.settings, target.repository, target.ref, pinned=pinned
     )
