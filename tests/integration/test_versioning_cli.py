@@ -181,13 +181,14 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
 ) -> None:
     base = catalog(embedded, f"{repo}.integration")
     base.create_namespace("trial")
-    base.create_table("trial.visits", schema=VISITS)
+    base.create_table("trial.visits", schema=VISITS).append(visits(0))
     base.create_table("trial.sites", schema=VISITS)
     cli.ok("branch", "create", "left")
     cli.ok("branch", "create", "right")
-    catalog(embedded, f"{repo}.left").load_table("trial.visits").append(visits(1))
+    # both replace the same rows: a real conflict
+    catalog(embedded, f"{repo}.left").load_table("trial.visits").overwrite(visits(1))
     right = catalog(embedded, f"{repo}.right")
-    right.load_table("trial.visits").append(visits(2, 3))
+    right.load_table("trial.visits").overwrite(visits(2, 3))
     right.load_table("trial.sites").append(visits(4))  # no conflict: only one side changed it
 
     cli.ok("merge", "left", "integration")
@@ -195,12 +196,37 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
     # exit 3: a conflict, as every command that refuses colliding changes
     output = cli.fails("merge", "right", "integration", text="nothing was changed", code=3)
     assert "conflicts: both sides changed\n  table trial.visits\n" in output
+    assert "destination: 2 snapshot(s): delete " in output, output
+    assert "both sides removed or rewrote the same 1 file(s)" in output
+    assert "--strategy trial.visits=ours|theirs" in output
     assert "trial.sites" not in output
 
     assert cli.head("integration") == before
     tables = cli.json("tables", "list")
     assert table_rows(tables, "trial.visits") == 1
     assert table_rows(tables, "trial.sites") == 0
+
+    cli.fails("merge", "right", "integration", "--strategy", "mine", text="expected ours, theirs")
+    merged = cli.json("merge", "right", "integration", "--strategy", "trial.visits=theirs")
+    assert merged["tables"][0]["table"] == "trial.visits"
+    assert merged["tables"][0]["how"] == "theirs"
+    tables = cli.json("tables", "list")
+    assert table_rows(tables, "trial.visits") == 2
+    assert table_rows(tables, "trial.sites") == 1
+
+
+def test_appends_on_both_sides_merge(embedded: Stack, cli: Cli, repo: str) -> None:
+    base = catalog(embedded, f"{repo}.integration")
+    base.create_namespace("trial")
+    base.create_table("trial.visits", schema=VISITS)
+    cli.ok("branch", "create", "left")
+    cli.ok("branch", "create", "right")
+    catalog(embedded, f"{repo}.left").load_table("trial.visits").append(visits(1))
+    catalog(embedded, f"{repo}.right").load_table("trial.visits").append(visits(2, 3))
+    cli.ok("merge", "left", "integration")
+    output = cli.ok("merge", "right", "integration")
+    assert "trial.visits: merged" in output
+    assert table_rows(cli.json("tables", "list"), "trial.visits") == 3
 
 
 def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str) -> None:

@@ -151,8 +151,8 @@ class MergeConflict(errors.Conflict):
         tables = [c.table for c in conflicts if c.table is not None]
         choice = (
             f"choose per table: --strategy {tables[0]}=ours|theirs, or --strategy ours|theirs "
-            "for every conflict (ours: keep "
-            f"{destination!r}'s version, theirs: take {source!r}'s)"
+            f"for every conflict (ours keeps the version on {destination}, theirs takes the "
+            f"one on {source})"
             if tables
             else f"redo one side's change on a branch cut from {destination!r} and merge that"
         )
