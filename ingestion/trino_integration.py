@@ -65,6 +65,10 @@ __all__ = ["integrate_study_trino", "natural_key_sql", "trino_type", "trino_url"
 #: "Schema Evolution"); decimals widen by precision at the same scale
 _WIDER = {("integer", "bigint"), ("real", "double")}
 
+#: the Trino catalog of a run's integration branch: this prefix, then the name ``vxp sql`` would
+#: give the ref-scoped catalog (readable part and hash of the repository and branch)
+RUN_CATALOG_PREFIX = "vxp_ingest_"
+
 _SCD2_TYPES = {
     VALID_FROM: "timestamp(6) with time zone",
     VALID_TO: "timestamp(6) with time zone",
@@ -183,7 +187,8 @@ class _Column:
 
 
 class _Trino:
-    """A Trino session on the ref-scoped catalog of one branch (created, and dropped on exit)."""
+    """A Trino session on a ref-scoped catalog of one branch (warehouse ``<repo>.<branch>``),
+    created for the step and dropped on exit (one a killed run leaves is harmless)."""
 
     def __init__(self, url: str, repository: str, branch: str) -> None:
         from requests.exceptions import RequestException
@@ -191,7 +196,11 @@ class _Trino:
 
         self._errors = (TrinoQueryError, RequestException)
         self.url = url
-        self.catalog = engine.ref_catalog(repository, branch)
+        # not a `vxp_ref_` name: `vxp sql` drops those beyond a few, which must never happen
+        # to this one in the middle of the step
+        self.catalog = RUN_CATALOG_PREFIX + engine.ref_catalog(repository, branch).removeprefix(
+            engine.REF_CATALOG_PREFIX
+        )
         try:
             with closing(engine.connect(url)) as setup:
                 known = engine.catalogs(setup)
