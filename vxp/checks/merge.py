@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from vxp.checks import policy
 from vxp.checks.actions import ACTIONS_DIR, differences, read_actions
 from vxp.checks.base import CheckEnv, ChecksFailed, Problem, Target, is_layer
 from vxp.checks.refusals import explain_refusal
@@ -29,8 +30,9 @@ def merge_check(
     env: CheckEnv, metadata: Mapping[str, str] | None = None
 ) -> Callable[[MergeCandidate], None]:
     """The ``check`` callback of :func:`vxp.domain.merging.merge`: every check for the
-    destination, plus a refusal when the merged tree's ``_lakefs_actions/`` differ from the
-    destination's (a source that drops or edits them would switch lakeFS's hooks off).
+    destination, a refusal when the merged tree's ``_lakefs_actions/`` differ from the
+    destination's (a source that drops or edits them would switch lakeFS's hooks off), and the
+    layer policy (:mod:`vxp.checks.policy`: only ``ingest-*`` branches merge into ``source``).
 
     Args:
         metadata: the merge's metadata (``vxp.allow-breaking``).
@@ -59,6 +61,9 @@ def merge_check(
                     "them",
                 )
             )
+        problems += policy.check_merge(
+            env, repository, candidate.source, candidate.destination, candidate.destination_commit
+        )
         target = Target(
             repository,
             candidate.destination,

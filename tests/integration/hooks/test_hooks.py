@@ -47,8 +47,8 @@ def repo(embedded: Stack, repo_name: str) -> Iterator[str]:
     session.delete_repository(repo_name)
 
 
-def _work(session: Session, repo: str, source: str) -> str:
-    name = f"work-{uuid.uuid4().hex[:8]}"
+def _work(session: Session, repo: str, source: str, prefix: str = "work") -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     session.create_branch(repo, name, source)
     return name
 
@@ -98,11 +98,11 @@ def test_install_is_idempotent_and_the_secret_is_not_in_the_repository(
 
 def test_source_accepts_new_raw_files_and_refuses_a_changed_one(embedded: Stack, repo: str) -> None:
     session = embedded.session()
-    first = _work(session, repo, "source")
+    first = _work(session, repo, "source", "ingest")
     _commit(session, repo, first, {"raw/lab/run1/a.csv": b"id\n1\n"})
     _merge(embedded, repo, first, "source")
 
-    second = _work(session, repo, "source")
+    second = _work(session, repo, "source", "ingest")
     _commit(session, repo, second, {"raw/lab/run1/a.csv": b"id\n2\n", "raw/lab/run2/b.csv": b"x"})
     session.delete_object(repo, second, "raw/lab/run1/a.csv")
     session.upload_object(repo, second, "raw/lab/run1/a.csv", b"id\n3\n")
@@ -122,6 +122,22 @@ def test_source_accepts_new_raw_files_and_refuses_a_changed_one(embedded: Stack,
     assert isinstance(explained, ChecksFailed)
     assert "raw/lab/run1/a.csv" in str(explained)
     assert session.branch_head(repo, "source") == before
+
+
+def test_only_ingestion_branches_merge_into_source(embedded: Stack, repo: str) -> None:
+    session = embedded.session()
+    work = _work(session, repo, "source")
+    _commit(session, repo, work, {"raw/lab/run9/a.csv": b"id\n1\n"})
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, work, "source")
+    assert [(p.check, p.subject) for p in refused.value.problems] == [
+        ("layer-policy", f"branch {work}")
+    ]
+    # a repository may widen the rule, on source itself (a merge cannot grant itself the right)
+    policy = _work(session, repo, "source", "ingest")
+    _commit(session, repo, policy, {"_vxp/policy.yaml": b"merge_into_source_from: [work-*]\n"})
+    _merge(embedded, repo, policy, "source")
+    _merge(embedded, repo, work, "source")
 
 
 # --- schema compatibility -------------------------------------------------------------------
@@ -299,6 +315,32 @@ def test_a_validated_merge_leaves_a_record_lakefs_ran_the_hook_for(
     runs = list_runs(session, repo, branch="integration")
     assert any(r.commit_id == merged and r.status == "completed" for r in runs), runs
     assert fetch_audit(_url(embedded), embedded.settings, repo).bypasses == ()
+
+
+def test_lakefs_caches_a_branchs_actions_for_its_commits(embedded: Stack, repo: str) -> None:
+    """Measures lakeFS's action cache: a commit on a branch whose action was just installed may
+    run without it for up to 7.5 s (5 s + jitter, keyed by the branch name); commits are polled
+    through the action-run API, never timed with sleeps."""
+    session = embedded.session()
+    session.create_branch(repo, "app-cache", "integration")
+    session.delete_object(repo, "app-cache", ACTION_FILE)
+    session.commit(repo, "app-cache", "no action yet: lakeFS caches the empty listing", {})
+    install(session, repo, fetch_actions(_url(embedded), embedded.settings), ["app-cache"])
+    installed = time.monotonic()
+    unchecked = 0
+    for attempt in range(100_000):
+        _commit(session, repo, "app-cache", {f"probe/{attempt}": b"x"})
+        head = session.branch_head(repo, "app-cache")
+        assert head is not None
+        if any(r.event_type == "pre-commit" for r in list_runs(session, repo, commit=head)):
+            break
+        unchecked += 1
+    window = time.monotonic() - installed
+    print(f"lakeFS ran the new action {window:.2f} s after it was installed ({unchecked} commits)")
+    assert window < 7.5 + 5  # lakeFS's 5 s expiry + 2.5 s jitter, and slack for a busy machine
+    # the commits made in that window are bypasses, and the audit lists them
+    found = {b.commit_id for b in fetch_audit(_url(embedded), embedded.settings, repo).bypasses}
+    assert len(found) >= unchecked
 
 
 def test_hooks_fail_closed_when_the_server_is_down(embedded: Stack, repo: str) -> None:
