@@ -162,23 +162,30 @@ def _throughput(subject: Subject, writers: int, shared: bool, total: int) -> tup
     return per_writer * writers, elapsed, sum(retries) + counter.count
 
 
-def _concurrency(options: Options, recorder: Recorder, subjects: list[Subject]) -> None:
+def _concurrency(
+    options: Options,
+    recorder: Recorder,
+    subjects: list[Subject],
+    cases: tuple[tuple[int, bool], ...] | None = None,
+) -> None:
+    """Commits/s of each (writers, one shared table) case; default: every count of WRITERS, on
+    one table and on a table each."""
     total = options.scale(32, 96)
     base = subjects[0].label
-    for shared in (True, False):
+    chosen = cases or tuple((w, shared) for shared in (True, False) for w in WRITERS)
+    for writers, shared in chosen:
         scope = "one table" if shared else "table each"
-        for writers in WRITERS:
-            for subject in subjects:
-                commits, seconds, retries = _throughput(subject, writers, shared, total)
-                label = f"appends, {writers:>2} writers, {scope}"
-                recorder.add(
-                    f"{label} ({subject.label})",
-                    [commits / seconds],
-                    "ops/s",
-                    baseline=None if subject.label == base else f"{label} ({base})",
-                    count=commits,
-                    note=f"{retries} retries",
-                )
+        for subject in subjects:
+            commits, seconds, retries = _throughput(subject, writers, shared, total)
+            label = f"appends, {writers:>2} writers, {scope}"
+            recorder.add(
+                f"{label} ({subject.label})",
+                [commits / seconds],
+                "ops/s",
+                baseline=None if subject.label == base else f"{label} ({base})",
+                count=commits,
+                note=f"{retries} retries",
+            )
 
 
 def run(options: Options, recorder: Recorder) -> None:
@@ -220,7 +227,10 @@ def _nessie(options: Options, recorder: Recorder) -> None:
                     **servers.s3,
                 ),
             )
-            _latencies(options, recorder, [sql, Subject("Nessie on MinIO", servers.nessie)])
+            nessie_subject = Subject("Nessie on MinIO", servers.nessie)
+            _latencies(options, recorder, [sql, nessie_subject])
+            # the throughput goal of issue 7: writers on different tables of one branch
+            _concurrency(options, recorder, [sql, nessie_subject], cases=((16, False),))
     except nessie.Unavailable as exc:
         recorder.skip("nessie", str(exc).splitlines()[0])
         recorder.note(f"Nessie {nessie.VERSION} was not measured: {exc}")

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from vxp.catalog import leftovers, refs
+from vxp.catalog import leftovers, reads, refs
 from vxp.catalog.auth import Caller
 from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
 from vxp.catalog.state import RefState
@@ -263,7 +263,7 @@ def _land_group(
         paths: set[str] = set()
         for pending in unsettled:
             try:
-                change = pending.plan(RefState(session, repo, head))
+                change = pending.plan(RefState(reads.CommitSession(session, head), repo, head))
             except Exception as exc:
                 pending.fail(exc)
                 continue

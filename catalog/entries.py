@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from vxp.catalog import commits, refs
+from vxp.catalog import commits, reads, refs
 from vxp.catalog.auth import Caller
 from vxp.catalog.commits import Change, Write
 from vxp.catalog.errors import (
@@ -233,7 +233,12 @@ class EntryService:
                 :func:`vxp.catalog.errors.install`'s handlers).
         """
         loc = entry.location
-        return self.kind.read(RefState(session, loc.repo, loc.ref), loc.namespace, entry.name)
+        # the ref's head commit (one cheap call), then the pointer from the commit cache
+        commit = reads.SHARED.head(session, loc.repo, loc.ref)
+        if commit is None:
+            return None
+        state = RefState(reads.CommitSession(session, commit), loc.repo, commit)
+        return self.kind.read(state, loc.namespace, entry.name)
 
     def existing(self, session: Session, entry: TableId) -> Pointer:
         """``entry``'s pointer; the kind's not-found error when there is none.

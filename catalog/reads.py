@@ -1,0 +1,100 @@
+"""Reads of catalog objects at a commit ID, cached: a lakeFS commit never changes.
+
+A load at a branch or tag costs lakeFS one cheap call, the ref's head commit (``GET
+…/refs/{ref}/commits?amount=1``, about half of what reading the object at the branch costs), and
+the pointer itself comes from memory whenever that commit was read before — which is every load
+until the branch moves. Reading at the head commit ignores uncommitted objects on the branch, as
+writers already do (:mod:`catalog.commits` plans against the head commit ID): the catalog's own
+changes are always commits.
+
+The cache holds only what a commit contains (an object's bytes or its absence), so it can never be
+stale; the head is asked for on every request with the caller's own credentials, so a caller who
+may not read the repository never gets a cached object of it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from urllib.parse import quote
+
+from vxp.lakefs import LakeFSBadRequest, LakeFSNotFound, Session
+
+# objects cached; pointers and namespace markers are a few hundred bytes each
+DEFAULT_ENTRIES = 100_000
+
+
+class CommitReads:
+    """Objects read at commit IDs, in an LRU of ``max_entries`` entries; thread-safe.
+
+    Args:
+        max_entries: how many (repository, commit, path) reads to keep.
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_ENTRIES) -> None:
+        self._entries: OrderedDict[tuple[str, str, str], bytes | None] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def head(session: Session, repo: str, ref: str) -> str | None:
+        """The commit ID ``ref`` (a branch, tag, commit ID or ref expression) names now; None when
+        the ref or the repository does not exist or ``ref`` is not a valid ref.
+
+        One lakeFS call: the first entry of the ref's log.
+
+        Raises:
+            LakeFSError: lakeFS refused otherwise or cannot be reached.
+        """
+        # the gateway's log() pages 1000 commits at a time; one is all that is needed here
+        path = f"/repositories/{quote(repo, safe='')}/refs/{quote(ref, safe='')}/commits"
+        try:
+            response = session._request("GET", path, params={"amount": "1"})
+        except (LakeFSNotFound, LakeFSBadRequest):
+            return None
+        results = response.json().get("results") or []
+        return str(results[0]["id"]) if results else None
+
+    def get(self, session: Session, repo: str, commit: str, path: str) -> bytes | None:
+        """The object at ``path`` in ``commit`` (None when it has none), from memory when read
+        before.
+
+        Raises:
+            LakeFSError: lakeFS refused otherwise or cannot be reached.
+        """
+        key = (repo, commit, path)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        # the gateway's own read, also when ``session`` is a CommitSession
+        content = Session.get_object(session, repo, commit, path)
+        with self._lock:
+            self._entries[key] = content
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return content
+
+
+#: the process's cache, shared by every reader (what it holds is the same for every caller)
+SHARED = CommitReads()
+
+
+class CommitSession(Session):
+    """``session``, but its object reads at ``commit`` come through :data:`SHARED`; every other
+    call is the session's own. For :class:`~vxp.catalog.state.RefState` at a commit ID."""
+
+    def __init__(self, session: Session, commit: str) -> None:
+        # the same pool and credentials (the gateway keeps them private)
+        super().__init__(session._http, session._auth)
+        self._commit = commit
+
+    def get_object(self, repo: str, ref: str, path: str) -> bytes | None:
+        """:meth:`Session.get_object`, from the cache when ``ref`` is this session's commit.
+
+        Raises:
+            LakeFSError: lakeFS refused otherwise or cannot be reached.
+        """
+        if ref == self._commit:
+            return SHARED.get(self, repo, ref, path)
+        return super().get_object(repo, ref, path)
