@@ -72,22 +72,33 @@ class RefState:
         """Properties of an existing namespace, None if it does not exist; the root always does.
 
         Raises:
-            ValueError: the namespace marker is not JSON.
+            BadRequest: the namespace marker is malformed (anyone who can write a branch can
+                write one).
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers).
         """
         if not namespace:
             return {}
-        raw = self.session.get_object(self.repo, self.ref, namespace_marker(namespace))
+        path = namespace_marker(namespace)
+        raw = self.session.get_object(self.repo, self.ref, path)
         if raw is None:
             return None
-        return dict(json.loads(raw).get("properties", {}))
+        try:
+            properties = json.loads(raw).get("properties", {})
+        except (ValueError, AttributeError) as exc:
+            raise BadRequest(_malformed(path, self.ref)) from exc
+        if not isinstance(properties, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in properties.items()
+        ):
+            raise BadRequest(_malformed(path, self.ref))
+        return properties
 
     def namespace_exists(self, namespace: Namespace) -> bool:
         """True when ``namespace`` has a marker at this ref (the root always exists).
 
         Raises:
-            ValueError: the namespace marker is not JSON.
+            BadRequest: the namespace marker is malformed (anyone who can write a branch can
+                write one).
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers).
         """
@@ -153,8 +164,8 @@ class RefState:
         """The table ``name``'s pointer, None if there is no such table.
 
         Raises:
-            ValueError, KeyError, TypeError: the pointer object is malformed
-                (:meth:`vxp.core.layout.Pointer.from_bytes`).
+            BadRequest: the pointer object is malformed (anyone who can write a branch can
+                write one).
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers).
         """
@@ -164,7 +175,7 @@ class RefState:
         """The view ``name``'s pointer, None if there is no such view.
 
         Raises:
-            ValueError, KeyError, TypeError: the pointer object is malformed.
+            BadRequest: the pointer object is malformed.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers).
         """
@@ -172,4 +183,24 @@ class RefState:
 
     def _read_pointer(self, path: str) -> Pointer | None:
         raw = self.session.get_object(self.repo, self.ref, path)
-        return None if raw is None else Pointer.from_bytes(raw)
+        if raw is None:
+            return None
+        # anyone who can write a branch can write this object: a malformed one is a 400 for this
+        # entry alone, never a 500
+        try:
+            pointer = Pointer.from_bytes(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadRequest(_malformed(path, self.ref)) from exc
+        previous = pointer.previous_metadata_location
+        if not isinstance(pointer.metadata_location, str) or not (
+            previous is None or isinstance(previous, str)
+        ):
+            raise BadRequest(_malformed(path, self.ref))
+        return pointer
+
+
+def _malformed(path: str, ref: str) -> str:
+    return (
+        f"the catalog object {path[:300]!r} at ref {ref!r} is malformed; fix or delete it with "
+        "lakeFS"
+    )

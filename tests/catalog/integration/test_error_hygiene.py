@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.catalog.conftest import CatalogServer
+from tests.catalog.conftest import Admin, CatalogServer
 
 SCHEMA = {
     "type": "struct",
@@ -111,3 +111,33 @@ def test_every_error_names_its_request_id(catalog_server: CatalogServer, path: s
         response = http.get(path)
     assert response.status_code >= 400
     assert response.headers["x-request-id"] in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "route"),
+    [
+        ("_vxp/catalog/tables/evil/t.json", b"not json", "/namespaces/evil/tables/t"),
+        (
+            "_vxp/catalog/tables/evil/t.json",
+            b'{"metadata-location": 7}',
+            "/namespaces/evil/tables/t",
+        ),
+        ("_vxp/catalog/namespaces/evil/.namespace.json", b'{"properties": []}', "/namespaces/evil"),
+    ],
+    ids=["pointer-not-json", "pointer-location-not-text", "marker-properties-not-object"],
+)
+def test_a_malformed_catalog_object_is_a_400_for_that_entry(
+    catalog_server: CatalogServer, repo: str, admin: Admin, path: str, content: bytes, route: str
+) -> None:
+    objects = f"/repositories/{repo}/branches/main/objects"
+    marker = ("_vxp/catalog/namespaces/evil/.namespace.json", b'{"properties": {}}')
+    for key, body in (marker, (path, content)):
+        admin.client.post(objects, params={"path": key}, content=body).raise_for_status()
+    admin.client.post(
+        f"/repositories/{repo}/branches/main/commits", json={"message": "plant"}
+    ).raise_for_status()
+    with catalog_server.http() as http:
+        response = http.get(f"/v1/{repo}.main{route}")
+        _assert_clean(response, 400)
+        assert "malformed" in response.json()["error"]["message"]
+        _namespace(http, repo, "fine")
