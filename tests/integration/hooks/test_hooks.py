@@ -363,3 +363,33 @@ def test_hooks_fail_closed_when_the_server_is_down(embedded: Stack, repo: str) -
         assert session.branch_head(repo, "integration") == before
     finally:
         manager.up("embedded")
+
+
+@pytest.mark.full
+def test_on_the_full_stack_a_contract_refuses_and_a_valid_merge_is_recorded(
+    full: Stack, repo_name: str
+) -> None:
+    """The same path on MinIO, PostgreSQL and the catalog: the hooks server reads tables from S3
+    through the catalog, lakeFS reaches it with the secret from its environment."""
+    session = full.session()
+    create_repository(session, repo_name, full.settings.storage_namespace_prefix)
+    install(session, repo_name, fetch_actions(_url(full), full.settings))
+    try:
+        good = _work(session, repo_name, "integration")
+        _patients(full, repo_name, good, [("S001", 30, "Ann")])
+        _commit(session, repo_name, good, {"_vxp/contracts/basel.patients.yaml": CONTRACT})
+        merged = _merge(full, repo_name, good, "integration")
+        runs = list_runs(session, repo_name, commit=merged)
+        assert [r.status for r in runs if r.event_type == "pre-merge"] == ["completed"]
+
+        bad = _work(session, repo_name, "integration")
+        _patients(full, repo_name, bad, [("S001", 30, "Ann"), ("S002", 150, "Bo")])
+        # lakeFS's own hook refuses it, with the offending row in its log
+        with pytest.raises(LakeFSPreconditionFailed) as hooked:
+            session.merge(repo_name, bad, "integration", "plain lakeFS merge", {})
+        explained = explain_refusal(session, repo_name, "integration", hooked.value)
+        assert isinstance(explained, ChecksFailed)
+        assert [p.rows for p in explained.problems] == [({"subject_id": "S002", "age": 150},)]
+        assert fetch_audit(_url(full), full.settings, repo_name).bypasses == ()
+    finally:
+        session.delete_repository(repo_name)
