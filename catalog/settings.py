@@ -40,21 +40,38 @@ class S3Settings:
     # compose the catalog reaches MinIO on the container network (http://minio:9000), which no
     # user's machine resolves. None: engines use ``endpoint`` too
     client_endpoint: str | None = None
+    # the key pair handed to engines, when it differs from the catalog's own: an object-store
+    # user whose policy allows only the warehouse prefix (docs/explainers/catalog-security.md).
+    # None: engines get the catalog's own pair
+    client_access_key_id: str | None = None
+    client_secret_access_key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.client_access_key_id is None) != (self.client_secret_access_key is None):
+            raise SettingsError(
+                "VXP_CATALOG_S3_CLIENT_ACCESS_KEY_ID and VXP_CATALOG_S3_CLIENT_SECRET_ACCESS_KEY "
+                "go together"
+            )
 
     def file_io_properties(self) -> dict[str, str]:
         """FileIO properties for the catalog's own reads and writes (at ``endpoint``)."""
-        return self._properties(self.endpoint)
+        return self._properties(self.endpoint, self.access_key_id, self.secret_access_key)
 
     def client_properties(self) -> dict[str, str]:
-        """FileIO properties handed to engines (at ``client_endpoint``, else ``endpoint``)."""
-        return self._properties(self.client_endpoint or self.endpoint)
+        """FileIO properties handed to engines: at ``client_endpoint`` (else ``endpoint``), with
+        the client key pair (else the catalog's own)."""
+        if self.client_access_key_id is not None and self.client_secret_access_key is not None:
+            pair = (self.client_access_key_id, self.client_secret_access_key)
+        else:
+            pair = (self.access_key_id, self.secret_access_key)
+        return self._properties(self.client_endpoint or self.endpoint, *pair)
 
-    def _properties(self, endpoint: str) -> dict[str, str]:
+    def _properties(self, endpoint: str, key_id: str, secret: str) -> dict[str, str]:
         """The pyiceberg/Iceberg FileIO property names understood by pyiceberg, Trino and DuckDB."""
         return {
             "s3.endpoint": endpoint,
-            "s3.access-key-id": self.access_key_id,
-            "s3.secret-access-key": self.secret_access_key,
+            "s3.access-key-id": key_id,
+            "s3.secret-access-key": secret,
             "s3.path-style-access": "true" if self.path_style_access else "false",
             "s3.region": self.region,
             "client.region": self.region,
@@ -141,6 +158,8 @@ class Settings:
         ``VXP_CATALOG_MAX_REQUEST_BYTES`` (default 16 MiB) and ``VXP_CATALOG_MAX_PROPERTY_BYTES``
         (default 64 KiB) are in bytes; ``VXP_CATALOG_CALLER_CHECK_SECONDS`` (default 10) and
         ``VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS`` (default 900) in seconds.
+        ``VXP_CATALOG_S3_CLIENT_ACCESS_KEY_ID`` and ``…_CLIENT_SECRET_ACCESS_KEY`` (together) are
+        the key pair engines get instead of the catalog's own.
 
         Args:
             env: the variables (default ``os.environ``).
@@ -168,6 +187,9 @@ class Settings:
                 path_style_access=values.get("VXP_CATALOG_S3_PATH_STYLE_ACCESS", "true").lower()
                 != "false",
                 client_endpoint=values.get("VXP_CATALOG_S3_CLIENT_ENDPOINT") or None,
+                client_access_key_id=values.get("VXP_CATALOG_S3_CLIENT_ACCESS_KEY_ID") or None,
+                client_secret_access_key=values.get("VXP_CATALOG_S3_CLIENT_SECRET_ACCESS_KEY")
+                or None,
             )
         return cls(
             lakefs_endpoint=required("VXP_CATALOG_LAKEFS_ENDPOINT"),
