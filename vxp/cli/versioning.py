@@ -23,10 +23,9 @@ from vxp.core.errors import VxpError
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.domain.refs import CommitInfo
 from vxp.domain.refs import commit as commit_branch
-from vxp.domain.refs import log as read_log
 
 if TYPE_CHECKING:
-    from vxp.domain.tables import RefDiff, TableState
+    from vxp.domain.tables import RefDiff, TableDiff, TableState
 
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
 # other `vxp` commands start fast
@@ -111,17 +110,26 @@ def merge(
 
 
 def _catalog_cell(commit: CommitInfo) -> str:
-    """What a catalog commit did, e.g. ``commit-table: trial.a append snapshot 8172…``."""
+    """What a commit did to tables, e.g. ``commit-table: trial.a delete 81…, append 92…`` or
+    ``merge: trial.a merged (…)``."""
+    from vxp.domain.history import merged_tables
+
+    merged = merged_tables(commit)
+    if merged:
+        return "merge: " + ", ".join(f"{m.get('table')} {m.get('how')}" for m in merged)
     if commit.catalog_action is None:
         return ""
     namespace = commit.metadata.get("vxp.catalog.namespace")
     parts = [f"namespace {namespace}"] if namespace else []
     for change in commit.tables:
         details = [change.table]
-        if change.operation:
-            details.append(change.operation)
-        if change.snapshot_id is not None:
-            details.append(f"snapshot {change.snapshot_id}")
+        if change.what is not None:
+            details.append(change.what.describe())
+        else:
+            if change.operation:
+                details.append(change.operation)
+            if change.snapshot_id is not None:
+                details.append(f"snapshot {change.snapshot_id}")
         parts.append(" ".join(details))
     return f"{commit.catalog_action}: " + ", ".join(parts)
 
@@ -133,11 +141,13 @@ def log(
     repo: RepoOption = None,
     format: FormatOption = OutputFormat.table,
 ) -> None:
-    """Show the newest commits of REF, with the tables, snapshots and operations of catalog
-    commits."""
+    """Show the newest commits of REF; for table commits, every snapshot they added with its
+    Iceberg operation (append, overwrite, delete, replace) and what else changed (schema,
+    partition spec, sort order, properties); for vxp merges, how each table was merged."""
+    from vxp.domain.history import log as read_log
 
     print_listing(
-        read_log(session(), repository(repo), ref, number),
+        read_log(session(), settings(), repository(repo), ref, number),
         format,
         ("commit", "author", "date (UTC)", "message", "tables"),
         lambda c: (
@@ -158,6 +168,15 @@ def _side(state: TableState | None, attr: str) -> str:
     return "-" if value is None else str(value)
 
 
+def _rows_cell(t: TableDiff) -> str:
+    if t.rows is None:
+        return "-"
+    parts = [f"+{t.rows.added}", f"-{t.rows.removed}"]
+    if t.rows.changed is not None:
+        parts.append(f"~{t.rows.changed}")
+    return " ".join(parts)
+
+
 def _print_diff(result: RefDiff) -> None:
     console = Console()
     console.print(
@@ -165,7 +184,7 @@ def _print_diff(result: RefDiff) -> None:
         highlight=False,
     )
     if result.tables:
-        table = Table("change", "table", "snapshot", "rows")
+        table = Table("change", "table", "snapshot", "rows", "+added -removed ~changed", "what")
         for t in result.tables:
             if t.change == "changed":
                 snapshot = f"{_side(t.before, 'snapshot_id')} → {_side(t.after, 'snapshot_id')}"
@@ -174,8 +193,33 @@ def _print_diff(result: RefDiff) -> None:
                 state = t.before if t.change == "dropped" else t.after
                 snapshot, rows = _side(state, "snapshot_id"), _side(state, "rows")
             color = _CHANGE_STYLE.get(t.change, "dim")
-            table.add_row(f"[{color}]{t.change}[/{color}]", escape(t.table), snapshot, rows)
+            table.add_row(
+                f"[{color}]{t.change}[/{color}]",
+                escape(t.table),
+                snapshot,
+                rows,
+                _rows_cell(t),
+                escape(t.metadata.describe()) if t.metadata and t.change != "dropped" else "",
+            )
         console.print(table)
+    for t in result.tables:
+        changes = t.rows
+        if changes is None or not (
+            changes.sample_added or changes.sample_removed or changes.sample_changed
+        ):
+            continue
+        console.print(
+            f"[bold]{escape(t.table)}[/bold]"
+            + (f" (key: {escape(', '.join(changes.key))})" if changes.key else "")
+        )
+        for label, sample in (("+", changes.sample_added), ("-", changes.sample_removed)):
+            for row in sample:
+                console.print(f"  {label} {escape(str(row))}", highlight=False)
+        for pair in changes.sample_changed:
+            console.print(
+                f"  ~ {escape(str(pair['before']))}\n    → {escape(str(pair['after']))}",
+                highlight=False,
+            )
     tables = ", ".join(
         f"{sum(t.change == kind for t in result.tables)} {kind}" for kind in _CHANGE_STYLE
     )
@@ -193,14 +237,28 @@ def _print_diff(result: RefDiff) -> None:
 def diff(
     left: Annotated[str, typer.Argument(help="the older ref (branch, tag or commit)")],
     right: Annotated[str, typer.Argument(help="the newer ref")],
+    table: Annotated[
+        str | None, typer.Option("--table", "-t", help="only this table (NAMESPACE.TABLE)")
+    ] = None,
+    rows: Annotated[
+        int,
+        typer.Option(
+            "--rows", min=0, help="show up to N added, removed and changed rows per table"
+        ),
+    ] = 0,
     repo: RepoOption = None,
     format: FormatOption = OutputFormat.table,
 ) -> None:
-    """Compare two refs table by table: tables added, dropped and changed, with snapshot IDs and
-    row counts, plus a count of other changed objects."""
+    """Compare two refs table by table: tables added, dropped and changed, with snapshot IDs,
+    row counts (deletes applied), column and metadata changes, and rows added, removed and
+    changed (by the table's identifier columns, when it has them); plus a count of other
+    changed objects.
+
+    Example: vxp diff v1 integration --table trial.visits --rows 5
+    """
     from vxp.domain.tables import diff as diff_refs
 
-    result = diff_refs(session(), settings(), repository(repo), left, right)
+    result = diff_refs(session(), settings(), repository(repo), left, right, table=table, rows=rows)
     if format is OutputFormat.json:
         print_json(result.to_json())
     else:

@@ -21,6 +21,7 @@ from vxp.core.metadata import (
     RESERVED_PREFIXES,
 )
 from vxp.core.names import DEFAULT_BRANCH, LAYER_BRANCHES, validate_branch_name
+from vxp.domain.table_changes import MetadataChange
 from vxp.lakefs import (
     Commit,
     LakeFSAlreadyExists,
@@ -150,11 +151,22 @@ def delete_branch(session: Session, repo: str, name: str) -> None:
 
 @dataclass(frozen=True)
 class TableChange:
-    """One table a catalog commit changed, as named in its ``vxp.catalog.changes`` metadata."""
+    """One table a catalog commit changed, as named in its ``vxp.catalog.changes`` metadata.
+
+    Attributes:
+        table: the dotted name.
+        snapshot_id: its current snapshot after the commit.
+        operation: that snapshot's operation, as the catalog recorded it.
+        metadata_location: its metadata file after the commit.
+        what: what the commit changed, read from the table's metadata
+            (:func:`vxp.domain.history.log` fills it in; None here).
+    """
 
     table: str
     snapshot_id: int | None
     operation: str | None
+    metadata_location: str | None = None
+    what: MetadataChange | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +211,12 @@ class CommitInfo:
                 "caller": self.metadata.get(CATALOG_CALLER),
                 "namespace": self.metadata.get(CATALOG_NAMESPACE),
                 "tables": [
-                    {"table": t.table, "snapshot_id": t.snapshot_id, "operation": t.operation}
+                    {
+                        "table": t.table,
+                        "snapshot_id": t.snapshot_id,
+                        "operation": t.operation,
+                        "what": t.what.to_json() if t.what is not None else None,
+                    }
                     for t in self.tables
                 ],
             },
@@ -229,7 +246,12 @@ def _table_changes(metadata: dict[str, str]) -> list[TableChange]:
     try:
         entries = json.loads(raw)
         return [
-            TableChange(".".join(entry["table"]), entry.get("snapshot-id"), entry.get("operation"))
+            TableChange(
+                ".".join(entry["table"]),
+                entry.get("snapshot-id"),
+                entry.get("operation"),
+                entry.get("metadata-location"),
+            )
             for entry in entries
         ]
     except (ValueError, TypeError, KeyError):

@@ -880,7 +880,7 @@ class _Combination:
                     schema,
                     self.io.new_output(f"{directory}/{uuid.uuid4()}-m0.avro"),
                     snapshot_id,
-                    "zstandard",
+                    "deflate",
                 ) as writer:
                     for entry in manifest.fetch_manifest_entry(self.io, discard_deleted=True):
                         if entry.data_file.file_path in data.removed:
@@ -899,7 +899,7 @@ class _Combination:
                     schema,
                     self.io.new_output(f"{directory}/{uuid.uuid4()}-m1.avro"),
                     snapshot_id,
-                    "zstandard",
+                    "deflate",
                 ) as writer:
                     for entry in entries:
                         assert entry.sequence_number is not None
@@ -918,7 +918,7 @@ class _Combination:
                 snapshot_id,
                 ours.current_snapshot_id,
                 sequence,
-                "zstandard",
+                "deflate",
             ) as lister:
                 lister.add_manifests(manifests)
 

@@ -30,6 +30,13 @@ from vxp.core.layout import (
 )
 from vxp.core.settings import Settings
 from vxp.domain.refs import resolve
+from vxp.domain.table_changes import (
+    MetadataChange,
+    RowChanges,
+    count_rows,
+    metadata_change,
+    row_changes,
+)
 from vxp.lakefs import Session
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -48,8 +55,9 @@ class TableState:
         name: the table name.
         metadata_location: the URI of its current metadata file.
         snapshot_id: its current snapshot's ID, or None while it has no snapshot.
-        rows: the current snapshot's ``total-records`` summary; 0 without a snapshot, None when
-            the writer omitted it.
+        rows: the rows of the current snapshot, position and equality deletes applied
+            (:func:`vxp.domain.table_changes.count_rows`); 0 without a snapshot, None when they
+            cannot be counted.
         last_updated_ms: the metadata's ``last-updated-ms`` (Unix milliseconds).
     """
 
@@ -58,7 +66,7 @@ class TableState:
     metadata_location: str
     # None while the table has no snapshot (created, never written)
     snapshot_id: int | None
-    # the current snapshot's total-records; 0 without a snapshot, None if the writer omitted it
+    # deletes applied; 0 without a snapshot, None if they cannot be counted
     rows: int | None
     last_updated_ms: int
 
@@ -79,12 +87,14 @@ class TableState:
         }
 
 
-def _state(namespace: Namespace, name: str, location: str, metadata: TableMetadata) -> TableState:
+def _state(
+    namespace: Namespace, name: str, location: str, metadata: TableMetadata, io: FileIO
+) -> TableState:
     snapshot = metadata.current_snapshot()
-    rows: int | None = 0
-    if snapshot is not None:
-        total = snapshot.summary.get("total-records") if snapshot.summary else None
-        rows = int(total) if total is not None else None
+    try:
+        rows = count_rows(io, metadata, snapshot)
+    except (OSError, ValueError) as exc:
+        raise VxpError(f"cannot count the rows of {_name(namespace, name)}: {exc}") from exc
     return TableState(
         namespace=namespace,
         name=name,
@@ -139,6 +149,19 @@ class RefReader:
             LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
                 cannot be reached).
         """
+        location, metadata = self.load(commit, namespace, name)
+        return _state(namespace, name, location, metadata, self.io)
+
+    def load(self, commit: str, namespace: Namespace, name: str) -> tuple[str, TableMetadata]:
+        """The table's metadata location and metadata at ``commit``.
+
+        Raises:
+            NotFound: no such table at ``commit``.
+            InvalidInput: its pointer is malformed.
+            VxpError: its metadata file cannot be read or is not Iceberg table metadata.
+            LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
+                cannot be reached).
+        """
         path = table_pointer(namespace, name)
         raw = self.session.get_object(self.repo, commit, path)
         if raw is None:
@@ -150,7 +173,7 @@ class RefReader:
                 f"table pointer {path} at {commit[:12]} is malformed: {exc}"
             ) from exc
         location = pointer.metadata_location
-        return _state(namespace, name, location, self.metadata(location))
+        return location, self.metadata(location)
 
     def metadata(self, location: str) -> TableMetadata:
         """The Iceberg table metadata at ``location``, gzip-compressed or not (Iceberg spec, "Table
@@ -243,6 +266,10 @@ class TableDiff:
         change: ``added``, ``dropped`` or ``changed``.
         before: its state on the left ref; None when added.
         after: its state on the right ref; None when dropped.
+        metadata: what changed in its metadata: new snapshots with their operations, columns,
+            partition spec, sort order, properties (for an added table: its snapshots).
+        rows: rows added, removed and changed; None when they cannot be read (equality
+            deletes) or were not asked for.
     """
 
     table: str
@@ -250,6 +277,8 @@ class TableDiff:
     change: str
     before: TableState | None
     after: TableState | None
+    metadata: MetadataChange | None = None
+    rows: RowChanges | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The difference for ``--format json``."""
@@ -258,6 +287,8 @@ class TableDiff:
             "change": self.change,
             "before": self.before.to_json() if self.before else None,
             "after": self.after.to_json() if self.after else None,
+            "metadata": self.metadata.to_json() if self.metadata else None,
+            "rows": self.rows.to_json() if self.rows else None,
         }
 
 
@@ -297,34 +328,62 @@ class RefDiff:
 _TABLE_CHANGE = {"added": "added", "removed": "dropped", "changed": "changed"}
 
 
-def diff(session: Session, settings: Settings, repo: str, left: str, right: str) -> RefDiff:
+def parse_table_name(dotted: str) -> tuple[Namespace, str]:
+    """``ns.sub.table`` → ``(("ns", "sub"), "table")``: the last level is the table.
+
+    Raises:
+        InvalidInput: the name has no namespace or an empty level.
+    """
+    *namespace, name = dotted.split(".")
+    if not namespace or "" in namespace or not name:
+        raise InvalidInput(
+            f"table {dotted!r} is not NAMESPACE.TABLE", hint="e.g. --table trial.visits"
+        )
+    return tuple(namespace), name
+
+
+def diff(
+    session: Session,
+    settings: Settings,
+    repo: str,
+    left: str,
+    right: str,
+    *,
+    table: str | None = None,
+    rows: int | None = 0,
+) -> RefDiff:
     """What changed from ``left`` to ``right``: tables, namespaces, and ordinary objects.
 
-    Both refs are compared as they are (lakeFS's two-dot diff), not since their merge base.
+    Both refs are compared as they are (lakeFS's two-dot diff), not since their merge base. Per
+    changed table: its states (snapshot, rows with deletes applied), its metadata changes and
+    the rows added, removed and changed (:func:`vxp.domain.table_changes.row_changes`).
+
+    Args:
+        table: only this table (``namespace.table``); ordinary objects and namespaces are then
+            not compared.
+        rows: how many added, removed and changed rows to show per table (0: counts only;
+            None: not even counts, which reads no data file).
 
     Raises:
         NotFound: no such repository, or either ref does not exist.
-        InvalidInput: a changed table's pointer is malformed.
-        VxpError: a changed table's metadata file cannot be read.
+        InvalidInput: ``table`` is not NAMESPACE.TABLE, or a changed table's pointer is
+            malformed.
+        VxpError: a changed table's metadata or data files cannot be read.
         LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
             cannot be reached).
     """
     reader = RefReader(session, settings, repo)
     left_commit, right_commit = reader.resolve(left), reader.resolve(right)
     result = RefDiff(left, left_commit, right, right_commit)
-    for entry in session.diff_refs(repo, left_commit, right_commit):
+    prefix = table_pointer(*parse_table_name(table)) if table is not None else ""
+    for entry in session.diff_refs(repo, left_commit, right_commit, prefix=prefix):
+        if prefix and entry.path != prefix:
+            continue
         kind = entry.type
-        table = parse_table_pointer(entry.path)
+        parsed = parse_table_pointer(entry.path)
         namespace = parse_namespace_marker(entry.path)
-        if table is not None:
-            result.tables.append(
-                TableDiff(
-                    _name(*table),
-                    _TABLE_CHANGE.get(kind, kind),
-                    reader.table(left_commit, *table) if kind != "added" else None,
-                    reader.table(right_commit, *table) if kind != "removed" else None,
-                )
-            )
+        if parsed is not None:
+            result.tables.append(_table_diff(reader, left_commit, right_commit, parsed, kind, rows))
         elif namespace is not None and kind in ("added", "removed"):
             names = result.namespaces_added if kind == "added" else result.namespaces_dropped
             names.append(_name(namespace))
@@ -332,3 +391,42 @@ def diff(session: Session, settings: Settings, repo: str, left: str, right: str)
             result.objects[kind] += 1
     result.tables.sort(key=lambda t: t.table)
     return result
+
+
+def _table_diff(
+    reader: RefReader,
+    left_commit: str,
+    right_commit: str,
+    parsed: tuple[Namespace, str],
+    kind: str,
+    rows: int | None,
+) -> TableDiff:
+    namespace, name = parsed
+    before = reader.load(left_commit, namespace, name) if kind != "added" else None
+    after = reader.load(right_commit, namespace, name) if kind != "removed" else None
+    before_state = _state(namespace, name, *before, reader.io) if before else None
+    after_state = _state(namespace, name, *after, reader.io) if after else None
+    change = _TABLE_CHANGE.get(kind, kind)
+    details = metadata_change(before[1] if before else None, after[1]) if after else None
+    row_diff: RowChanges | None = None
+    try:
+        if (rows is not None and change == "changed") or rows:
+            row_diff = row_changes(
+                reader.io, before[1] if before else None, after[1] if after else None, rows or 0
+            )
+        elif rows is not None:
+            # added or dropped, counts only: every row is added or removed
+            key = []
+            state = after or before
+            if state is not None:
+                schema = state[1].schema()
+                key = [schema.find_field(i).name for i in schema.identifier_field_ids]
+            row_diff = RowChanges(
+                key,
+                (after_state.rows or 0) if after_state else 0,
+                (before_state.rows or 0) if before_state else 0,
+                0 if key else None,
+            )
+    except OSError as exc:
+        raise VxpError(f"cannot read the rows of {_name(namespace, name)}: {exc}") from exc
+    return TableDiff(_name(namespace, name), change, before_state, after_state, details, row_diff)

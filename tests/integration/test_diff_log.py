@@ -1,0 +1,204 @@
+"""``vxp diff``, ``vxp log`` and row counts on the real stacks, tables written by pyiceberg,
+DuckDB and Trino; merges of tables those engines changed on two branches."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
+from pyiceberg.schema import Schema
+from pyiceberg.types import IntegerType, LongType, NestedField, StringType
+
+from tests.support import Stack, catalog
+from vxp.domain.engines import duckdb as duck
+from vxp.domain.engines import trino
+from vxp.domain.history import log
+from vxp.domain.merging import merge
+from vxp.domain.refs import create_branch, create_snapshot
+from vxp.domain.repositories import create_repository
+from vxp.domain.tables import diff, tables_at
+
+pytestmark = pytest.mark.integration
+
+PATIENTS = Schema(
+    NestedField(1, "id", LongType(), required=True),
+    NestedField(2, "site", StringType()),
+    NestedField(3, "age", IntegerType()),
+    identifier_field_ids=[1],
+)
+
+
+def patients(ids: range, site: str = "basel") -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array(list(ids), pa.int64()),
+            "site": [site] * len(ids),
+            "age": pa.array([i % 90 for i in ids], pa.int32()),
+        },
+        schema=pa.schema(
+            [pa.field("id", pa.int64(), nullable=False), ("site", pa.string()), ("age", pa.int32())]
+        ),
+    )
+
+
+def setup(stack: Stack, repo: str, rows: int = 1000) -> Catalog:
+    create_repository(stack.session(), repo, stack.settings.storage_namespace_prefix)
+    base = catalog(stack, f"{repo}.integration")
+    base.create_namespace("trial")
+    base.create_table("trial.patients", schema=PATIENTS).append(patients(range(rows)))
+    return base
+
+
+def listed_rows(stack: Stack, repo: str, ref: str) -> int | None:
+    (table,) = tables_at(stack.session(), stack.settings, repo, ref).tables
+    return table.rows
+
+
+def duck_count(stack: Stack, repo: str, ref: str) -> int:
+    answer = duck.query(
+        stack.home.cache, stack.settings, "SELECT count(*) AS n FROM trial.patients", repo, ref
+    )
+    return int(answer.table.column("n")[0].as_py())
+
+
+def test_row_counts_and_diff_after_duckdb_delete_and_update(
+    embedded: Stack, repo_name: str
+) -> None:
+    setup(embedded, repo_name)
+    session = embedded.session()
+    create_snapshot(session, repo_name, "v1", "integration")
+    create_branch(session, repo_name, "fix", "integration")
+    duck.query(
+        embedded.home.cache,
+        embedded.settings,
+        "DELETE FROM trial.patients WHERE id < 2; "
+        "UPDATE trial.patients SET site = 'bern' WHERE id IN (5, 6); "
+        "INSERT INTO trial.patients VALUES (5000, 'zurich', 50)",
+        repo_name,
+        "fix",
+    )
+    # DuckDB writes position deletes and no totals in its snapshot summaries
+    assert listed_rows(embedded, repo_name, "fix") == duck_count(embedded, repo_name, "fix") == 999
+
+    result = diff(session, embedded.settings, repo_name, "v1", "fix", rows=2)
+    (table,) = result.tables
+    assert table.before is not None and table.after is not None
+    assert (table.before.rows, table.after.rows) == (1000, 999)
+    assert table.rows is not None
+    assert (table.rows.key, table.rows.added, table.rows.removed, table.rows.changed) == (
+        ["id"],
+        1,
+        2,
+        2,
+    )
+    assert [r["id"] for r in table.rows.sample_removed] == [0, 1]
+    assert table.rows.sample_added == [{"id": 5000, "site": "zurich", "age": 50}]
+    assert [(c["before"]["site"], c["after"]["site"]) for c in table.rows.sample_changed] == [
+        ("basel", "bern"),
+        ("basel", "bern"),
+    ]
+    assert table.metadata is not None
+    assert [s.operation for s in table.metadata.snapshots] == ["delete", "overwrite", "append"]
+
+
+def test_diff_names_column_changes_and_log_names_iceberg_operations(
+    embedded: Stack, repo_name: str
+) -> None:
+    base = setup(embedded, repo_name, rows=10)
+    session = embedded.session()
+    create_snapshot(session, repo_name, "v1", "integration")
+    table = base.load_table("trial.patients")
+    with table.update_schema() as update:
+        update.add_column("note", StringType())
+        update.rename_column("site", "centre")
+        update.update_column("age", field_type=LongType())
+    table = base.load_table("trial.patients")
+    # pyiceberg's overwrite: a delete and an append snapshot in one table commit
+    table.overwrite(table.scan().to_arrow().filter(pa.compute.field("id") < 5))
+    table.transaction().set_properties({"owner": "qc"}).commit_transaction()
+
+    result = diff(
+        session, embedded.settings, repo_name, "v1", "integration", table="trial.patients"
+    )
+    (changed,) = result.tables
+    assert changed.metadata is not None
+    described = changed.metadata.describe()
+    for words in ("added note string", "renamed site to centre", "retyped age int to long"):
+        assert words in described
+    assert changed.metadata.properties == ["owner"]
+    assert changed.rows is not None and (changed.rows.removed, changed.rows.added) == (5, 0)
+    assert changed.rows.changed == 0
+
+    history = log(session, embedded.settings, repo_name, "integration", 3)
+    whats = [t.what.describe() for c in history for t in c.tables if t.what is not None]
+    assert whats[0] == "properties: owner"
+    assert whats[1].startswith("delete ") and ", append " in whats[1]
+    assert whats[2] == "schema: added note string; renamed site to centre; retyped age int to long"
+
+
+def test_merge_of_duckdb_deletes_and_pyiceberg_appends(embedded: Stack, repo_name: str) -> None:
+    setup(embedded, repo_name, rows=100)
+    session = embedded.session()
+    create_branch(session, repo_name, "deletes", "integration")
+    create_branch(session, repo_name, "appends", "integration")
+    duck.query(
+        embedded.home.cache,
+        embedded.settings,
+        "DELETE FROM trial.patients WHERE id >= 90",
+        repo_name,
+        "deletes",
+    )
+    catalog(embedded, f"{repo_name}.appends").load_table("trial.patients").append(
+        patients(range(100, 110), site="bern")
+    )
+    merge(session, repo_name, "deletes", "integration", settings=embedded.settings)
+    result = merge(session, repo_name, "appends", "integration", settings=embedded.settings)
+    assert [t.how for t in result.tables] == ["merged"]
+    merged = catalog(embedded, f"{repo_name}.integration").load_table("trial.patients")
+    ids = Counter(merged.scan().to_arrow().column("id").to_pylist())
+    assert ids == Counter([*range(90), *range(100, 110)])
+    assert listed_rows(embedded, repo_name, "integration") == 100
+    assert duck_count(embedded, repo_name, "integration") == 100
+
+
+def _trino(full: Stack) -> str:
+    url = full.settings.trino_url
+    assert url is not None, "the full stack's settings name Trino"
+    return url
+
+
+def test_trino_update_counts_and_merges(full: Stack, repo_name: str) -> None:
+    setup(full, repo_name)
+    session = full.session()
+    url = _trino(full)
+    create_snapshot(session, repo_name, "v1", "integration")
+    create_branch(session, repo_name, "update", "integration")
+    create_branch(session, repo_name, "insert", "integration")
+    trino.query(url, "UPDATE trial.patients SET age = -1 WHERE id < 100", repo_name, "update")
+    trino.query(url, "DELETE FROM trial.patients WHERE id >= 990", repo_name, "update")
+    trino.query(
+        url,
+        "INSERT INTO trial.patients VALUES (2000, 'bern', 1), (2001, 'bern', 2)",
+        repo_name,
+        "insert",
+    )
+    # total-records counts the updated rows' old and new versions: 1,100
+    assert listed_rows(full, repo_name, "update") == 990
+    result = diff(full.session(), full.settings, repo_name, "v1", "update", rows=1)
+    (table,) = result.tables
+    assert table.rows is not None
+    assert (table.rows.added, table.rows.removed, table.rows.changed) == (0, 10, 100)
+
+    merge(session, repo_name, "update", "integration", settings=full.settings)
+    merged = merge(session, repo_name, "insert", "integration", settings=full.settings)
+    assert [t.how for t in merged.tables] == ["merged"]
+    counted = trino.query(
+        url,
+        "SELECT count(*) AS n, count_if(age = -1) AS updated FROM trial.patients",
+        repo_name,
+        "integration",
+    )
+    assert counted.table.to_pylist() == [{"n": 992, "updated": 100}]
+    assert listed_rows(full, repo_name, "integration") == 992
