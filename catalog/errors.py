@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vxp.catalog import request_ids
@@ -150,6 +151,21 @@ class ServiceUnavailable(CatalogError):
     """503 ``ServiceUnavailableException``: lakeFS cannot be reached."""
 
     status, type = 503, "ServiceUnavailableException"
+
+
+def summarize(exc: Exception) -> str:
+    """What a parser refused, for a client's message, without the exception's raw text (which
+    may quote the input at length, or name server paths): a pydantic ``ValidationError``'s
+    first 5 problems as ``location: message``, any other error's type name.
+    """
+    if isinstance(exc, ValidationError):
+        problems = [
+            ".".join(str(part) for part in err.get("loc", ())) + f": {err.get('msg', 'invalid')}"
+            for err in exc.errors()[:5]
+        ]
+        more = exc.error_count() - len(problems)
+        return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+    return type(exc).__name__
 
 
 def error_body(status: int, type_: str, message: str) -> dict[str, Any]:

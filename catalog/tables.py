@@ -21,7 +21,7 @@ from vxp.catalog import table_metadata as tm
 from vxp.catalog.auth import Caller
 from vxp.catalog.commits import Change, Write
 from vxp.catalog.entries import TABLE, EntryService, TableId, TableResult, dump, run
-from vxp.catalog.errors import AlreadyExists, BadRequest, CommitFailed
+from vxp.catalog.errors import AlreadyExists, BadRequest, CommitFailed, summarize
 from vxp.catalog.models import CommitTableRequest, CreateTableRequest, RegisterTableRequest
 from vxp.catalog.state import RefState, validate_name
 from vxp.core.layout import Pointer
@@ -111,7 +111,9 @@ class TableService(EntryService):
         try:
             TableMetadataUtil.parse_raw(raw.decode())
         except Exception as exc:
-            raise BadRequest(f"{request.metadata_location!r} is not table metadata: {exc}") from exc
+            raise BadRequest(
+                f"{request.metadata_location!r} is not table metadata: {summarize(exc)}"
+            ) from exc
 
         def plan(state: RefState) -> Change[TableResult]:
             self._check_free(session, state, table)

@@ -19,7 +19,7 @@ from vxp.catalog import view_metadata as vm
 from vxp.catalog.auth import Caller
 from vxp.catalog.commits import Change
 from vxp.catalog.entries import VIEW, EntryService, TableId, TableResult, dump, placement
-from vxp.catalog.errors import BadRequest
+from vxp.catalog.errors import BadRequest, summarize
 from vxp.catalog.models import CommitViewRequest, CreateViewRequest, RegisterViewRequest
 from vxp.catalog.state import RefState, validate_name
 from vxp.catalog.table_metadata import Json
@@ -105,7 +105,9 @@ class ViewService(EntryService):
             # pyiceberg's model checks the parts (versions, schemas) the builder relies on
             ViewMetadata.model_validate_json(raw)
         except ValueError as exc:
-            raise BadRequest(f"{request.metadata_location!r} is not view metadata: {exc}") from exc
+            raise BadRequest(
+                f"{request.metadata_location!r} is not view metadata: {summarize(exc)}"
+            ) from exc
 
         def plan(state: RefState) -> Change[TableResult]:
             self._check_new(session, state, view)
