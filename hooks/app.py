@@ -33,6 +33,7 @@ from vxp.checks.base import CheckEnv, WarmDuckDB
 from vxp.checks.events import Event, target_of, validate_event
 from vxp.checks.records import RecordStore
 from vxp.core.errors import InvalidInput, NotFound, VxpError
+from vxp.hooks.dictionaries import dictionary_phi
 from vxp.hooks.settings import Settings
 from vxp.lakefs import LakeFS, LakeFSNotFound, LakeFSUnauthorized, Session
 
@@ -52,7 +53,13 @@ def create_app(settings: Settings) -> FastAPI:
         settings.client.lakefs_access_key_id, settings.client.lakefs_secret_access_key.reveal()
     )
     # one DuckDB with its extensions loaded for the server's life (about 1 s per load)
-    env = CheckEnv(admin, settings.client, settings.cache, WarmDuckDB(settings.cache))
+    env = CheckEnv(
+        admin,
+        settings.client,
+        settings.cache,
+        WarmDuckDB(settings.cache),
+        phi_sources=(dictionary_phi,),
+    )
     store = RecordStore(settings.records, settings.secret)
     expected = render(settings.public_url)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,12 +111,15 @@ class CheckEnv:
         settings: the client settings (catalog URI, S3) the DuckDB engine needs.
         cache: the vxp cache (``$VXP_CACHE``) holding DuckDB's extensions.
         duckdb: a warm connection to reuse (the hooks server's), or None for a new one per check.
+        phi_sources: more sources of PHI marks than contracts, each giving table → columns
+            (the hooks server adds the delivered data dictionaries).
     """
 
     session: Session
     settings: Settings
     cache: Path
     duckdb: WarmDuckDB | None = None
+    phi_sources: tuple[Callable[[CheckEnv, Target], Mapping[str, set[str]]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""No PHI downstream: a column marked ``phi: true`` in a contract never appears in an ``app-*``
-branch (DESIGN.md, "Versioning model": application-level data).
+"""No PHI downstream: a column marked ``phi: true`` in a contract (or PHI in a delivered data
+dictionary, through the hooks server's :attr:`CheckEnv.phi_sources`) never appears in an
+``app-*`` branch (DESIGN.md, "Versioning model": application-level data).
 
 The marks are read from the contracts of the proposed tree, of the branch before the change and
 of ``integration``, so an application branch cannot drop a mark by deleting the contract.
@@ -26,7 +27,8 @@ def applies(target: Target) -> bool:
 
 
 def marked(env: CheckEnv, target: Target) -> dict[str, set[str]]:
-    """Table → PHI columns, from the contracts of the proposed tree, the base and integration.
+    """Table → PHI columns, from the contracts of the proposed tree, the base and integration,
+    and from :attr:`CheckEnv.phi_sources` (the hooks server's: the delivered dictionaries).
 
     Raises:
         LakeFSError: lakeFS refused a read.
@@ -41,6 +43,9 @@ def marked(env: CheckEnv, target: Target) -> dict[str, set[str]]:
         contracts, _ = load_contracts(env, target.repository, ref)
         for contract in contracts:
             found.setdefault(contract.table, set()).update(contract.phi)
+    for source in env.phi_sources:
+        for table, columns in source(env, target).items():
+            found.setdefault(table, set()).update(columns)
     return {table: cols for table, cols in found.items() if cols}
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
@@ -393,3 +394,34 @@ def test_on_the_full_stack_a_contract_refuses_and_a_valid_merge_is_recorded(
         assert fetch_audit(_url(full), full.settings, repo_name).bypasses == ()
     finally:
         session.delete_repository(repo_name)
+
+
+def test_phi_marked_in_a_delivered_dictionary_never_reaches_an_app_branch(
+    embedded: Stack, repo: str, tmp_path: Path
+) -> None:
+    """A study ingested into a repository with hooks (its merges into source and integration
+    pass the hooks); its dictionary marks ``NAME`` as PHI, so the hooks server refuses the merge
+    of integration into an app branch, and ``checked_merge`` reports why."""
+    from vxp.ingestion.ingest_study import ingest_study
+    from vxp.ingestion.study import validate_study
+
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    (folder / "contents.csv").write_text(
+        "dataset,variable,label,type,key,phi\n"
+        "dm,USUBJID,subject,string,Y,N\ndm,NAME,name,string,N,Y\ndm,AGE,age,long,N,N\n"
+    )
+    (folder / "dm.csv").write_text("USUBJID,NAME,AGE\nBASEL-001,Ann,30\nBASEL-002,Bob,41\n")
+    session = embedded.session()
+    session.create_branch(repo, "app-ml", "integration")
+    report = ingest_study(
+        session, embedded.settings, repo, "basel", validate_study(folder), merge=True
+    )
+    assert report.commits, report.to_json()
+    assert fetch_audit(_url(embedded), embedded.settings, repo).bypasses == ()
+
+    with pytest.raises(ChecksFailed) as refused:
+        _merge(embedded, repo, "integration", "app-ml")
+    leaks = [p for p in refused.value.problems if p.check == "phi"]
+    assert leaks and all("name" in p.message for p in leaks), refused.value.problems
+    assert "table basel.dm" in {p.subject for p in leaks}
