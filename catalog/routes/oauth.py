@@ -85,8 +85,18 @@ async def get_token(request: Request, rt: Annotated[Runtime, Depends(runtime)]) 
             if not subject:
                 return _oauth_error(400, "invalid_request", "subject_token is required")
             try:
+                try:
+                    who = rt.tokens.verify(subject)
+                except NotAuthorized:
+                    # Iceberg's per-session exchange (Trino's `session=USER`): the subject is
+                    # the engine's own unsigned JWT, and the actor a token of ours; the new token
+                    # is the actor's, as a refresh would give it
+                    actor = form.get("actor_token")
+                    if not actor:
+                        raise
+                    who = rt.tokens.verify(actor)
                 # a refresh must not outlive the lakeFS user or key: ask lakeFS again
-                caller = await run_in_threadpool(rt.callers.confirm, rt.tokens.verify(subject))
+                caller = await run_in_threadpool(rt.callers.confirm, who)
             except NotAuthorized as exc:
                 return _oauth_error(401, "invalid_grant", exc.message)
         else:
