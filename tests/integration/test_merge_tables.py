@@ -305,3 +305,26 @@ def test_a_replaced_table_conflicts_and_ours_keeps_the_destination(
     assert rows(embedded, repo, "integration", "trial.visits") == Counter(
         (i, "basel") for i in (1, 2, 3, 4)
     )
+
+
+def test_a_dropped_table_conflicts_and_theirs_drops_it(embedded: Stack, repo: str) -> None:
+    left, right = two_branches(embedded, repo)
+    left.load_table("trial.visits").append(visits(4))
+    right.drop_table("trial.visits")
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    kept = resolve(session, repo, "integration")
+    with pytest.raises(MergeConflict, match="the source dropped the table"):
+        merge(session, repo, "right", "integration", settings=embedded.settings)
+    result = merge(
+        session,
+        repo,
+        "right",
+        "integration",
+        strategies={"trial.visits": "theirs"},
+        settings=embedded.settings,
+    )
+    assert [(t.table, t.how) for t in result.tables] == [("trial.visits", "theirs")]
+    assert not at(embedded, repo, "integration").table_exists("trial.visits")
+    # the commit before the merge still reads the table
+    assert rows(embedded, repo, kept, "trial.visits") == Counter((i, "basel") for i in (1, 2, 3, 4))

@@ -346,7 +346,11 @@ def merge(
         if tables:
             for planned in tables:
                 planned.write()
-                if session.get_object(repository, temp, planned.pointer_path) != planned.pointer:
+                held = session.get_object(repository, temp, planned.pointer_path)
+                if planned.pointer is None:
+                    if held is not None:
+                        session.delete_object(repository, temp, planned.pointer_path)
+                elif held != planned.pointer:
                     session.upload_object(repository, temp, planned.pointer_path, planned.pointer)
         if tables and session.has_uncommitted(repository, temp):
             session.commit(

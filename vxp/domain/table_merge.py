@@ -101,14 +101,14 @@ class Planned:
 
     Attributes:
         pointer_path: the pointer object's path.
-        pointer: the pointer's new content.
+        pointer: the pointer's new content; None drops the table (the chosen side dropped it).
         result: how the table was merged.
         writes: writes files (new metadata, manifests) under the table's location; run
             once every table of the merge is planned, so a refused merge writes nothing.
     """
 
     pointer_path: str
-    pointer: bytes
+    pointer: bytes | None
     result: TableMerge
     writes: list[Callable[[], None]] = field(default_factory=list)
 
@@ -485,8 +485,8 @@ class Planner:
         chosen = ours if strategy == "ours" else theirs
         side = "destination" if strategy == "ours" else "source"
         if chosen is None:
-            # a dropped table cannot be "kept" by writing a pointer; deletion is not planned here
-            return Unmergeable((f"the {side} dropped the table; drop or recreate it by hand",))
+            # the chosen side dropped the table: so does the merge (its files stay for time travel)
+            return Planned(path, None, TableMerge(dotted, strategy, f"dropped, as the {side} did"))
         pointer = Pointer.from_bytes(chosen)
         state = self.reader.metadata(pointer.metadata_location).current_snapshot()
         return Planned(
