@@ -82,10 +82,12 @@ def audit(session: Session, repository: str, store: RecordStore) -> AuditResult:
     seen: set[str] = set()
     bypasses: list[Bypass] = []
     for branch in layer_branches(session, repository):
+        # one paged log call per branch (1,000 commits a page), not one call per commit
+        commits = {c.id: c for c in session.log(repository, branch)}
         commit_id: str | None = session.branch_head(repository, branch)
         while commit_id is not None and commit_id not in seen:
             seen.add(commit_id)
-            commit = session.get_commit(repository, commit_id)
+            commit = commits.get(commit_id) or session.get_commit(repository, commit_id)
             if commit is None or not commit.parents:
                 break
             parent = commit.parents[0]

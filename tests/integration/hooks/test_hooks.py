@@ -425,3 +425,34 @@ def test_phi_marked_in_a_delivered_dictionary_never_reaches_an_app_branch(
     leaks = [p for p in refused.value.problems if p.check == "phi"]
     assert leaks and all("name" in p.message for p in leaks), refused.value.problems
     assert "table basel.dm" in {p.subject for p in leaks}
+
+
+def test_vxp_hooks_install_is_idempotent_from_the_cli(embedded: Stack, repo_name: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env |= {"VXP_HOME": str(embedded.home.root), "COLUMNS": "200"}
+
+    def vxp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vxp", *args], env=env, capture_output=True, text=True
+        )
+
+    created = vxp("repo", "create", repo_name)
+    assert created.returncode == 0, created.stderr
+    assert "hooks installed on" in created.stdout
+    session = embedded.session()
+    try:
+        session.create_branch(repo_name, "app-x", "integration")
+        session.delete_object(repo_name, "app-x", ACTION_FILE)
+        session.commit(repo_name, "app-x", "drop the action", {})
+        first = vxp("hooks", "install", "--repo", repo_name)
+        assert first.returncode == 0, first.stderr
+        assert f"{repo_name}/app-x: installed" in first.stdout
+        assert f"{repo_name}/integration: already installed" in first.stdout
+        again = vxp("hooks", "install", "--repo", repo_name)
+        assert again.stdout.count("already installed") == 3, again.stdout
+        # the commit that dropped the action was never validated: the audit says so
+        audited = vxp("audit", "--repo", repo_name, "--format", "json")
+        assert audited.returncode == 1
+        assert "drop the action" in audited.stdout
+    finally:
+        session.delete_repository(repo_name)
