@@ -192,9 +192,16 @@ class _Trino:
 
     def __init__(self, url: str, repository: str, branch: str) -> None:
         from requests.exceptions import RequestException
-        from trino.exceptions import TrinoQueryError
+        from trino.exceptions import HttpError, TrinoConnectionError, TrinoQueryError
 
-        self._errors = (TrinoQueryError, RequestException)
+        # a refused statement, and Trino not answering (no connection, 502/503/504, an empty
+        # answer): the others are Unavailable, exit 4
+        self._errors: tuple[type[Exception], ...] = (
+            TrinoQueryError,
+            RequestException,
+            HttpError,
+            TrinoConnectionError,
+        )
         self.url = url
         # not a `vxp_ref_` name: `vxp sql` drops those beyond a few, which must never happen
         # to this one in the middle of the step

@@ -75,3 +75,23 @@ def test_no_trino_is_refused_with_a_hint() -> None:
         trino_url(dataclasses.replace(settings, trino_url=None))
     assert "vxp up --stack full" in (raised.value.hint or "")
     assert trino_url(dataclasses.replace(settings, trino_url="http://t:8080")) == "http://t:8080"
+
+
+def test_trino_errors_become_vxp_errors() -> None:
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from trino.exceptions import Http503Error, TrinoQueryError
+
+    from vxp.core.errors import Unavailable, VxpError
+    from vxp.ingestion.trino_integration import _Trino
+
+    session = object.__new__(_Trino)  # no connection: only the error mapping is tested
+    session.url, session.catalog = "http://127.0.0.1:8080", "vxp_ingest_c_x_0123456789"
+    refused = TrinoQueryError(
+        {"message": "line 1:1: Table 'vxp_ingest_c_x_0123456789.basel.dm' does not exist"}
+    )
+    error = session._error(refused, "MERGE INTO basel.dm …")
+    assert type(error) is VxpError
+    assert "Table 'basel.dm' does not exist" in error.message
+    assert "MERGE INTO basel.dm" in (error.hint or "")
+    for gone in (Http503Error("busy"), RequestsConnectionError("refused")):
+        assert isinstance(session._error(gone, "SELECT 1"), Unavailable)
