@@ -29,7 +29,10 @@ in flight (written, pointer not yet merged) survive. Tables and views may also l
 catalog's allowed locations (``VXP_CATALOG_ALLOWED_LOCATIONS``): their files are marked like any
 other, but nothing outside ``<root>/<repo>/`` is ever listed or deleted. The run refuses to delete
 anything when a retained pointer, metadata file, manifest list or manifest cannot be read: what
-it would reference is unknown.
+it would reference is unknown. A pointer the catalog refuses to load whatever its settings (not a
+JSON object with a text ``metadata-location``, or one with control characters or ``.``/``..``
+segments; anyone who can write a branch can plant one) keeps nothing alive and is ignored, listed
+in the report's ``bad_pointers``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import contextlib
 import gzip
 import posixpath
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -156,6 +160,8 @@ class Report:
         retained_commits: commits reachable from any branch head or tag when the run started.
         deleted_files, deleted_bytes: what was (with ``dry_run``: would be) deleted; bytes.
         missing_reachable: reachable files under a swept prefix that do not exist.
+        bad_pointers: retained pointers the catalog refuses to load, ignored (they keep no
+            file alive: no engine reads through them).
         leftover_branches: temporary branches of the catalog that no commit can finish any
             more, deleted before marking (:func:`vxp.catalog.leftovers.sweep`).
         sample: up to 20 of the deleted keys.
@@ -182,9 +188,20 @@ class Report:
     # reachable files under a swept prefix that do not exist: damage done before this run
     missing_reachable: list[str] = field(default_factory=list)
     sample: list[str] = field(default_factory=list)
+    # "<repo>@<commit or branch>:<path>": pointers the catalog refuses to load (not a JSON object
+    # with a text metadata-location; control characters, "." or ".." segments): ignored
+    bad_pointers: list[str] = field(default_factory=list)
     # "<repo>/<branch>": catalog temporary branches deleted (with dry_run: to delete) as leftovers
     leftover_branches: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _loadable(location: str) -> bool:
+    """False for a metadata location the catalog refuses whatever its settings: control
+    characters, or a ``.`` or ``..`` segment (``MetadataFiles.check_location``)."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in location):
+        return False
+    return "/../" not in location + "/" and "/./" not in location + "/"
 
 
 def file_key(location: str) -> str:
@@ -308,6 +325,7 @@ class _Run:
         self.progress = progress
         self.pool = pool
         self.io = PyArrowFileIO(warehouse.properties)
+        self._lock = threading.Lock()
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on the pool, in order, advancing the progress bar per result."""
@@ -434,13 +452,19 @@ class _Run:
         if raw is None:
             # a branch's pointer removed since the listing: nothing retains what it named
             return None
+        where = f"{state.repo}@{state.ref[:12]}:{path}"
         try:
-            return Pointer.from_bytes(raw).metadata_location
-        except (ValueError, KeyError, TypeError) as exc:
-            raise GcError(
-                f"{state.repo}@{state.ref[:12]}:{path} is not a table or view pointer ({exc}); "
-                "cannot tell which files it keeps alive"
-            ) from exc
+            location = Pointer.from_bytes(raw).metadata_location
+        except (ValueError, KeyError, TypeError):
+            location = None
+        if not isinstance(location, str) or not _loadable(location):
+            # the catalog refuses to load such a pointer (anyone who can write a branch can
+            # plant one), so no engine reads files through it: it keeps nothing alive, and it
+            # must not stop gc for the whole installation
+            with self._lock:
+                self.report.bad_pointers.append(where)
+            return None
+        return location
 
     def _check_inside_root(self, metadata_locations: set[str]) -> None:
         """Refuse a root (or allowed locations) that differ from the catalog's: the catalog

@@ -172,3 +172,18 @@ def gc(
             highlight=False,
             soft_wrap=True,
         )
+    if report.bad_pointers:
+        console.print(
+            f"[yellow]warning:[/yellow] {len(report.bad_pointers)} pointer(s) the catalog refuses "
+            f"to load were ignored (they keep no file alive), e.g. {report.bad_pointers[0]}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.leftover_branches:
+        done = "would delete" if dry_run else "deleted"
+        console.print(
+            f"{done} {len(report.leftover_branches)} temporary branch(es) a stopped catalog left, "
+            f"e.g. {report.leftover_branches[0]}",
+            highlight=False,
+            soft_wrap=True,
+        )

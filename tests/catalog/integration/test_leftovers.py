@@ -118,3 +118,26 @@ def test_a_lost_merge_answer_is_settled_from_lakefs(
     assert lost
     landed = [c for c in admin.log() if "create namespace" in str(c.get("message"))]
     assert len(landed) == 1
+
+
+def test_gc_ignores_a_planted_malformed_pointer(
+    catalog_server: CatalogServer, lakefs_server: LakeFSServer, admin: Admin
+) -> None:
+    """The catalog refuses to load it, so it keeps no file alive; it must not stop gc for the
+    whole installation (issue "Catalog security", deliverable 1)."""
+    objects = f"/repositories/{admin.repo}/branches/main/objects"
+    for path, body in (
+        ("_vxp/catalog/tables/evil/garbage.json", b"not json"),
+        ("_vxp/catalog/tables/evil/nul.json", b'{"metadata-location": "file:///x\\u0000y"}'),
+    ):
+        admin.client.post(objects, params={"path": path}, content=body).raise_for_status()
+    admin.client.post(
+        f"/repositories/{admin.repo}/branches/main/commits", json={"message": "plant"}
+    ).raise_for_status()
+    settings = catalog_server.settings
+    warehouse = gc.Warehouse(settings.warehouse_root, allowed_locations=settings.allowed_locations)
+    with LakeFS(lakefs_server.url) as lakefs:
+        session = lakefs.as_user(lakefs_server.access_key_id, lakefs_server.secret_access_key)
+        report = gc.collect(session, warehouse, repos=[admin.repo], dry_run=True)
+    planted = [p for p in report.bad_pointers if p.startswith(admin.repo + "@")]
+    assert len(planted) == 2
