@@ -284,13 +284,15 @@ def merge(
         raise InvalidInput(
             f"nothing to merge: {destination!r} already has every change of {source!r}"
         )
-    if session.has_uncommitted(repository, destination):
+    conflicted = [d.path for d in preview if d.type == "conflict"]
+    # the direct merge tells a dirty destination by lakeFS's refusal (see _land); the
+    # temporary-branch path would only find out at the end, after writing files
+    if (conflicted or check is not None) and session.has_uncommitted(repository, destination):
         raise InvalidInput(
             f"{destination!r} has uncommitted changes, and lakeFS does not merge into a "
             "branch with uncommitted changes",
             hint=f"commit them (vxp commit --branch {destination}) or reset them first",
         )
-    conflicted = [d.path for d in preview if d.type == "conflict"]
     tables: list[Planned] = []
     unresolved: list[Conflict] = []
     others: list[str] = []
@@ -335,7 +337,7 @@ def merge(
     # hidden: temporary branches stay out of users' branch listings
     session.create_branch(repository, temp, destination_commit, hidden=True)
     try:
-        session.merge(
+        merged_commit = session.merge(
             repository,
             source_commit,
             temp,
@@ -343,23 +345,25 @@ def merge(
             commit_metadata,
             strategy=lakefs_strategy if conflicted else None,
         )
-        if tables:
-            for planned in tables:
-                planned.write()
-                held = session.get_object(repository, temp, planned.pointer_path)
-                if planned.pointer is None:
-                    if held is not None:
-                        session.delete_object(repository, temp, planned.pointer_path)
-                elif held != planned.pointer:
-                    session.upload_object(repository, temp, planned.pointer_path, planned.pointer)
-        if tables and session.has_uncommitted(repository, temp):
-            session.commit(
+        changed = False
+        for planned in tables:
+            planned.write()
+            # what lakeFS's strategy left on the temporary branch for this conflicting pointer
+            held = planned.source if lakefs_strategy == "source-wins" else planned.destination
+            if planned.pointer == held:
+                continue
+            if planned.pointer is None:
+                session.delete_object(repository, temp, planned.pointer_path)
+            else:
+                session.upload_object(repository, temp, planned.pointer_path, planned.pointer)
+            changed = True
+        if changed:
+            merged_commit = session.commit(
                 repository,
                 temp,
                 f"{text}: tables merged by vxp",
                 {MERGE_TABLES: commit_metadata[MERGE_TABLES]},
             )
-        merged_commit = resolve(session, repository, temp)
         if check is not None:
             check(
                 MergeCandidate(
@@ -371,13 +375,16 @@ def merge(
                     merged_commit,
                 )
             )
-        if resolve(session, repository, destination) != destination_commit:
-            # merging now would combine the checked tree with changes nobody checked
-            raise errors.Conflict(
-                f"{destination!r} moved while the merge was being made; nothing was changed",
-                hint="run the merge again",
-            )
-        if next(session.diff_refs(repository, destination_commit, merged_commit), None) is None:
+            if resolve(session, repository, destination) != destination_commit:
+                # merging now would combine the checked tree with changes nobody checked
+                raise errors.Conflict(
+                    f"{destination!r} moved while the merge was being checked; nothing was changed",
+                    hint="run the merge again",
+                )
+        if (
+            not changed
+            and next(session.diff_refs(repository, destination_commit, merged_commit), None) is None
+        ):
             # every choice kept the destination's version: lakeFS refuses a merge that changes
             # nothing (the gateway does not pass lakeFS's allow_empty), so nothing lands
             return MergeResult(destination_commit, merged_tables)

@@ -111,6 +111,9 @@ class Planned:
     pointer: bytes | None
     result: TableMerge
     writes: list[Callable[[], None]] = field(default_factory=list)
+    # the pointer's content on the destination and on the source (None: no table there)
+    destination: bytes | None = None
+    source: bytes | None = None
 
     def write(self) -> None:
         """Write the files the merged version needs (none when a side's version is taken)."""
@@ -124,21 +127,31 @@ class Planned:
 @dataclass(frozen=True)
 class _Live:
     """The live files of a table version: path → manifest entry (sequence numbers inherited),
-    and path → the manifest that holds it."""
+    and path → the manifest that holds it; files of manifests all three versions share are left
+    out (see :func:`_live`)."""
 
     entries: dict[str, ManifestEntry]
     manifest_of: dict[str, str]
     manifests: list[ManifestFile]
 
 
-def _live(io: FileIO, metadata: TableMetadata) -> _Live:
+def _manifests(io: FileIO, metadata: TableMetadata) -> list[ManifestFile]:
     snapshot = metadata.current_snapshot()
-    if snapshot is None:
-        return _Live({}, {}, [])
+    return snapshot.manifests(io) if snapshot is not None else []
+
+
+def _live(io: FileIO, manifests: list[ManifestFile], shared: set[str]) -> _Live:
+    """The live files of the manifests not in ``shared``.
+
+    Manifest files are immutable, so a manifest all three versions list holds the same live
+    files in each: they are neither added nor removed by a side, and reading them (Avro, the
+    costly part of a merge) is skipped.
+    """
     entries: dict[str, ManifestEntry] = {}
     manifest_of: dict[str, str] = {}
-    manifests = snapshot.manifests(io)
     for manifest in manifests:
+        if manifest.manifest_path in shared:
+            continue
         for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
             entries[entry.data_file.file_path] = entry
             manifest_of[entry.data_file.file_path] = manifest.manifest_path
@@ -471,7 +484,9 @@ class Planner:
         ours = self._pointer(self.destination_commit, path)
         outcome = self._combine(dotted, path, ours, theirs)
         if isinstance(outcome, Unmergeable) and strategy is not None:
-            return self._choose(dotted, path, strategy, ours, theirs)
+            outcome = self._choose(dotted, path, strategy, ours, theirs)
+        if isinstance(outcome, Planned):
+            outcome.destination, outcome.source = ours, theirs
         return outcome
 
     def _choose(
@@ -649,7 +664,10 @@ class _Combination:
 
     def _data(self, renumber: dict[int, int]) -> _DataMerge | list[str]:
         io = self.io
-        live_b, live_d, live_s = _live(io, self.base), _live(io, self.ours), _live(io, self.theirs)
+        lists = [_manifests(io, m) for m in (self.base, self.ours, self.theirs)]
+        paths = [{m.manifest_path for m in listed} for listed in lists]
+        shared = paths[0] & paths[1] & paths[2]
+        live_b, live_d, live_s = (_live(io, listed, shared) for listed in lists)
         b, d, s = set(live_b.entries), set(live_d.entries), set(live_s.entries)
         d_added, d_removed = d - b, b - d
         s_added, s_removed = s - b, b - s
