@@ -258,7 +258,10 @@ def _land_group(
     unsettled = list(batch)
     deferred: list[_Pending] = []
     for _ in range(attempts):
-        head = refs.branch_head(session, repo, branch)
+        # the cheap listing first; refs.branch_head says why when it is no (visible) branch
+        head = reads.SHARED.branch_head(session, repo, branch) or refs.branch_head(
+            session, repo, branch
+        )
         group: list[tuple[_Pending, Change[Any]]] = []
         paths: set[str] = set()
         for pending in unsettled:

@@ -55,6 +55,29 @@ class CommitReads:
         results = response.json().get("results") or []
         return str(results[0]["id"]) if results else None
 
+    @staticmethod
+    def branch_head(session: Session, repo: str, branch: str) -> str | None:
+        """The head commit of branch ``branch``; None when no listed branch has that name (a
+        tag, a commit ID, a hidden or missing branch: ask :func:`vxp.catalog.refs.branch_head`
+        for the reason).
+
+        One lakeFS call: the branch listing from ``branch`` on, one entry (lakeFS answers it in
+        about half the time of ``GET …/branches/{branch}``).
+
+        Raises:
+            LakeFSError: lakeFS refused otherwise or cannot be reached.
+        """
+        path = f"/repositories/{quote(repo, safe='')}/branches"
+        try:
+            response = session._request("GET", path, params={"prefix": branch, "amount": "1"})
+        except (LakeFSNotFound, LakeFSBadRequest):
+            return None
+        results = response.json().get("results") or []
+        # listed in name order: the branch itself comes before any longer name it prefixes
+        if results and results[0].get("id") == branch:
+            return str(results[0]["commit_id"])
+        return None
+
     def get(self, session: Session, repo: str, commit: str, path: str) -> bytes | None:
         """The object at ``path`` in ``commit`` (None when it has none), from memory when read
         before.

@@ -269,6 +269,10 @@ def test_uncommitted_pointers_are_retained(
 
     sweep()
     assert files_under(local(table.location())) == files - {created}
+    # the catalog reads committed pointers (by commit ID): commit the staged one to read it
+    admin.client.post(
+        f"/repositories/{repo}/branches/staging/commits", json={"message": "the staged pointer"}
+    ).raise_for_status()
     assert rows(cat.load_table(("staging", "trial", "u"))) == [3]
 
     delete_branch(admin, "staging")
