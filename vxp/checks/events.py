@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vxp.checks import policy
 from vxp.checks.actions import ACTIONS_DIR, differences, read_actions
 from vxp.checks.base import CheckEnv, Problem, Report, Target
 from vxp.checks.records import commit_key
@@ -111,6 +112,14 @@ def validate_event(env: CheckEnv, event: Event, expected: Mapping[str, bytes]) -
     """
     target, _ = target_of(env, event)
     report = run_checks(env, target)
+    if event.event_type == "pre-merge":
+        ruled = policy.check_event(
+            env, target.repository, event.merge_source, target.branch, target.base
+        )
+        if ruled:
+            report = Report(
+                target, (*report.checks, policy.NAME), (*report.problems, *ruled), report.notes
+            )
     have = read_actions(env.session, target.repository, target.ref)
     wrong = differences(have, expected)
     if not wrong:

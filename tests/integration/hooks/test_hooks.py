@@ -456,3 +456,32 @@ def test_vxp_hooks_install_is_idempotent_from_the_cli(embedded: Stack, repo_name
         assert "drop the action" in audited.stdout
     finally:
         session.delete_repository(repo_name)
+
+
+def test_the_hooks_keep_layers_merge_only(embedded: Stack, repo: str) -> None:
+    """Table writes aimed straight at integration (the catalog's own merge) and a lakeFS merge
+    of a work branch into source are refused by the hooks, unless the repository's policy on the
+    layer allows them."""
+    from pyiceberg.exceptions import ForbiddenError, RESTError
+
+    session = embedded.session()
+    before = session.branch_head(repo, "integration")
+    lake = catalog(embedded, f"{repo}.integration")
+    with pytest.raises((ForbiddenError, RESTError)):
+        lake.create_namespace("direct")
+    assert session.branch_head(repo, "integration") == before
+    runs = [r for r in list_runs(session, repo, branch="integration") if r.status == "failed"]
+    assert runs, "lakeFS ran the hook and it refused"
+
+    work = _work(session, repo, "source")
+    _commit(session, repo, work, {"raw/x/1/a.csv": b"a"})
+    with pytest.raises(LakeFSPreconditionFailed) as hooked:
+        session.merge(repo, work, "source", "straight into source", {})
+    explained = explain_refusal(session, repo, "source", hooked.value)
+    assert "only ingest-* branches merge into source" in str(explained)
+
+    policy = _work(session, repo, "integration")
+    _commit(session, repo, policy, {"_vxp/policy.yaml": b"table_writes_on: [integration]\n"})
+    _merge(embedded, repo, policy, "integration")
+    lake.create_namespace("direct")
+    assert ("direct",) in lake.list_namespaces()
