@@ -72,6 +72,9 @@ def catalog_properties(warehouse: str) -> dict[str, str]:
         "iceberg.rest-catalog.warehouse": warehouse,
         "iceberg.rest-catalog.security": "OAUTH2",
         "iceberg.rest-catalog.oauth2.credential": "${ENV:VXP_CATALOG_CREDENTIAL}",
+        # one token per user session, refreshed before it expires (a token exchange with the
+        # catalog token as actor); NONE, the default, fetches a new token for every REST call
+        "iceberg.rest-catalog.session": "USER",
         # repository-scoped: the ref is the first level (`clinical."integration.basel".t`)
         "iceberg.rest-catalog.nested-namespace-enabled": str(repo_scoped).lower(),
         "fs.native-s3.enabled": "true",
