@@ -6,7 +6,14 @@ import pytest
 
 from vxp.core.home import Home
 from vxp.domain.engines import duckdb as duck
-from vxp.domain.engines.trino import MAX_REF_CATALOGS, REF_CATALOG_PREFIX, stale_ref_catalogs
+from vxp.domain.engines.trino import (
+    MAX_REF_CATALOGS,
+    REF_CATALOG_PREFIX,
+    catalog_properties,
+    outdated_catalog,
+    read_catalog_file,
+    stale_ref_catalogs,
+)
 
 
 @pytest.mark.parametrize("own_sql", [False, True])
@@ -39,3 +46,17 @@ def test_ref_catalogs_are_bounded_and_the_current_one_stays() -> None:
     assert stale_ref_catalogs({keep, "repo"}, keep) == []
     fresh = f"{REF_CATALOG_PREFIX}repo_new_x"
     assert len(refs) - len(stale_ref_catalogs(refs, fresh)) == MAX_REF_CATALOGS - 1
+
+
+def test_catalog_files_of_an_older_vxp_are_made_again() -> None:
+    current = {"connector.name": "iceberg", **catalog_properties("repo")}
+    text = "#Tue Dec 01 00:17:57 UTC 2026\n" + "\n".join(
+        f"{k}={v.replace(':', chr(92) + ':')}" for k, v in current.items()
+    )
+    read = read_catalog_file(text)
+    assert read == current
+    assert not outdated_catalog(read)
+    older = {k: v for k, v in read.items() if k != "iceberg.rest-catalog.session"}
+    assert outdated_catalog(older)
+    # a catalog someone else made is left alone
+    assert not outdated_catalog({"connector.name": "iceberg", "iceberg.catalog.type": "rest"})

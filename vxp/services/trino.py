@@ -208,7 +208,9 @@ class Trino(CachedComponent):
         return ctx.data_dir(self.name) / "etc" / "catalog"
 
     def prepare(self, ctx: Context) -> None:
-        """Write ``config.properties`` and drop the ref-scoped catalogs of the last run.
+        """Write ``config.properties``, drop the ref-scoped catalogs of the last run and the
+        catalogs an older vxp made with other properties (:func:`~vxp.domain.engines.trino.
+        outdated_catalog`; :meth:`after_start` makes the repositories' again).
 
         Raises:
             OSError: a file or directory cannot be written.
@@ -223,6 +225,10 @@ class Trino(CachedComponent):
         # `vxp sql --ref` and recreated on demand, so a restart keeps their number bounded.
         for stale in catalogs.glob(f"{engine.REF_CATALOG_PREFIX}*.properties"):
             stale.unlink()
+        # a catalog made by an older vxp with other properties is made again by after_start
+        for made in catalogs.glob("*.properties"):
+            if engine.outdated_catalog(engine.read_catalog_file(made.read_text())):
+                made.unlink()
 
     def environment(self, ctx: Context) -> dict[str, str]:
         """What the catalogs' ``${ENV:…}`` references resolve to.

@@ -87,6 +87,36 @@ def catalog_properties(warehouse: str) -> dict[str, str]:
     }
 
 
+# a Java properties line: the key runs to the first unescaped `=` or `:`
+_PROPERTY = re.compile(r"((?:[^\\=:]|\\.)*)[=:](.*)$")
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def read_catalog_file(text: str) -> dict[str, str]:
+    """The properties of a catalog file Trino's file store wrote (Java properties: ``key=value``
+    lines, ``#`` comments, ``\\:`` escapes)."""
+    properties: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        match = _PROPERTY.match(line)
+        key, value = (match.group(1), match.group(2)) if match else (line, "")
+        properties[_ESCAPE.sub(r"\1", key.strip())] = _ESCAPE.sub(r"\1", value.strip())
+    return properties
+
+
+def outdated_catalog(properties: Mapping[str, str]) -> bool:
+    """True when a catalog file vxp made (it names ``${ENV:VXP_CATALOG_URI}``) holds other
+    properties than :func:`catalog_properties` gives today: it must be made again (a restart of
+    Trino keeps catalog files, so a changed property would otherwise never reach them)."""
+    if properties.get("iceberg.rest-catalog.uri") != "${ENV:VXP_CATALOG_URI}":
+        return False
+    warehouse = properties.get("iceberg.rest-catalog.warehouse", "")
+    made = {k: v for k, v in properties.items() if k != "connector.name"}
+    return made != catalog_properties(warehouse)
+
+
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
