@@ -324,7 +324,11 @@ def table_sql(table: str) -> str:
 
 def violation(rule: ColumnRule) -> tuple[str, list[Any]]:
     """The SQL condition true for rows that break ``rule`` (not ``references``), and its
-    parameters (values are always parameters, never pasted into SQL)."""
+    parameters (values are always parameters, never pasted into SQL).
+
+    Raises:
+        ValueError: ``rule`` is a ``references`` or ``unique`` rule (they need their own query).
+    """
     col = _ident(rule.column)
     if rule.kind == "not_null":
         return f"{col} IS NULL", []
