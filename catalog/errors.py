@@ -169,13 +169,15 @@ def summarize(exc: Exception) -> str:
 
 
 def error_body(status: int, type_: str, message: str) -> dict[str, Any]:
-    """The spec's ``IcebergErrorResponse``: ``{"error": {"message", "type", "code"}}``.
+    """The spec's ``IcebergErrorResponse``: ``{"error": {"message", "type", "code",
+    "request-id"}}``.
 
-    The message ends with the request's id (:mod:`vxp.catalog.request_ids`), which the log
-    lines of the same request carry too.
+    ``request-id`` is the request's id (:mod:`vxp.catalog.request_ids`), which the log lines of
+    the same request carry too. It is a field of its own, not part of the message: clients and
+    test kits match Iceberg's messages exactly, and ignore fields they do not know.
     """
-    message = f"{message} (request id {request_ids.current()})"
-    return {"error": {"message": message, "type": type_, "code": status}}
+    error = {"message": message, "type": type_, "code": status}
+    return {"error": {**error, "request-id": request_ids.current()}}
 
 
 def _catalog_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,6 @@
 """A request id for every request: in its response's ``X-Request-ID`` header, in every error body
-and in every log line written while it is served, so an operator finds a client's error in the log.
+(``"request-id"``) and in every log line written while it is served, so an operator finds a
+client's error in the log.
 
 :class:`RequestContext` is the outermost middleware of the catalog's app (inside Starlette's own
 error middleware): it sets the id, writes one access log line per request, and turns any
@@ -80,7 +81,14 @@ def internal_error_body(request_id: str) -> dict[str, Any]:
     """The body of a 500 for an unexpected failure: the REST spec's ``IcebergErrorResponse``,
     with no exception text or server path (the cause is in the log under ``request_id``)."""
     message = f"internal error; the catalog's log has the cause under request id {request_id}"
-    return {"error": {"message": message, "type": "InternalServerError", "code": 500}}
+    return {
+        "error": {
+            "message": message,
+            "type": "InternalServerError",
+            "code": 500,
+            "request-id": request_id,
+        }
+    }
 
 
 class RequestContext:

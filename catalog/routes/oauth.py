@@ -27,8 +27,8 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S10
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    description = f"{description} (request id {request_ids.current()})"
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+    body = {"error": error, "error_description": description, "request_id": request_ids.current()}
+    return JSONResponse(body, status_code=status)
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:

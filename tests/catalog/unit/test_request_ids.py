@@ -50,6 +50,7 @@ def test_an_unexpected_failure_is_a_clean_500_with_the_request_id(tmp_path: Path
     assert response.status_code == 500
     request_id = response.headers["x-request-id"]
     assert request_id in response.json()["error"]["message"]
+    assert response.json()["error"]["request-id"] == request_id
     assert "/srv/secret" not in response.text
     assert healthy.headers["x-request-id"] != request_id
     ours = [r for r in records.records if getattr(r, "request_id", None) == request_id]
