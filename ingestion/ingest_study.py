@@ -10,7 +10,7 @@ it is integrated, and completes what a killed run left undone otherwise.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -222,13 +222,18 @@ def _integrate(
 ) -> IntegrationResult:
     """The integration step's tables, in this process (``trino`` None) or by Trino at ``trino``."""
     tables = Tables(settings, repo, names.integrate_branch)
+    landed = read_state(session, repo, names.integrate_branch, names.source, Stage.LANDED)
+    ours = landed is not None and landed.run == names.run
     if trino is None:
+        if ours:
+            # the typed rows are read back from the raw tables this run wrote (Parquet), not
+            # parsed from the delivered CSV files a second time: the same values, ~10x faster
+            datasets = [_from_raw(tables, names.source, d) for d in datasets]
         return integrate_study(
             tables, names.source, datasets, run_id=run_id, complete=complete, at=at, partial=partial
         )
     # Trino reads the delivery from the raw tables the branch holds: they must be this run's
-    landed = read_state(session, repo, names.integrate_branch, names.source, Stage.LANDED)
-    if landed is None or landed.run != names.run:
+    if not ours:
         raise Conflict(
             f"run {names.run} of {names.source!r}: the raw tables on its integration branch are "
             f"run {landed.run if landed else '(none)'}'s, not this run's",
@@ -246,6 +251,25 @@ def _integrate(
         partial=partial,
         complete=complete,
     )
+
+
+def _from_raw(tables: Tables, source: str, dataset: DatasetData) -> DatasetData:
+    """``dataset`` read from its raw table ``raw_<source>.<dataset>`` at ``tables``' branch, in
+    the delivery's columns and types (the raw table may hold columns of earlier deliveries)."""
+    schema = dataset.rows.schema
+    identifier = f"raw_{source}.{dataset.name}"
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        stream = tables.batches(identifier)
+        if stream is None:  # not there: the delivered file, as before
+            yield from dataset.batches()
+            return
+        for batch in stream:
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+            )
+
+    return DatasetData(dataset.name, StreamedRows(schema, batches), dataset.key, dataset.entities)
 
 
 def _dataset_names(delivery: StudyPlan) -> list[str]:
