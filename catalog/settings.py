@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from vxp.core.settings import DEFAULT_REGION
 
@@ -21,12 +22,44 @@ def parse_locations(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
 
+def _token_secret(values: Mapping[str, str]) -> str:
+    """``VXP_CATALOG_TOKEN_SECRET``, or the first line of the file ``VXP_CATALOG_TOKEN_SECRET_FILE``
+    names: a secret read from a file stays out of the process environment, which other tools
+    (``ps e``, ``/proc/<pid>/environ``, crash reports) show more readily than a 0600 file.
+
+    Raises:
+        SettingsError: neither is set, both are, or the file cannot be read or is empty.
+    """
+    inline = values.get("VXP_CATALOG_TOKEN_SECRET")
+    path = values.get("VXP_CATALOG_TOKEN_SECRET_FILE")
+    if inline and path:
+        raise SettingsError(
+            "set VXP_CATALOG_TOKEN_SECRET or VXP_CATALOG_TOKEN_SECRET_FILE, not both"
+        )
+    if inline:
+        return inline
+    if not path:
+        raise SettingsError(
+            "VXP_CATALOG_TOKEN_SECRET (or VXP_CATALOG_TOKEN_SECRET_FILE) is not set"
+        )
+    try:
+        secret = Path(path).read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        raise SettingsError(f"VXP_CATALOG_TOKEN_SECRET_FILE {path!r} cannot be read") from exc
+    if not secret:
+        raise SettingsError(f"VXP_CATALOG_TOKEN_SECRET_FILE {path!r} is empty")
+    return secret
+
+
 @dataclass(frozen=True)
 class S3Settings:
     """How the catalog and the engines reach the warehouse bucket.
 
     Every engine gets these settings from the catalog (loadTable/createTable/loadView ``config``),
     so a client needs nothing but the catalog URI, its lakeFS key pair and a warehouse name.
+
+    Raises:
+        SettingsError: (on construction) only one of the client key pair's two parts is set.
     """
 
     # where the catalog itself reads and writes metadata files
@@ -159,7 +192,9 @@ class Settings:
         (default 64 KiB) are in bytes; ``VXP_CATALOG_CALLER_CHECK_SECONDS`` (default 10) and
         ``VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS`` (default 900) in seconds.
         ``VXP_CATALOG_S3_CLIENT_ACCESS_KEY_ID`` and ``…_CLIENT_SECRET_ACCESS_KEY`` (together) are
-        the key pair engines get instead of the catalog's own.
+        the key pair engines get instead of the catalog's own. ``VXP_CATALOG_TOKEN_SECRET_FILE``
+        names a file whose first line is the token secret, instead of
+        ``VXP_CATALOG_TOKEN_SECRET``.
 
         Args:
             env: the variables (default ``os.environ``).
@@ -194,7 +229,7 @@ class Settings:
         return cls(
             lakefs_endpoint=required("VXP_CATALOG_LAKEFS_ENDPOINT"),
             warehouse_root=required("VXP_CATALOG_WAREHOUSE_ROOT"),
-            token_secret=required("VXP_CATALOG_TOKEN_SECRET"),
+            token_secret=_token_secret(values),
             default_warehouse=values.get("VXP_CATALOG_DEFAULT_WAREHOUSE") or None,
             s3=s3,
             token_ttl_seconds=int(values.get("VXP_CATALOG_TOKEN_TTL_SECONDS") or 3600),

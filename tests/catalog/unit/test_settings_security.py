@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.catalog.unit.test_settings import BASE
@@ -51,3 +53,17 @@ def test_no_secret_in_repr() -> None:
     )
     text = repr(settings) + str(settings)
     assert "s3cret" not in text
+
+
+def test_the_token_secret_can_come_from_a_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in BASE.items() if k != "VXP_CATALOG_TOKEN_SECRET"}
+    secret = tmp_path / "token-secret"
+    secret.write_text("from-a-file\n")
+    settings = Settings.from_env({**env, "VXP_CATALOG_TOKEN_SECRET_FILE": str(secret)})
+    assert settings.token_secret == "from-a-file"  # noqa: S105 - a throwaway test key
+    with pytest.raises(SettingsError, match="not both"):
+        Settings.from_env({**BASE, "VXP_CATALOG_TOKEN_SECRET_FILE": str(secret)})
+    with pytest.raises(SettingsError, match="cannot be read"):
+        Settings.from_env({**env, "VXP_CATALOG_TOKEN_SECRET_FILE": str(tmp_path / "missing")})
+    with pytest.raises(SettingsError, match="is not set"):
+        Settings.from_env(env)
