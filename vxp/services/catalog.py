@@ -40,11 +40,17 @@ class Catalog(Component):
         return (ctx.home.data / "warehouse").as_uri()
 
     def server_env(self, ctx: Context) -> dict[str, str]:
-        """The ``VXP_CATALOG_*`` settings :meth:`vxp.catalog.settings.Settings.from_env` reads."""
+        """The ``VXP_CATALOG_*`` settings :meth:`vxp.catalog.settings.Settings.from_env` reads.
+
+        Raises:
+            OSError: the token secret's file cannot be written.
+        """
         env = {
             "VXP_CATALOG_LAKEFS_ENDPOINT": f"http://127.0.0.1:{ctx.ports['lakefs']}",
             "VXP_CATALOG_WAREHOUSE_ROOT": self.warehouse_root(ctx),
-            "VXP_CATALOG_TOKEN_SECRET": ctx.secrets["catalog_token_secret"],
+            # a file, not the secret itself: the process environment is easier to leak
+            # (docs/explainers/catalog-security.md)
+            "VXP_CATALOG_TOKEN_SECRET_FILE": str(self._token_secret_file(ctx)),
             # named although the process would inherit it: it is part of the catalog's
             # configuration (compose passes it too), and empty means none
             ALLOWED_LOCATIONS: os.environ.get(ALLOWED_LOCATIONS, ""),
@@ -56,6 +62,20 @@ class Catalog(Component):
                 "VXP_CATALOG_S3_SECRET_ACCESS_KEY": ctx.secrets["minio_root_password"],
             }
         return env
+
+    def _token_secret_file(self, ctx: Context) -> Path:
+        """The token secret in a file only its owner can read (written if missing or stale).
+
+        Raises:
+            OSError: the file cannot be written.
+        """
+        path = ctx.run_dir(self.name) / "token-secret"
+        secret = ctx.secrets["catalog_token_secret"]
+        if not path.exists() or path.read_text(encoding="utf-8").strip() != secret:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(secret + "\n")
+        return path
 
     def _allowed_locations_file(self, ctx: Context) -> Path:
         return ctx.run_dir(self.name) / "allowed-locations"
