@@ -166,13 +166,26 @@ def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str
     assert actions == ["commit-table", "create-table", "create-namespace"]
     append = catalog_commits[0]
     assert append["tables"] == [
-        {"table": "trial.visits", "snapshot_id": appended, "operation": "append"}
+        {
+            "table": "trial.visits",
+            "snapshot_id": appended,
+            "operation": "append",
+            # read from the table's metadata: every snapshot the commit added, what else changed
+            "what": {
+                "snapshots": [{"snapshot_id": appended, "operation": "append"}],
+                "columns": [],
+                "partition_spec": False,
+                "sort_order": False,
+                "properties": [],
+                "rolled_back": False,
+            },
+        }
     ]
     assert append["caller"]  # the lakeFS user the catalog wrote as
     assert len(cli.json("log", "integration", "-n", "2")) == 2
 
     text = cli.ok("log", "integration")
-    assert f"commit-table: trial.visits append snapshot {appended}" in text
+    assert f"commit-table: trial.visits append {appended}" in text
     assert "create-namespace: namespace trial" in text
 
 

@@ -85,14 +85,16 @@ def merge(
     When both sides changed the same table, vxp merges the two Iceberg histories if they
     commute (both appended rows or deleted different files; different columns added). Anything
     else is a conflict: each table is explained (which side did what), nothing is merged and the
-    command exits 3 until you choose with --strategy.
+    command exits 3 until you choose with --strategy. Merges into a layer branch run that
+    layer's checks on the merged tree first (exit 1 with every problem; nothing merged).
 
     Example: vxp merge exp-qc integration --repo clinical --strategy trial.visits=theirs
     """
-    from vxp.domain.merging import merge as merge_refs
+    from vxp.checks.merge import checked_merge
     from vxp.domain.merging import parse_strategies
 
-    result = merge_refs(
+    # the one merge path, with the destination layer's checks (issue 12)
+    result = checked_merge(
         session(),
         repository(repo),
         source,

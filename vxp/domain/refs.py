@@ -1,7 +1,7 @@
-"""Branches, commits, merges, history and snapshots of a repository, over the lakeFS gateway.
+"""Branches, commits, history and snapshots of a repository, over the lakeFS gateway.
 
-Layer branches (``source``, ``integration``) change only by merge and are never deleted here;
-snapshots are lakeFS tags, so they pin a commit ID for good.
+Layer branches (``source``, ``integration``) change only by merge (:mod:`vxp.domain.merging`)
+and are never deleted here; snapshots are lakeFS tags, so they pin a commit ID for good.
 """
 
 from __future__ import annotations
