@@ -74,5 +74,6 @@ class Hooks(Component):
             return False
 
     def settings(self, ctx: Context) -> dict[str, str]:
-        """``VXP_HOOKS_URL`` for ``vxp env`` (never the secret: clients do not need it)."""
-        return {URL_KEY: self.url(ctx)}
+        """``VXP_HOOKS_URL`` for ``vxp env`` (never the secret: clients do not need it); nothing
+        while the server has no port yet."""
+        return {URL_KEY: self.url(ctx)} if "hooks" in ctx.ports else {}
