@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from vxp.checks.actions import SECRET_ENV
 from vxp.checks.base import ChecksFailed, Problem
 from vxp.core.errors import PreconditionFailed
 from vxp.lakefs import LakeFSError, LakeFSPreconditionFailed, Session
@@ -55,6 +56,14 @@ def explain_refusal(
         :class:`~vxp.core.errors.PreconditionFailed` that says what is known.
     """
     where = f"{repository}/{branch}"
+    if SECRET_ENV in error.detail:
+        # lakeFS could not even build the webhook: it was started without the hooks secret
+        return PreconditionFailed(
+            f"lakeFS refused the change to {where}: it has no {SECRET_ENV} in its environment, "
+            "so it cannot call the hooks server (hooks fail closed); nothing was changed",
+            hint="restart lakeFS with vxp's settings: `vxp down`, then `vxp up` (compose: set "
+            "HOOKS_SECRET in .env and recreate the lakefs service)",
+        )
     try:
         run_id = run_id_of(error.detail)
         if run_id is None:
