@@ -328,3 +328,56 @@ def test_a_dropped_table_conflicts_and_theirs_drops_it(embedded: Stack, repo: st
     assert not at(embedded, repo, "integration").table_exists("trial.visits")
     # the commit before the merge still reads the table
     assert rows(embedded, repo, kept, "trial.visits") == Counter((i, "basel") for i in (1, 2, 3, 4))
+
+
+def test_trino_columns_on_both_sides_commute_and_same_rows_conflict(
+    full: Stack, repo_name: str
+) -> None:
+    from vxp.domain.engines import trino
+
+    url = full.settings.trino_url
+    assert url is not None, "the full stack's settings name Trino"
+    session = full.session()
+    create_repository(session, repo_name, full.settings.storage_namespace_prefix)
+    base = at(full, repo_name, "integration")
+    base.create_namespace("trial")
+    base.create_table("trial.visits", schema=VISITS).append(visits(1, 2, 3))
+    for name in ("left", "right", "again"):
+        create_branch(session, repo_name, name, "integration")
+
+    def sql(statement: str, ref: str) -> None:
+        trino.query(url, statement, repo_name, ref)
+
+    sql("ALTER TABLE trial.visits ADD COLUMN score bigint", "left")
+    sql("INSERT INTO trial.visits VALUES (4, 'basel', 40)", "left")
+    sql("ALTER TABLE trial.visits ADD COLUMN note varchar", "right")
+    sql("INSERT INTO trial.visits VALUES (5, 'bern', 'late')", "right")
+    sql("UPDATE trial.visits SET site = 'zurich' WHERE id = 2", "again")
+    merge(session, repo_name, "left", "integration", settings=full.settings)
+    result = merge(session, repo_name, "right", "integration", settings=full.settings)
+    assert [t.how for t in result.tables] == ["merged"]
+    assert rows(full, repo_name, "integration", "trial.visits") == Counter(
+        [
+            (1, "basel", None, None),
+            (2, "basel", None, None),
+            (3, "basel", None, None),
+            (4, "basel", 40, None),
+            (5, "bern", None, "late"),
+        ]
+    )
+    # Trino reads the rewritten files by their new field IDs
+    answer = trino.query(
+        url,
+        "SELECT id, score, note FROM trial.visits WHERE id >= 4 ORDER BY id",
+        repo_name,
+        "integration",
+    )
+    assert answer.table.to_pylist() == [
+        {"id": 4, "score": 40, "note": None},
+        {"id": 5, "score": None, "note": "late"},
+    ]
+
+    # the same row updated on both sides: a real conflict
+    sql("UPDATE trial.visits SET site = 'geneva' WHERE id = 2", "integration")
+    with pytest.raises(MergeConflict, match="both sides deleted or updated the same 1 row"):
+        merge(session, repo_name, "again", "integration", settings=full.settings)
