@@ -337,12 +337,14 @@ def merge(
     # hidden: temporary branches stay out of users' branch listings
     session.create_branch(repository, temp, destination_commit, hidden=True)
     try:
+        # only the merge commit that lands on the destination records the merge
+        # (MERGE_TABLES): `vxp log` shows each merge once
         merged_commit = session.merge(
             repository,
             source_commit,
             temp,
-            text,
-            commit_metadata,
+            f"{text} (prepared on a temporary branch)",
+            dict(metadata or {}),
             strategy=lakefs_strategy if conflicted else None,
         )
         changed = False
@@ -361,8 +363,8 @@ def merge(
             merged_commit = session.commit(
                 repository,
                 temp,
-                f"{text}: tables merged by vxp",
-                {MERGE_TABLES: commit_metadata[MERGE_TABLES]},
+                f"{text}: tables merged by vxp ({', '.join(t.result.table for t in tables)})",
+                {},
             )
         if check is not None:
             check(

@@ -794,8 +794,8 @@ class _Combination:
             detail.insert(
                 0,
                 f"the source's {len(data.added)} added and {len(data.removed)} removed file(s) "
-                f"({summary.get('added-records', '0')} rows added, "
-                f"{summary.get('deleted-records', '0')} removed) applied as snapshot "
+                f"({summary.get('added-records') or 0} rows added, "
+                f"{summary.get('deleted-records') or 0} removed) applied as snapshot "
                 f"{snapshot.snapshot_id}",
             )
         keep = int(properties.get("write.metadata.previous-versions-max", _PREVIOUS_VERSIONS_MAX))
