@@ -281,6 +281,10 @@ def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str)
     assert "trial.grown" in text and "2 → 5" in text
     assert "tables: 1 added, 1 changed, 1 dropped" in text
     assert "other objects: 1 (1 added, 0 removed, 0 modified)" in text
+    one = cli.ok("diff", "before", "work", "--table", "trial.grown", "--rows", "1")
+    assert "+3 -0" in one and "append " in one
+    assert "+ {'id': 3, 'site': 'basel'}" in one
+    assert "trial.gone" not in one and "tables: 0 added, 1 changed, 0 dropped" in one
     # the same refs the other way round
     reverse = {t["table"]: t["change"] for t in cli.json("diff", "work", "before")["tables"]}
     assert reverse == {"trial.grown": "changed", "trial.gone": "added", "extra.fresh": "dropped"}
