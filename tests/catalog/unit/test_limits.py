@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from vxp.catalog.auth import Caller, CallerCheck
 from vxp.catalog.errors import BadRequest, NotAuthorized
-from vxp.catalog.limits import LAKEFS_MAX_PATH, check_entry_path, check_properties
+from vxp.catalog.limits import (
+    LAKEFS_MAX_PATH,
+    RequestLimits,
+    check_entry_path,
+    check_properties,
+)
 from vxp.core.errors import Unauthorized
 from vxp.core.layout import table_pointer
 
@@ -83,3 +95,39 @@ def test_a_key_pair_now_of_another_user_is_refused() -> None:
 
 def test_repr_of_a_caller_shows_no_secret() -> None:
     assert "s3cr3t" not in repr(Caller("AKIA", "s3cr3t", "admin"))
+
+
+def _echo_app() -> Starlette:
+    async def echo(request: Request) -> Response:
+        return Response(await request.body())
+
+    return Starlette(routes=[Route("/echo", echo, methods=["POST"])])
+
+
+def test_a_body_within_the_limit_reaches_the_route_intact() -> None:
+    app = RequestLimits(_echo_app(), max_request_bytes=100, max_property_bytes=10)
+    body = b'{"properties": {"a": "0123456789"}}'
+    with TestClient(app) as client:
+        response = client.post("/echo", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.content) == (200, body)
+
+
+def test_a_streamed_body_past_the_limit_is_a_413_without_a_length_header() -> None:
+    app = RequestLimits(_echo_app(), max_request_bytes=100, max_property_bytes=10)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 10
+
+    with TestClient(app) as client:
+        streamed = client.post("/echo", content=chunks())
+        declared = client.post("/echo", content=b"x" * 101)
+        too_long = client.post(
+            "/echo",
+            content=b'{"properties": {"a": "01234567890"}}',
+            headers={"content-type": "application/json"},
+        )
+    assert streamed.status_code == declared.status_code == 413
+    assert streamed.json()["error"]["type"] == "BadRequestException"
+    assert too_long.status_code == 400
+    assert "'a' (11 bytes)" in too_long.json()["error"]["message"]
