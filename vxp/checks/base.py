@@ -166,8 +166,11 @@ class Problem:
         )
 
     def describe(self) -> str:
-        """Several lines: ``[check] subject: message``, the sample rows, then the hint."""
-        lines = [f"[{self.check}] {self.subject}: {self.message}"]
+        """Several lines: ``<check> check, <subject>: <message>``, the sample rows, the fix.
+
+        No square brackets: the CLI prints messages with rich, which reads ``[word]`` as markup.
+        """
+        lines = [f"{self.check} check, {self.subject}: {self.message}"]
         lines += [f"    {json.dumps(row, default=str, sort_keys=True)}" for row in self.rows]
         if self.hint:
             lines.append(f"    fix: {self.hint}")
@@ -237,10 +240,13 @@ class ChecksFailed(PreconditionFailed):
 
     def __init__(self, problems: Sequence[Problem], where: str) -> None:
         blocks = "\n".join(p.describe() for p in problems)
+        breaking = any(p.check == "schema" for p in problems)
         super().__init__(
             f"the checks refused the change to {where} ({len(problems)} problem(s)); "
             f"nothing was changed:\n{blocks}",
-            hint="fix the data on your branch and merge again; a schema change that must break "
-            f"may pass with merge metadata {ALLOW_BREAKING}=<reason>",
+            hint=f"a schema change that must break passes with merge metadata {ALLOW_BREAKING}="
+            "<reason>"
+            if breaking
+            else None,
         )
         self.problems = list(problems)

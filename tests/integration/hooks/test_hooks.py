@@ -286,6 +286,22 @@ def test_a_branch_without_actions_is_refused_and_a_bypass_is_audited(
     with pytest.raises(ChecksFailed) as refused:
         _merge(embedded, repo, sneaky, "integration")
     assert refused.value.problems[0].check == "actions"
+    # `vxp merge` is that merge path: exit 1, the problem named, nothing merged
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env |= {"VXP_HOME": str(embedded.home.root), "VXP_REPO": repo, "COLUMNS": "200"}
+    head = session.branch_head(repo, "integration")
+    cli = subprocess.run(
+        [sys.executable, "-m", "vxp", "merge", sneaky, "integration"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert (
+        "actions check, folder _lakefs_actions/" in cli.stderr
+        and "vxp-checks.yaml is missing" in cli.stderr
+    ), cli.stderr
+    assert session.branch_head(repo, "integration") == head
 
     # lakeFS reads pre-merge actions from the source: without them it merges unchecked ...
     bypass = session.merge(repo, sneaky, "integration", "bypass", {})
@@ -293,8 +309,6 @@ def test_a_branch_without_actions_is_refused_and_a_bypass_is_audited(
     # ... and `vxp audit` finds it, exit code 1
     found = fetch_audit(_url(embedded), embedded.settings, repo)
     assert [b.commit_id for b in found.bypasses] == [bypass]
-    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
-    env |= {"VXP_HOME": str(embedded.home.root)}
     run = subprocess.run(
         [sys.executable, "-m", "vxp", "audit", "--repo", repo],
         env=env,
