@@ -165,7 +165,17 @@ def test_planted_pointers_and_metadata_never_leave_the_warehouse(
         pointer = json.dumps({"metadata-location": planted.as_uri()}).encode()
     branch = f"evil-{next(_numbers)}"
     admin.branch(branch)
-    _plant(admin, branch, pointer)
+    try:
+        _plant(admin, branch, pointer)
+        _exercise(catalog_server, admin, branch, data.draw(locations, label="register"))
+    finally:
+        # a deleted branch's commits are not retained: the planted pointers never reach other
+        # tests' gc runs, which mark every repository of the installation
+        admin.client.delete(f"/repositories/{admin.repo}/branches/{branch}").raise_for_status()
+
+
+def _exercise(catalog_server: CatalogServer, admin: Admin, branch: str, register: str) -> None:
+    """Load, commit to and register beside the planted table; nothing may leave the warehouse."""
     before = _outside_files(catalog_server)
     with catalog_server.http() as http:
         base = f"/v1/{admin.repo}.{branch}/namespaces/evil/tables/t"
@@ -178,7 +188,7 @@ def test_planted_pointers_and_metadata_never_leave_the_warehouse(
         _check(
             http.post(
                 f"/v1/{admin.repo}.{branch}/namespaces/evil/register",
-                json={"name": "r", "metadata-location": data.draw(locations, label="register")},
+                json={"name": "r", "metadata-location": register},
             ),
             catalog_server,
         )
