@@ -381,3 +381,32 @@ def test_trino_columns_on_both_sides_commute_and_same_rows_conflict(
     sql("UPDATE trial.visits SET site = 'geneva' WHERE id = 2", "integration")
     with pytest.raises(MergeConflict, match="both sides deleted or updated the same 1 row"):
         merge(session, repo_name, "again", "integration", settings=full.settings)
+
+
+def test_merging_the_same_source_again_brings_only_its_new_rows(embedded: Stack, repo: str) -> None:
+    left, right = two_branches(embedded, repo)
+    left.load_table("trial.visits").append(visits(4))
+    right.load_table("trial.visits").append(visits(5))
+    session = embedded.session()
+    merge(session, repo, "left", "integration", settings=embedded.settings)
+    merge(session, repo, "right", "integration", settings=embedded.settings)
+    # both sides go on: the next merge's common version is the source's file merged last time
+    at(embedded, repo, "integration").load_table("trial.visits").append(visits(6))
+    right.load_table("trial.visits").append(visits(7))
+    result = merge(session, repo, "right", "integration", settings=embedded.settings)
+    assert [t.how for t in result.tables] == ["merged"]
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        (i, "basel") for i in range(1, 8)
+    )
+
+    # a refused change (ours) stays refused when the source is merged again
+    right.load_table("trial.visits").overwrite(visits(100))
+    at(embedded, repo, "integration").load_table("trial.visits").delete("id = 1")
+    merge(
+        session, repo, "right", "integration", strategies={"*": "ours"}, settings=embedded.settings
+    )
+    expected = Counter((i, "basel") for i in range(2, 8))
+    assert rows(embedded, repo, "integration", "trial.visits") == expected
+    right.load_table("trial.visits").append(visits(8))
+    merge(session, repo, "right", "integration", settings=embedded.settings)
+    assert rows(embedded, repo, "integration", "trial.visits") == expected + Counter([(8, "basel")])

@@ -7,6 +7,7 @@ pointers name and decides per table (see :class:`Planner`).
 
 from __future__ import annotations
 
+import dataclasses
 import io as io_module
 import re
 import time
@@ -158,11 +159,17 @@ def _live(io: FileIO, manifests: list[ManifestFile], shared: set[str]) -> _Live:
     return _Live(entries, manifest_of, manifests)
 
 
-def _ancestors(metadata: TableMetadata, stop: int | None) -> list[Snapshot]:
-    """The current snapshot's ancestors newer than snapshot ``stop``, newest first."""
+def _ancestors(metadata: TableMetadata, base: TableMetadata | None) -> list[Snapshot]:
+    """The current snapshot and its ancestors that ``base`` does not have, newest first.
+
+    After an earlier merge the destination's history need not run through the common version's
+    current snapshot (the common version can be the source's file of that merge), so the walk
+    stops at the first snapshot the common version knows.
+    """
+    known = {s.snapshot_id for s in base.snapshots} if base is not None else set()
     found: list[Snapshot] = []
     snapshot = metadata.current_snapshot()
-    while snapshot is not None and snapshot.snapshot_id != stop:
+    while snapshot is not None and snapshot.snapshot_id not in known:
         found.append(snapshot)
         parent = snapshot.parent_snapshot_id
         snapshot = metadata.snapshot_by_id(parent) if parent is not None else None
@@ -206,7 +213,7 @@ def _side_story(base: TableMetadata, side: TableMetadata) -> str:
     """What one side did since the common version, in one line."""
     parts: list[str] = []
     base_snapshot = base.current_snapshot_id
-    snapshots = _ancestors(side, base_snapshot)
+    snapshots = _ancestors(side, base)
     if snapshots:
         ops = ", ".join(
             f"{s.summary.operation.value if s.summary else '?'} {s.snapshot_id}"
@@ -261,8 +268,8 @@ def _three_way(base: Any, ours: Any, theirs: Any) -> tuple[bool, Any]:
     return False, None
 
 
-def _wrote_with(metadata: TableMetadata, since: int | None, field_id: int) -> bool:
-    """Whether a snapshot newer than ``since`` added data files written with column ``field_id``
+def _wrote_with(metadata: TableMetadata, since: TableMetadata, field_id: int) -> bool:
+    """Whether a snapshot ``since`` lacks added data files written with column ``field_id``
     (by the snapshot's schema; a snapshot without a schema ID counts as having it)."""
     for snapshot in _ancestors(metadata, since):
         summary: Mapping[str, str] = snapshot.summary or {}
@@ -300,14 +307,13 @@ def _merge_schema(base: TableMetadata, ours: TableMetadata, theirs: TableMetadat
     merged: dict[int, NestedField] = {}
     renumbered: dict[int, NestedField] = {}
     renumber: dict[int, int] = {}
-    base_snapshot = base.current_snapshot_id
     for fid in (
         list(df) + [i for i in sf if i not in df] + [i for i in bf if i not in df and i not in sf]
     ):
         old, mine, other = bf.get(fid), df.get(fid), sf.get(fid)
         if old is None and mine is not None and other is not None and mine != other:
             # both sides added a column under the same field ID
-            if not _wrote_with(ours, base_snapshot, fid):
+            if not _wrote_with(ours, base, fid):
                 last += 1
                 merged[fid] = other
                 renumbered[last] = mine.model_copy(update={"field_id": last})
@@ -416,6 +422,41 @@ def _positions(io: FileIO, entry: ManifestEntry) -> set[tuple[str, int]]:
     )
 
 
+def _merged_log(
+    ours: TableMetadata, ours_location: str, theirs: TableMetadata, theirs_location: str
+) -> list[MetadataLogEntry]:
+    """The merged version's metadata log: the destination's, then the destination's file it
+    replaces, and the source's current file, in timestamp order (Java's readers require sorted
+    entries), trimmed to ``write.metadata.previous-versions-max``.
+
+    Recording the source's file makes it the common version of the next merge of the same
+    source: only what the source did after it is merged then, nothing twice.
+    """
+    entries = [
+        *ours.metadata_log,
+        MetadataLogEntry.model_validate(
+            {"metadata-file": ours_location, "timestamp-ms": ours.last_updated_ms}
+        ),
+    ]
+    if theirs_location not in {e.metadata_file for e in entries}:
+        entries.append(
+            MetadataLogEntry.model_validate(
+                {"metadata-file": theirs_location, "timestamp-ms": theirs.last_updated_ms}
+            )
+        )
+    entries.sort(key=lambda e: e.timestamp_ms)
+    keep = int(ours.properties.get("write.metadata.previous-versions-max", _PREVIOUS_VERSIONS_MAX))
+    return entries[-keep:]
+
+
+def _write_metadata(io: FileIO, metadata: TableMetadata, location: str) -> Callable[[], None]:
+    def write() -> None:
+        with io.new_output(location).create(overwrite=False) as stream:
+            stream.write(metadata.model_dump_json().encode())
+
+    return write
+
+
 def _metadata_dir(metadata: TableMetadata) -> str:
     directory = (
         metadata.properties.get("write.metadata.path")
@@ -503,17 +544,36 @@ class Planner:
             # the chosen side dropped the table: so does the merge (its files stay for time travel)
             return Planned(path, None, TableMerge(dotted, strategy, f"dropped, as the {side} did"))
         pointer = Pointer.from_bytes(chosen)
-        state = self.reader.metadata(pointer.metadata_location).current_snapshot()
+        metadata = self.reader.metadata(pointer.metadata_location)
+        kept = TableMerge(
+            dotted,
+            strategy,
+            f"kept the {side}'s version",
+            metadata.current_snapshot_id,
+            pointer.metadata_location,
+        )
+        if strategy == "theirs" or theirs is None:
+            return Planned(path, chosen, kept)
+        # keeping ours: a new metadata file, the same table, whose log also names the source's
+        # file, so that a later merge of the same source does not bring back what was refused
+        theirs_location = Pointer.from_bytes(theirs).metadata_location
+        other = self.reader.metadata(theirs_location)
+        if other.table_uuid != metadata.table_uuid:
+            return Planned(path, chosen, kept)
+        recorded = metadata.model_copy(
+            update={
+                "metadata_log": _merged_log(
+                    metadata, pointer.metadata_location, other, theirs_location
+                ),
+                "last_updated_ms": max(int(time.time() * 1000), metadata.last_updated_ms + 1),
+            }
+        )
+        location = _next_metadata_location(recorded, pointer.metadata_location)
         return Planned(
             path,
-            chosen,
-            TableMerge(
-                dotted,
-                strategy,
-                f"kept the {side}'s version",
-                state.snapshot_id if state is not None else None,
-                pointer.metadata_location,
-            ),
+            Pointer(location, pointer.metadata_location).to_bytes(),
+            dataclasses.replace(kept, metadata_location=location),
+            [_write_metadata(self.io, recorded, location)],
         )
 
     def _combine(
@@ -547,7 +607,9 @@ class Planner:
                 dotted, path, theirs, other, theirs_location, "only the source changed it"
             )
         base = self.reader.metadata(base_location)
-        return _Combination(self.io, dotted, path, base, mine, ours_location, other).plan()
+        return _Combination(
+            self.io, dotted, path, base, mine, ours_location, other, theirs_location
+        ).plan()
 
     def _taken(
         self,
@@ -587,8 +649,10 @@ class _Combination:
         ours: TableMetadata,
         ours_location: str,
         theirs: TableMetadata,
+        theirs_location: str,
     ) -> None:
         self.io = io
+        self.theirs_location = theirs_location
         self.dotted = dotted
         self.path = path
         self.base = base
@@ -639,10 +703,8 @@ class _Combination:
         }
         if other_refs != base_refs:
             reasons.append("the source changed the table's own Iceberg branches or tags")
-        if not _is_ancestor(theirs, base.current_snapshot_id) or not _is_ancestor(
-            ours, base.current_snapshot_id
-        ):
-            reasons.append("a side rolled the table back to an older snapshot")
+        if not _is_ancestor(theirs, base.current_snapshot_id):
+            reasons.append("the source rolled the table back to an older snapshot")
         if reasons:
             return self._refuse(reasons)
         data = (
@@ -798,21 +860,11 @@ class _Combination:
                 f"{summary.get('deleted-records') or 0} removed) applied as snapshot "
                 f"{snapshot.snapshot_id}",
             )
-        keep = int(properties.get("write.metadata.previous-versions-max", _PREVIOUS_VERSIONS_MAX))
-        update["metadata_log"] = [
-            *ours.metadata_log,
-            MetadataLogEntry.model_validate(
-                {"metadata-file": self.ours_location, "timestamp-ms": ours.last_updated_ms}
-            ),
-        ][-keep:]
+        update["metadata_log"] = _merged_log(ours, self.ours_location, theirs, self.theirs_location)
         merged = ours.model_copy(update=update)
         location = _next_metadata_location(merged, self.ours_location)
 
-        def write_metadata() -> None:
-            with self.io.new_output(location).create(overwrite=False) as stream:
-                stream.write(merged.model_dump_json().encode())
-
-        writes.append(write_metadata)
+        writes.append(_write_metadata(self.io, merged, location))
         del base
         return Planned(
             self.path,
