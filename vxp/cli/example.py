@@ -14,8 +14,8 @@ from vxp.ingestion.example_study import write_example_study
 
 app = typer.Typer(
     help="Write example deliveries to try vxp with.",
-    epilog="Example: vxp example study ./basel && vxp ingest study ./basel/delivery-1 "
-    "--repo basel --source basel",
+    epilog="Example: vxp example study ./basel && vxp repo create basel && "
+    "vxp ingest study ./basel/delivery-1 --repo basel --source basel",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
