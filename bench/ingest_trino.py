@@ -77,6 +77,8 @@ def run(options: Options, recorder: Recorder) -> None:
             for index, (folder, plan) in enumerate(zip(folders, plans, strict=True)):
                 console.print(f"{engine}: {DELIVERIES[index]} ({csv_mb:.0f} MB) into {repo}")
                 total, step, changes = _ingest(stack, repo, folder, plan, engine)
+                # printed at once too: a run stopped later still leaves its figures in the log
+                console.print(f"  {engine}: ingest_study {total:.1f} s, integration {step:.1f} s")
                 totals.setdefault((engine, index), []).append(total)
                 integration.setdefault((engine, index), []).append(step)
                 seen.setdefault(engine, {})[DELIVERIES[index]] = changes
