@@ -24,6 +24,7 @@ from bench import (
     catalog_ops,
     client,
     dicom_headers,
+    hooks,
     duckdb_scan,
     import_time,
     ingest,
@@ -51,6 +52,7 @@ _MODULES: tuple[Benchmark, ...] = (
     ingest_files,
     ingest,
     ingest_trino,
+    hooks,
     lock,
     materialize,
 )

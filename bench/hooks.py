@@ -1,4 +1,4 @@
-"""m. Hooks: merge latency into ``integration`` with vxp's hooks vs without, and a data contract
+"""n. Hooks: merge latency into ``integration`` with vxp's hooks vs without, and a data contract
 on a large table vs the same checks as one hand-written DuckDB query.
 
 Merges: every iteration appends rows to a contracted table on a work branch and merges it into
@@ -30,7 +30,7 @@ from vxp.domain import merging
 from vxp.domain.engines import duckdb as duck
 
 NAME = "hooks"
-TITLE = "m. Hooks: merge latency with vs without, a contract vs hand-written SQL"
+TITLE = "n. Hooks: merge latency with vs without, a contract vs hand-written SQL"
 
 SCHEMA = pa.schema([("id", pa.int64()), ("cat", pa.string()), ("value", pa.float64())])
 CONTRACT = (
