@@ -16,6 +16,7 @@ from pyiceberg.table import Table
 from pyiceberg.types import LongType, StringType
 
 from tests.support import Stack, catalog
+from vxp.core import errors
 from vxp.core.errors import VxpError
 from vxp.domain.merging import MergeCandidate, MergeConflict, merge
 from vxp.domain.refs import create_branch, resolve
@@ -410,3 +411,26 @@ def test_merging_the_same_source_again_brings_only_its_new_rows(embedded: Stack,
     right.load_table("trial.visits").append(visits(8))
     merge(session, repo, "right", "integration", settings=embedded.settings)
     assert rows(embedded, repo, "integration", "trial.visits") == expected + Counter([(8, "basel")])
+
+
+def test_a_destination_that_moves_during_the_check_is_not_merged(
+    embedded: Stack, repo: str
+) -> None:
+    left, _ = two_branches(embedded, repo)
+    left.load_table("trial.visits").append(visits(4))
+    session = embedded.session()
+
+    def meanwhile(candidate: MergeCandidate) -> None:
+        # someone else's table commit lands on the destination while the check runs
+        at(embedded, repo, "integration").load_table("trial.visits").append(visits(9))
+
+    with pytest.raises(errors.Conflict, match="moved while the merge was being checked"):
+        merge(session, repo, "left", "integration", check=meanwhile, settings=embedded.settings)
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        (i, "basel") for i in (1, 2, 3, 9)
+    )
+    # run again, it merges both
+    merge(session, repo, "left", "integration", check=lambda c: None, settings=embedded.settings)
+    assert rows(embedded, repo, "integration", "trial.visits") == Counter(
+        (i, "basel") for i in (1, 2, 3, 4, 9)
+    )
