@@ -531,6 +531,11 @@ def test_catalog_settings_match_the_service_manager(tmp_path: Path) -> None:
     actual = _environment("catalog")
     # plus the endpoint engines get: under the service manager the catalog and its clients reach
     # MinIO at the same loopback address, in compose they do not
+    # the token secret is one setting given two ways: `vxp up` writes it to a 0600 file (out of the
+    # process environment), compose passes the value from .env like every other secret
+    secret_file = Path(expected.pop("VXP_CATALOG_TOKEN_SECRET_FILE"))
+    assert secret_file.stat().st_mode & 0o077 == 0
+    expected["VXP_CATALOG_TOKEN_SECRET"] = secret_file.read_text(encoding="utf-8").strip()
     assert set(actual) == set(expected) | {"VXP_CATALOG_S3_CLIENT_ENDPOINT"}
     # addresses differ: lakeFS and MinIO on the compose network for the catalog itself; MinIO's
     # public URL for the engines it hands loadTable's config to
