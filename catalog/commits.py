@@ -360,7 +360,7 @@ def _land(
         try:
             # the landing key lets a lost answer be settled from the branch's log
             landing = {**metadata, leftovers.LANDING: temp}
-            session.merge(repo, temp, branch, message, landing, squash=True)
+            merged = session.merge(repo, temp, branch, message, landing, squash=True)
         except LakeFSUnreachable as exc:
             # CommitStateUnknown unless lakeFS shows the merge landed, or that it never left
             if leftovers.settle_lost_merge(session, repo, branch, head, temp, exc):
@@ -376,6 +376,10 @@ def _land(
                     "dirty branch; commit or reset them, then retry"
                 ) from exc
             raise
+        # the merged commit holds exactly these objects at these paths (the merge did not
+        # conflict): the next load or plan at it needs no lakeFS read of them
+        for write in writes:
+            reads.SHARED.remember(repo, merged, write.path, write.content)
     finally:
         _cleanup.submit(_delete_branch, session, repo, temp)
 

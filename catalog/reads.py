@@ -98,6 +98,14 @@ class CommitReads:
                 self._entries.popitem(last=False)
         return content
 
+    def remember(self, repo: str, commit: str, path: str, content: bytes | None) -> None:
+        """Record what ``commit`` holds at ``path`` (the catalog just wrote it there), so the
+        next read at that commit needs no lakeFS call."""
+        with self._lock:
+            self._entries[(repo, commit, path)] = content
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
 
 #: the process's cache, shared by every reader (what it holds is the same for every caller)
 SHARED = CommitReads()
