@@ -202,3 +202,31 @@ def test_trino_update_counts_and_merges(full: Stack, repo_name: str) -> None:
     )
     assert counted.table.to_pylist() == [{"n": 992, "updated": 100}]
     assert listed_rows(full, repo_name, "integration") == 992
+
+
+def test_duckdb_inserts_on_both_sides_merge(embedded: Stack, repo_name: str) -> None:
+    setup(embedded, repo_name, rows=10)
+    session = embedded.session()
+    for name in ("a", "b"):
+        create_branch(session, repo_name, name, "integration")
+
+    def sql(statement: str, ref: str) -> None:
+        duck.query(embedded.home.cache, embedded.settings, statement, repo_name, ref)
+
+    sql("INSERT INTO trial.patients VALUES (100, 'bern', 1), (101, 'bern', 2)", "a")
+    sql("INSERT INTO trial.patients VALUES (200, 'zurich', 3)", "b")
+    sql("UPDATE trial.patients SET age = 99 WHERE id = 3", "b")
+    merge(session, repo_name, "a", "integration", settings=embedded.settings)
+    result = merge(session, repo_name, "b", "integration", settings=embedded.settings)
+    assert [t.how for t in result.tables] == ["merged"]
+    answer = duck.query(
+        embedded.home.cache,
+        embedded.settings,
+        "SELECT id, age FROM trial.patients ORDER BY id",
+        repo_name,
+        "integration",
+    )
+    expected = [(i, 99 if i == 3 else i % 90) for i in range(10)]
+    expected += [(100, 1), (101, 2), (200, 3)]
+    assert [(r["id"], r["age"]) for r in answer.table.to_pylist()] == expected
+    assert listed_rows(embedded, repo_name, "integration") == 13
