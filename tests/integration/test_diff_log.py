@@ -230,3 +230,29 @@ def test_duckdb_inserts_on_both_sides_merge(embedded: Stack, repo_name: str) -> 
     expected += [(100, 1), (101, 2), (200, 3)]
     assert [(r["id"], r["age"]) for r in answer.table.to_pylist()] == expected
     assert listed_rows(embedded, repo_name, "integration") == 13
+
+
+def test_duckdb_columns_added_on_both_sides_merge(embedded: Stack, repo_name: str) -> None:
+    setup(embedded, repo_name, rows=3)
+    session = embedded.session()
+    for name in ("a", "b"):
+        create_branch(session, repo_name, name, "integration")
+
+    def sql(statement: str, ref: str) -> pa.Table:
+        return duck.query(embedded.home.cache, embedded.settings, statement, repo_name, ref).table
+
+    sql("ALTER TABLE trial.patients ADD COLUMN score BIGINT", "a")
+    sql("INSERT INTO trial.patients VALUES (100, 'bern', 1, 7)", "a")
+    sql("ALTER TABLE trial.patients ADD COLUMN note VARCHAR", "b")
+    sql("INSERT INTO trial.patients VALUES (200, 'zurich', 2, 'late')", "b")
+    merge(session, repo_name, "a", "integration", settings=embedded.settings)
+    result = merge(session, repo_name, "b", "integration", settings=embedded.settings)
+    assert [t.how for t in result.tables] == ["merged"]
+    rows = sql("SELECT id, score, note FROM trial.patients ORDER BY id", "integration")
+    assert rows.to_pylist() == [
+        {"id": 0, "score": None, "note": None},
+        {"id": 1, "score": None, "note": None},
+        {"id": 2, "score": None, "note": None},
+        {"id": 100, "score": 7, "note": None},
+        {"id": 200, "score": None, "note": "late"},
+    ]
