@@ -4,6 +4,7 @@ or hand out, a file outside the warehouse: issue "Catalog security", first findi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,6 +24,14 @@ def _plant(admin: Admin, branch: str, metadata_location: str) -> None:
     admin.client.post(
         f"/repositories/{admin.repo}/branches/{branch}/commits", json={"message": "plant"}
     ).raise_for_status()
+
+
+@pytest.fixture(autouse=True)
+def _remove_planted(admin: Admin) -> Iterator[None]:
+    """Delete the planted branch afterwards: `vxp gc` runs over the whole installation and
+    refuses to run while a pointer names a location outside the warehouse."""
+    yield
+    admin.client.delete(f"/repositories/{admin.repo}/branches/evil-work")
 
 
 @pytest.mark.parametrize(
