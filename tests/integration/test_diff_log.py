@@ -15,7 +15,7 @@ from tests.support import Stack, catalog
 from vxp.domain.engines import duckdb as duck
 from vxp.domain.engines import trino
 from vxp.domain.history import log
-from vxp.domain.merging import merge
+from vxp.domain.merging import MergeConflict, merge
 from vxp.domain.refs import create_branch, create_snapshot
 from vxp.domain.repositories import create_repository
 from vxp.domain.tables import diff, tables_at
@@ -256,3 +256,31 @@ def test_duckdb_columns_added_on_both_sides_merge(embedded: Stack, repo_name: st
         {"id": 100, "score": 7, "note": None},
         {"id": 200, "score": None, "note": "late"},
     ]
+
+
+def test_duckdb_updates_of_the_same_row_conflict(embedded: Stack, repo_name: str) -> None:
+    setup(embedded, repo_name, rows=10)
+    session = embedded.session()
+    for name in ("a", "b"):
+        create_branch(session, repo_name, name, "integration")
+    for ref, age in (("a", 50), ("b", 60)):
+        duck.query(
+            embedded.home.cache,
+            embedded.settings,
+            f"UPDATE trial.patients SET age = {age} WHERE id = 3",  # noqa: S608 - the test's ints
+            repo_name,
+            ref,
+        )
+    merge(session, repo_name, "a", "integration", settings=embedded.settings)
+    with pytest.raises(MergeConflict, match="both sides deleted or updated the same 1 row"):
+        merge(session, repo_name, "b", "integration", settings=embedded.settings)
+    result = merge(
+        session,
+        repo_name,
+        "b",
+        "integration",
+        strategies={"*": "theirs"},
+        settings=embedded.settings,
+    )
+    assert [t.how for t in result.tables] == ["theirs"]
+    assert listed_rows(embedded, repo_name, "integration") == 10
