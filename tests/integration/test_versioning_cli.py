@@ -154,13 +154,16 @@ def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str
 
     # nothing on integration until the merge
     assert cli.json("tables", "list")["tables"] == []
-    merged = cli.ok("merge", "work", "integration")
+    # how each table was merged is vxp's to record, never the user's
+    cli.fails("merge", "work", "integration", "--meta", "vxp.merge.tables=[]", text="reserved")
+    merged = cli.ok("merge", "work", "integration", "--meta", "ticket=DATA-7")
     assert cli.head("integration") in merged
     assert table_rows(cli.json("tables", "list"), "trial.visits") == 3
     cli.fails("merge", "work", "integration", text="nothing to merge")
 
     history = cli.json("log", "integration", "-n", "10")
     assert history[0]["message"] == "merge work into integration"
+    assert history[0]["metadata"]["ticket"] == "DATA-7"
     catalog_commits = [c["catalog"] for c in history if c["catalog"]]
     actions = [c["action"] for c in catalog_commits]
     assert actions == ["commit-table", "create-table", "create-namespace"]

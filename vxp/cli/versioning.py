@@ -23,6 +23,7 @@ from vxp.core.errors import VxpError
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.domain.refs import CommitInfo
 from vxp.domain.refs import commit as commit_branch
+from vxp.lakefs import LakeFSPreconditionFailed
 
 if TYPE_CHECKING:
     from vxp.domain.tables import RefDiff, TableDiff, TableState
@@ -51,14 +52,23 @@ def commit(
     """Commit the staged changes (uploaded or deleted files) of a branch.
 
     Table writes through the catalog are committed as they happen and need no `vxp commit`.
-    Nothing staged is an error (exit 1).
+    Nothing staged is an error (exit 1); a commit a hook refuses says why (exit 1).
+
+    Example: vxp commit -b upload-1 -m "site 3 export" --meta source=site-export --repo clinical
     """
     from vxp.domain.refs import parse_metadata
 
     if not branch:
         raise VxpError("no branch given", hint="pass --branch NAME or export VXP_BRANCH=NAME")
     metadata = parse_metadata(meta or [])
-    created = commit_branch(session(), repository(repo), branch, message, metadata)
+    lakefs, name = session(), repository(repo)
+    try:
+        created = commit_branch(lakefs, name, branch, message, metadata)
+    except LakeFSPreconditionFailed as exc:
+        from vxp.checks.refusals import explain_refusal
+
+        # lakeFS says only "pre-commit hook aborted": the reason is in the hook run's output
+        raise explain_refusal(lakefs, name, branch, exc) from exc
     print_done(f"committed {branch}: {created.id}")
 
 
@@ -77,6 +87,14 @@ def merge(
             "SOURCE's), for all, or per table as TABLE=ours|theirs (repeatable)",
         ),
     ] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--meta",
+            help="merge commit metadata key=value (repeatable), e.g. "
+            "vxp.allow-breaking='reason' to let a schema break into integration",
+        ),
+    ] = None,
     repo: RepoOption = None,
     format: FormatOption = OutputFormat.table,
 ) -> None:
@@ -92,6 +110,7 @@ def merge(
     """
     from vxp.checks.merge import checked_merge
     from vxp.domain.merging import parse_strategies
+    from vxp.domain.refs import parse_metadata
 
     # the one merge path, with the destination layer's checks (issue 12)
     result = checked_merge(
@@ -100,6 +119,7 @@ def merge(
         source,
         destination,
         message=message,
+        metadata=parse_metadata(meta or []),
         strategies=parse_strategies(strategy or []),
         settings=settings(),
     )

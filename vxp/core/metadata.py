@@ -32,4 +32,4 @@ CATALOG_PURGE_REQUESTED = "vxp.catalog.purge-requested"
 CATALOG_TABLES = "vxp.catalog.tables"
 CATALOG_VIEWS = "vxp.catalog.views"
 
-RESERVED_PREFIXES = ("vxp.catalog.", ".lakefs.")
+RESERVED_PREFIXES = ("vxp.catalog.", "vxp.merge.", ".lakefs.")

@@ -281,7 +281,8 @@ def parse_metadata(pairs: list[str]) -> dict[str, str]:
 
     Raises:
         InvalidInput: a pair has no ``=`` or an empty key, or a key is reserved
-            (``vxp.catalog.*``, ``.lakefs.*``: :data:`vxp.core.metadata.RESERVED_PREFIXES`).
+            (``vxp.catalog.*``, ``vxp.merge.*``, ``.lakefs.*``:
+            :data:`vxp.core.metadata.RESERVED_PREFIXES`).
     """
     metadata: dict[str, str] = {}
     for pair in pairs:
@@ -293,7 +294,7 @@ def parse_metadata(pairs: list[str]) -> dict[str, str]:
             raise InvalidInput(
                 f"commit metadata key {key!r} is reserved",
                 hint=f"keys starting with {' or '.join(RESERVED_PREFIXES)} are "
-                "written by the catalog and lakeFS",
+                "written by vxp (catalog commits, merges) and lakeFS",
             )
         metadata[key] = value
     return metadata
