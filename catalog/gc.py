@@ -29,10 +29,12 @@ in flight (written, pointer not yet merged) survive. Tables and views may also l
 catalog's allowed locations (``VXP_CATALOG_ALLOWED_LOCATIONS``): their files are marked like any
 other, but nothing outside ``<root>/<repo>/`` is ever listed or deleted. The run refuses to delete
 anything when a retained pointer, metadata file, manifest list or manifest cannot be read: what
-it would reference is unknown. A pointer the catalog refuses to load whatever its settings (not a
-JSON object with a text ``metadata-location``, or one with control characters or ``.``/``..``
-segments; anyone who can write a branch can plant one) keeps nothing alive and is ignored, listed
-in the report's ``bad_pointers``.
+it would reference is unknown. A pointer the catalog refuses to load (not a JSON object with a
+text ``metadata-location``; control characters or ``.``/``..`` segments; or a metadata location
+outside the root and the allowed locations; anyone who can write a branch can plant one) keeps
+nothing alive: it is ignored, never read, and listed in the report's ``bad_pointers``. gc and the
+catalog must therefore be given the same root and allowed locations: a table the catalog loads
+from a location gc was not told about would keep nothing alive here.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from pyiceberg.manifest import ManifestFile, read_manifest_list
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
 from vxp.catalog import leftovers
-from vxp.core.layout import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer
+from vxp.core.layout import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer, parse_table_pointer
 from vxp.lakefs import LakeFSError, Session
 
 if TYPE_CHECKING:
@@ -151,6 +153,40 @@ class Warehouse:
         return file_key(f"{self.root.rstrip('/')}/{repo}") + "/"
 
 
+@dataclass(frozen=True)
+class BadPointer:
+    """A retained pointer the catalog refuses to load, which gc therefore ignores.
+
+    Attributes:
+        repository: the lakeFS repository holding it.
+        ref: the commit ID or branch name it was read at (the first one seen: identical pointer
+            objects are read once).
+        path: the pointer's lakeFS path (``_vxp/catalog/tables/…`` or ``…/views/…``).
+        table: the table's or view's dotted name (``ns.t``), or the path when it is not a
+            pointer path the catalog writes.
+        reason: why the catalog refuses it, in words.
+    """
+
+    repository: str
+    ref: str
+    path: str
+    table: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.repository}@{self.ref[:12]}:{self.path} ({self.reason})"
+
+    def to_json(self) -> dict[str, str]:
+        """The fields as one JSON object (repository, ref, path, table, reason)."""
+        return {
+            "repository": self.repository,
+            "ref": self.ref,
+            "path": self.path,
+            "table": self.table,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Report:
     """What one run did (or, with ``dry_run``, would do).
@@ -161,7 +197,7 @@ class Report:
         deleted_files, deleted_bytes: what was (with ``dry_run``: would be) deleted; bytes.
         missing_reachable: reachable files under a swept prefix that do not exist.
         bad_pointers: retained pointers the catalog refuses to load, ignored (they keep no
-            file alive: no engine reads through them).
+            file alive: no engine reads through them), sorted.
         leftover_branches: temporary branches of the catalog that no commit can finish any
             more, deleted before marking (:func:`vxp.catalog.leftovers.sweep`).
         sample: up to 20 of the deleted keys.
@@ -188,20 +224,41 @@ class Report:
     # reachable files under a swept prefix that do not exist: damage done before this run
     missing_reachable: list[str] = field(default_factory=list)
     sample: list[str] = field(default_factory=list)
-    # "<repo>@<commit or branch>:<path>": pointers the catalog refuses to load (not a JSON object
-    # with a text metadata-location; control characters, "." or ".." segments): ignored
-    bad_pointers: list[str] = field(default_factory=list)
+    # pointers the catalog refuses to load (not a JSON object with a text metadata-location;
+    # control characters, "." or ".." segments; outside the root and allowed locations): ignored
+    bad_pointers: list[BadPointer] = field(default_factory=list)
     # "<repo>/<branch>": catalog temporary branches deleted (with dry_run: to delete) as leftovers
     leftover_branches: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def _loadable(location: str) -> bool:
-    """False for a metadata location the catalog refuses whatever its settings: control
-    characters, or a ``.`` or ``..`` segment (``MetadataFiles.check_location``)."""
+def _refusal(location: str, warehouse: Warehouse) -> str | None:
+    """Why the catalog refuses to load metadata at ``location``, or None when it loads it.
+
+    The same rules as ``MetadataFiles.check_location`` (catalog/metadata.py): no control
+    characters, no ``.`` or ``..`` segment, and under the root or an allowed location.
+    """
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in location):
-        return False
-    return "/../" not in location + "/" and "/./" not in location + "/"
+        return "its metadata location has a control character"
+    if "/../" in location + "/" or "/./" in location + "/":
+        return "its metadata location has a '.' or '..' segment"
+    if not warehouse.holds(location):
+        return (
+            f"its metadata location {location!r} is outside the warehouse root and the allowed "
+            "locations"
+        )
+    return None
+
+
+def _table_name(path: str) -> str:
+    """``ns.t`` for a table or view pointer path; the path itself for any other."""
+    # views share tables' layout (vxp.core.layout.view_pointer)
+    rest = path.removeprefix(TABLE_PREFIX if path.startswith(TABLE_PREFIX) else VIEW_PREFIX)
+    parsed = parse_table_pointer(TABLE_PREFIX + rest)
+    if parsed is None:
+        return path
+    namespace, name = parsed
+    return ".".join((*namespace, name))
 
 
 def file_key(location: str) -> str:
@@ -267,8 +324,9 @@ def collect(
 
     Raises:
         GcError: an unknown repository in ``repos``; a retained pointer, metadata file,
-            manifest list or manifest that cannot be read, or metadata outside the root
-            (nothing deleted); or a failed delete (the message says how many were deleted).
+            manifest list or manifest that cannot be read (nothing deleted); or a failed
+            delete (the message says how many were deleted). A bad pointer is not an error: it
+            is listed in the report's ``bad_pointers``.
         LakeFSError: lakeFS refused a listing or cannot be reached (nothing deleted).
         botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: S3 refused or
             could not be reached while listing or deleting (the count deleted is not reported).
@@ -362,7 +420,7 @@ class _Run:
                 (view_locations if is_view else metadata_locations).add(location)
         self.report.metadata_files = len(metadata_locations)
         self.report.view_metadata_files = len(view_locations)
-        self._check_inside_root(metadata_locations | view_locations)
+        self.report.bad_pointers.sort(key=lambda b: (b.repository, b.path, b.ref))
 
         # a view's metadata file references no other file: marking it is all a view needs
         marked = {file_key(location) for location in metadata_locations | view_locations}
@@ -452,33 +510,24 @@ class _Run:
         if raw is None:
             # a branch's pointer removed since the listing: nothing retains what it named
             return None
-        where = f"{state.repo}@{state.ref[:12]}:{path}"
         try:
             location = Pointer.from_bytes(raw).metadata_location
         except (ValueError, KeyError, TypeError):
             location = None
-        if not isinstance(location, str) or not _loadable(location):
+        if not isinstance(location, str):
+            reason: str | None = "not a JSON object with a text metadata-location"
+        else:
+            reason = _refusal(location, self.warehouse)
+        if reason is not None:
             # the catalog refuses to load such a pointer (anyone who can write a branch can
-            # plant one), so no engine reads files through it: it keeps nothing alive, and it
-            # must not stop gc for the whole installation
+            # plant one), so no engine reads files through it: it keeps nothing alive, it is
+            # never read (gc must not fetch what an attacker names), and it must not stop gc for
+            # the whole installation; gc deletes only under <root>/<repo>/ anyway
+            bad = BadPointer(state.repo, state.ref, path, _table_name(path), reason)
             with self._lock:
-                self.report.bad_pointers.append(where)
+                self.report.bad_pointers.append(bad)
             return None
         return location
-
-    def _check_inside_root(self, metadata_locations: set[str]) -> None:
-        """Refuse a root (or allowed locations) that differ from the catalog's: the catalog
-        writes nowhere else, so metadata elsewhere means gc was given the wrong settings."""
-        outside = sorted(loc for loc in metadata_locations if not self.warehouse.holds(loc))
-        if outside:
-            allowed = ""
-            if self.warehouse.allowed_locations:
-                allowed = f" and the allowed locations {list(self.warehouse.allowed_locations)}"
-            raise GcError(
-                f"{len(outside)} retained table(s) or view(s) have metadata outside the warehouse "
-                f"root {self.warehouse.root!r}{allowed}, e.g. {outside[0]!r}; are these the "
-                "catalog's root and VXP_CATALOG_ALLOWED_LOCATIONS?"
-            )
 
     def _read(self, location: str, what: str) -> bytes:
         try:

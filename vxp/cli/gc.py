@@ -18,11 +18,12 @@ from rich.progress import (
 from rich.table import Table
 
 from vxp.cli.context import session, settings
+from vxp.cli.options import FormatOption, OutputFormat, print_json
 from vxp.core.errors import NotFound, VxpError
 from vxp.core.settings import Settings
 
 if TYPE_CHECKING:
-    from vxp.catalog.gc import Warehouse
+    from vxp.catalog.gc import Report, Warehouse
 
 
 class _Bar:
@@ -97,6 +98,7 @@ def gc(
             "still in flight keep their files",
         ),
     ] = "1d",
+    format: FormatOption = OutputFormat.table,
 ) -> None:
     """Delete warehouse files that no retained commit can reach.
 
@@ -105,7 +107,9 @@ def gc(
     every manifest list, manifest, data, delete and statistics file it references, and the
     metadata file a view pointer names. Every repository is read to decide this, since a table
     may reference another repository's files; --repo limits what is deleted. Files under the
-    catalog's VXP_CATALOG_ALLOWED_LOCATIONS are marked, never deleted. See docs/reference/gc.md.
+    catalog's VXP_CATALOG_ALLOWED_LOCATIONS are marked, never deleted. A pointer the catalog
+    refuses to load (malformed, or metadata outside the root and the allowed locations) keeps
+    nothing alive: it is ignored and reported. See docs/reference/gc.md.
     """
     # imported here: pyiceberg and pyarrow would slow down every other vxp command
     from vxp.catalog import gc as collector
@@ -144,6 +148,9 @@ def gc(
         # lakeFS is only asked while marking, before anything is deleted
         raise VxpError(f"gc stopped, nothing was deleted: {exc}") from exc
 
+    if format is OutputFormat.json:
+        print_json(_json(report))
+        return
     table = Table("", "", show_header=False, box=None)
     table.add_row("repositories read", str(len(report.repositories_marked)))
     table.add_row("repositories swept", ", ".join(report.repositories_swept) or "-")
@@ -175,10 +182,15 @@ def gc(
     if report.bad_pointers:
         console.print(
             f"[yellow]warning:[/yellow] {len(report.bad_pointers)} pointer(s) the catalog refuses "
-            f"to load were ignored (they keep no file alive), e.g. {report.bad_pointers[0]}",
+            "to load were ignored (they keep no file alive); if one is a real table, give gc the "
+            "catalog's VXP_WAREHOUSE_ROOT and VXP_CATALOG_ALLOWED_LOCATIONS:",
             highlight=False,
             soft_wrap=True,
         )
+        bad = Table("repository", "ref", "table", "reason", box=None)
+        for pointer in report.bad_pointers:
+            bad.add_row(pointer.repository, pointer.ref[:12], pointer.table, pointer.reason)
+        console.print(bad, highlight=False, soft_wrap=True)
     if report.leftover_branches:
         done = "would delete" if dry_run else "deleted"
         console.print(
@@ -187,3 +199,29 @@ def gc(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _json(report: Report) -> dict[str, object]:
+    """``report`` for scripts: every count, the sample, missing files, bad pointers, branches."""
+    return {
+        "dry_run": report.dry_run,
+        "cutoff": report.cutoff.isoformat(),
+        "repositories_marked": report.repositories_marked,
+        "repositories_swept": report.repositories_swept,
+        "retained_commits": report.retained_commits,
+        "states_listed": report.states_listed,
+        "pointers_read": report.pointers_read,
+        "metadata_files": report.metadata_files,
+        "view_metadata_files": report.view_metadata_files,
+        "reachable_files": report.reachable_files,
+        "files_listed": report.files_listed,
+        "kept_reachable": report.kept_reachable,
+        "kept_young": report.kept_young,
+        "deleted_files": report.deleted_files,
+        "deleted_bytes": report.deleted_bytes,
+        "sample": report.sample,
+        "missing_reachable": report.missing_reachable,
+        "bad_pointers": [pointer.to_json() for pointer in report.bad_pointers],
+        "leftover_branches": report.leftover_branches,
+        "seconds": round(report.seconds, 3),
+    }

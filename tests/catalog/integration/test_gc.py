@@ -7,6 +7,7 @@ reads the tables back at retained commits and tags.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -457,12 +458,16 @@ def test_allowed_locations_are_marked_but_never_swept(
     orphan = plant(catalog_server.warehouse_dir / repo / "trial" / "orphan.parquet")
     kept = files_under(outside)
 
-    # a gc that does not know the catalog's allowed locations refuses, deleting nothing
+    # a gc that does not know the catalog's allowed locations runs, but takes the table for a
+    # planted pointer: it reports it and would delete the file only that table uses, which is
+    # why gc must be given the catalog's VXP_CATALOG_ALLOWED_LOCATIONS (docs/reference/gc.md)
     unaware = gc.Warehouse(catalog_server.settings.warehouse_root)
-    with pytest.raises(gc.GcError, match="outside the warehouse root") as refused:
-        gc.collect(session, unaware, repos=[repo], older_than=NOW)
-    assert "VXP_CATALOG_ALLOWED_LOCATIONS" in str(refused.value)
-    assert orphan.exists()
+    report = gc.collect(session, unaware, repos=[repo], older_than=NOW, dry_run=True)
+    # one per version of the pointer (create, append, add_files)
+    bad = [b for b in report.bad_pointers if b.repository == repo]
+    assert bad and {b.table for b in bad} == {"trial.t"}
+    assert all("outside the warehouse root" in b.reason for b in bad)
+    assert imported.exists() and orphan.exists()
 
     # the CLI takes them from VXP_CATALOG_ALLOWED_LOCATIONS, as the catalog does
     vxp_gc(lakefs_server, catalog_server, "--repo", repo, "--older-than", "0s")
@@ -497,3 +502,55 @@ def test_tag_survives_compaction_expiry_and_gc(
     # each pre-compaction snapshot still reads its own rows
     assert [rows(frozen, sid) for sid in old_snapshots] == [[1], [1, 2], [1, 2, 3]]
     assert rows(cat.load_table("trial.events")) == [1, 2, 3]
+
+
+def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
+    catalog_server: CatalogServer,
+    lakefs_server: LakeFSServer,
+    repo: str,
+    admin: Admin,
+    repo_dir: Path,
+) -> None:
+    """A pointer anyone can plant with lakeFS's API, naming metadata outside the warehouse and
+    the allowed locations, keeps nothing alive and is never read; gc runs for the whole
+    installation, reports it, and every file of the valid tables beside it survives (issue
+    "Catalog security", deliverable 1)."""
+    cat = catalog_server.trial(repo)
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(ids([1, 2]))
+    table.append(ids([3]))
+    kept = files_under(repo_dir)
+    orphan = plant(repo_dir / "trial" / "orphan.parquet")
+    objects = f"/repositories/{repo}/branches/main/objects"
+    planted = {
+        "_vxp/catalog/tables/evil/passwd.json": "file:///etc/passwd",
+        "_vxp/catalog/tables/evil/elsewhere.json": "s3://other-bucket/x/00001.metadata.json",
+        "_vxp/catalog/views/evil/v.json": "file:///proc/self/environ",
+    }
+    for path, location in planted.items():
+        body = f'{{"metadata-location": "{location}"}}'.encode()
+        admin.client.post(objects, params={"path": path}, content=body).raise_for_status()
+    admin.client.post(
+        f"/repositories/{repo}/branches/main/commits", json={"message": "plant"}
+    ).raise_for_status()
+
+    output = vxp_gc(
+        lakefs_server, catalog_server, "--repo", repo, "--older-than", "0s", "--format", "json"
+    )
+    report = json.loads(output[output.index("{") :])
+    mine = [b for b in report["bad_pointers"] if b["repository"] == repo]
+    assert {b["table"] for b in mine} == {"evil.passwd", "evil.elsewhere", "evil.v"}
+    assert {b["path"] for b in mine} == set(planted)
+    for bad in mine:
+        assert bad["ref"], bad
+        assert "outside the warehouse root and the allowed locations" in bad["reason"], bad
+    # gc ran: the orphan is gone, every file of the valid table is there and it reads back
+    assert not orphan.exists()
+    assert files_under(repo_dir) == kept
+    assert rows(cat.load_table("trial.t")) == [1, 2, 3]
+
+    # the table output names each one too
+    text = vxp_gc(lakefs_server, catalog_server, "--repo", repo, "--dry-run")
+    assert "pointer(s) the catalog refuses to load were ignored" in text
+    for name in ("evil.passwd", "evil.elsewhere", "evil.v"):
+        assert name in text
