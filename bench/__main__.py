@@ -24,8 +24,8 @@ from bench import (
     catalog_ops,
     client,
     dicom_headers,
-    hooks,
     duckdb_scan,
+    hooks,
     import_time,
     ingest,
     ingest_files,
@@ -34,6 +34,7 @@ from bench import (
     lakefs_ops,
     lock,
     materialize,
+    merge_tables,
 )
 from bench.core import Benchmark, Options, Recorder, load_average
 from bench.stats import format_ratio, format_value
@@ -53,6 +54,7 @@ _MODULES: tuple[Benchmark, ...] = (
     ingest,
     ingest_trino,
     hooks,
+    merge_tables,
     lock,
     materialize,
 )
