@@ -8,6 +8,7 @@ raw YAML, so they run (and catch drift) even where the binary is missing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -284,8 +285,14 @@ def test_dependencies_wait_for_health() -> None:
     assert set(RAW["services"]["minio-init"]["depends_on"]) == {"minio"}
     # the admin user is created once lakeFS answers; the catalog checks clients' keys against it
     assert set(RAW["services"]["lakefs-setup"]["depends_on"]) == {"lakefs"}
-    # ... and it reads and writes table metadata in MinIO itself
-    assert set(RAW["services"]["catalog"]["depends_on"]) == {"lakefs", "lakefs-setup", "minio"}
+    # ... and it reads and writes table metadata in MinIO itself, handing engines the engines'
+    # user minio-init creates
+    assert set(RAW["services"]["catalog"]["depends_on"]) == {
+        "lakefs",
+        "lakefs-setup",
+        "minio",
+        "minio-init",
+    }
 
 
 def test_data_lives_in_named_volumes() -> None:
@@ -482,6 +489,26 @@ def test_minio_settings_and_buckets_match_the_service_manager(tmp_path: Path) ->
     command = " ".join(RAW["services"]["minio-init"]["command"])
     for bucket in (lakefs.BUCKET, minio.WAREHOUSE_BUCKET):
         assert f"mc mb --ignore-existing vxp/{bucket}" in command
+
+
+def test_minio_init_creates_the_service_managers_engines_user(tmp_path: Path) -> None:
+    """The engines' user and policy of MinIO.ensure_engines_user: the same policy document, the
+    same secrets, attached to that user."""
+    ctx = _context(tmp_path)
+    service = RAW["services"]["minio-init"]
+    script = " ".join(service["command"])
+    [document] = [line.strip() for line in script.splitlines() if line.strip().startswith("{")]
+    assert json.loads(document) == minio.engines_policy()
+    assert f"mc admin policy create vxp {minio.ENGINES_POLICY} " in script
+    user = '"$$MINIO_ENGINES_ACCESS_KEY_ID"'
+    assert f'mc admin user add vxp {user} "$$MINIO_ENGINES_SECRET_ACCESS_KEY"' in script
+    assert f"mc admin policy attach vxp {minio.ENGINES_POLICY} --user {user}" in script
+    env = service["environment"]
+    for key, secret in (
+        ("MINIO_ENGINES_ACCESS_KEY_ID", "minio_engines_access_key_id"),
+        ("MINIO_ENGINES_SECRET_ACCESS_KEY", "minio_engines_secret_access_key"),
+    ):
+        _assert_same_secrets(key, ctx.secrets[secret], env[key], ctx.secrets)
 
 
 def test_catalog_is_built_from_this_repository() -> None:

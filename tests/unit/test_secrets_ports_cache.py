@@ -20,6 +20,9 @@ def test_secrets_are_private_generated_and_stable(tmp_path: Path) -> None:
     assert first["lakefs_access_key_id"].startswith("AKIA")
     assert len(first["lakefs_access_key_id"]) == 20
     assert secrets.load_or_create(path) == first
+    # engines get their own MinIO key pair, never the root user's
+    assert first["minio_engines_access_key_id"] != first["minio_root_user"]
+    assert first["minio_engines_secret_access_key"] != first["minio_root_password"]
     # another installation gets other keys: no well-known defaults
     assert secrets.load_or_create(tmp_path / "other.json") != first
 

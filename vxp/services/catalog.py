@@ -12,7 +12,7 @@ import httpx
 from vxp import __version__
 from vxp.core.settings import Key
 from vxp.services.base import Component, Context, LaunchSpec
-from vxp.services.minio import WAREHOUSE_BUCKET
+from vxp.services.minio import WAREHOUSE_BUCKET, MinIO
 
 # prefixes besides the warehouse root where clients may put tables and views; the local stack has
 # no configuration file, so it comes from the environment `vxp up` runs in
@@ -58,8 +58,16 @@ class Catalog(Component):
         if ctx.stack == "full":
             env |= {
                 "VXP_CATALOG_S3_ENDPOINT": f"http://127.0.0.1:{ctx.ports['minio']}",
+                # the catalog's own pair: it reads and writes metadata, also under allowed
+                # locations outside the warehouse bucket
                 "VXP_CATALOG_S3_ACCESS_KEY_ID": ctx.secrets["minio_root_user"],
                 "VXP_CATALOG_S3_SECRET_ACCESS_KEY": ctx.secrets["minio_root_password"],
+                # what engines get in loadTable's config: the warehouse bucket only, no delete
+                # (vxp.services.minio.engines_policy), never the root user
+                "VXP_CATALOG_S3_CLIENT_ACCESS_KEY_ID": ctx.secrets["minio_engines_access_key_id"],
+                "VXP_CATALOG_S3_CLIENT_SECRET_ACCESS_KEY": ctx.secrets[
+                    "minio_engines_secret_access_key"
+                ],
             }
         return env
 
@@ -81,12 +89,18 @@ class Catalog(Component):
         return ctx.run_dir(self.name) / "allowed-locations"
 
     def prepare(self, ctx: Context) -> None:
-        """Create the file warehouse and record the allowed locations the catalog starts with.
+        """Create the file warehouse, make sure the engines' MinIO user exists (full stack) and
+        record the allowed locations the catalog starts with.
 
         Raises:
             OSError: a directory or file cannot be written.
+            minio.error.MinioAdminException: MinIO refused to create the engines' user.
         """
         (ctx.home.data / "warehouse").mkdir(parents=True, exist_ok=True)
+        if ctx.stack == "full":
+            # MinIO may still run from an older vxp that never created the engines' user; the
+            # key pair the catalog hands out must work (idempotent)
+            MinIO().ensure_engines_user(ctx)
         # `vxp env` (and so `vxp gc`) must report the prefixes the running catalog was started
         # with, not those of the shell that happens to ask
         self._allowed_locations_file(ctx).write_text(os.environ.get(ALLOWED_LOCATIONS, ""))
@@ -141,6 +155,7 @@ class Catalog(Component):
         allowed_file = self._allowed_locations_file(ctx)
         allowed = allowed_file.read_text().strip() if allowed_file.exists() else ""
         if allowed:
-            # `vxp gc` marks the tables and views there too (and refuses to run without them)
+            # `vxp gc` marks the tables and views there too (without them, it would take such a
+            # table for a planted pointer: docs/reference/gc.md)
             settings[ALLOWED_LOCATIONS] = allowed
         return settings

@@ -7,8 +7,15 @@ generated root credentials, and never phones home.
 :meth:`MinIO.settings` exports, for ``vxp env``:
 
 - ``VXP_S3_ENDPOINT``: the S3 API endpoint;
-- ``VXP_S3_ACCESS_KEY_ID`` / ``VXP_S3_SECRET_ACCESS_KEY``: the MinIO root user and password;
+- ``VXP_S3_ACCESS_KEY_ID`` / ``VXP_S3_SECRET_ACCESS_KEY``: the MinIO root user and password
+  (``vxp gc`` deletes with them);
 - ``VXP_S3_REGION``: the region MinIO reports.
+
+Engines never get the root user: :meth:`MinIO.after_start` creates the *engines* user
+(``minio_engines_access_key_id`` of the installation's secrets) with :data:`ENGINES_POLICY`, which
+allows reading, listing and writing the warehouse bucket and nothing else, no delete
+(:func:`engines_policy`). The catalog hands that key pair to engines in ``loadTable``'s config,
+Trino reads and writes with it (docs/explainers/catalog-security.md).
 
 Only ``VXP_*`` names: ``eval "$(vxp env)"`` must never replace a user's own ``AWS_*`` variables.
 """
@@ -16,7 +23,7 @@ Only ``VXP_*`` names: ``eval "$(vxp env)"`` must never replace a user's own ``AW
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import boto3
 import httpx
@@ -37,6 +44,47 @@ VERSION = "0.0.0-20260212201848-7aac2a2c5b7c"
 REGION = DEFAULT_REGION
 # the bucket that holds Iceberg table files written outside lakeFS' storage namespaces
 WAREHOUSE_BUCKET = "vxp-warehouse"
+# the MinIO policy of the engines' user (engines_policy)
+ENGINES_POLICY = "vxp-engines"
+# MinIO's answer to attaching a policy the user already has
+_ALREADY_APPLIED = "XMinioAdminPolicyChangeAlreadyApplied"
+
+
+def engines_policy(bucket: str = WAREHOUSE_BUCKET) -> dict[str, Any]:
+    """The IAM policy of the engines' MinIO user: read, list and write ``bucket``, nothing else.
+
+    Objects can be read and written, including multipart uploads (and aborting one's own), but
+    not deleted: deleting warehouse files is ``vxp gc``'s alone, since a file one branch no
+    longer needs may be what a tag reads (docs/reference/gc.md). Other buckets (lakeFS's
+    storage) are out of reach. Actions are AWS IAM's S3 actions, which MinIO implements.
+
+    Returns:
+        The policy document, ready to be sent as JSON.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:ListBucket",
+                    "s3:GetBucketLocation",
+                    "s3:ListBucketMultipartUploads",
+                ],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            },
+        ],
+    }
 
 
 class MinIO(CachedComponent):
@@ -110,12 +158,14 @@ class MinIO(CachedComponent):
         )
 
     def after_start(self, ctx: Context) -> None:
-        """Create the lakeFS and warehouse buckets; a restart finds them there already.
+        """Create the lakeFS and warehouse buckets and the engines' user; a restart finds them
+        there already (:meth:`ensure_engines_user`).
 
         Raises:
             botocore.exceptions.ClientError: MinIO refused to create a bucket for another reason
                 than owning it already.
             botocore.exceptions.BotoCoreError: MinIO cannot be reached.
+            minio.error.MinioAdminException: MinIO refused an admin request.
         """
         s3 = self.client(ctx)
         for bucket in (LAKEFS_BUCKET, WAREHOUSE_BUCKET):
@@ -125,6 +175,39 @@ class MinIO(CachedComponent):
                 # a restart finds the buckets already there
                 if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
                     raise
+        self.ensure_engines_user(ctx)
+
+    def ensure_engines_user(self, ctx: Context) -> None:
+        """Create or update the engines' MinIO user and its policy (:func:`engines_policy`).
+
+        Idempotent: the policy and the user's secret key are written again (the installation's
+        secrets win), attaching a policy the user already has counts as done. Through MinIO's
+        admin API (minio-py's ``MinioAdmin``), as the root user.
+
+        Raises:
+            minio.error.MinioAdminException: MinIO refused a request.
+            urllib3.exceptions.HTTPError: MinIO cannot be reached.
+        """
+        from minio.credentials.providers import StaticProvider
+        from minio.error import MinioAdminException
+        from minio.minioadmin import MinioAdmin
+
+        admin = MinioAdmin(
+            endpoint=f"127.0.0.1:{ctx.ports['minio']}",
+            credentials=StaticProvider(
+                ctx.secrets["minio_root_user"], ctx.secrets["minio_root_password"]
+            ),
+            region=REGION,
+            secure=False,
+        )
+        user = ctx.secrets["minio_engines_access_key_id"]
+        admin.policy_add(ENGINES_POLICY, policy=engines_policy())
+        admin.user_add(user, ctx.secrets["minio_engines_secret_access_key"])
+        try:
+            admin.attach_policy([ENGINES_POLICY], user=user)
+        except MinioAdminException as exc:
+            if _ALREADY_APPLIED not in str(exc):
+                raise
 
     def settings(self, ctx: Context) -> dict[str, str]:
         """``VXP_S3_*`` for ``vxp env``; never ``AWS_*``, which stay the user's."""

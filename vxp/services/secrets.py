@@ -1,7 +1,8 @@
 """Per-installation secrets, generated on first use and stored with mode 0600.
 
 There are no well-known default keys: every installation gets its own lakeFS admin key pair,
-MinIO root credentials, PostgreSQL password and lakeFS encryption secret.
+MinIO root credentials, the engines' MinIO key pair (limited to the warehouse, unable to delete),
+PostgreSQL password and lakeFS encryption secret.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def _generate() -> dict[str, str]:
         "lakefs_encrypt_secret": secrets.token_urlsafe(32),
         "minio_root_user": "vxp-" + secrets.token_hex(6),
         "minio_root_password": secrets.token_urlsafe(30),
+        # the key pair the catalog hands engines, and Trino's: a MinIO user whose policy allows
+        # the warehouse bucket only, without delete (vxp.services.minio.engines_policy)
+        "minio_engines_access_key_id": _access_key_id(),
+        "minio_engines_secret_access_key": secrets.token_urlsafe(30),
         "postgres_password": secrets.token_urlsafe(24),
         "catalog_token_secret": secrets.token_urlsafe(32),
         "hooks_secret": secrets.token_urlsafe(32),

@@ -242,8 +242,10 @@ class Trino(CachedComponent):
             ),
             "VXP_S3_ENDPOINT": f"http://127.0.0.1:{ctx.ports['minio']}",
             "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": ctx.secrets["minio_root_user"],
-            "AWS_SECRET_ACCESS_KEY": ctx.secrets["minio_root_password"],
+            # the engines' MinIO user: the warehouse bucket only, no delete (deleting table
+            # files is `vxp gc`'s alone), never the root user (vxp.services.minio.engines_policy)
+            "AWS_ACCESS_KEY_ID": ctx.secrets["minio_engines_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": ctx.secrets["minio_engines_secret_access_key"],
         }
 
     def launch(self, ctx: Context) -> LaunchSpec:
