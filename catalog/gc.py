@@ -32,7 +32,10 @@ anything when a retained pointer, metadata file, manifest list or manifest canno
 it would reference is unknown. A pointer the catalog refuses to load (not a JSON object with a
 text ``metadata-location``; control characters or ``.``/``..`` segments; or a metadata location
 outside the root and the allowed locations; anyone who can write a branch can plant one) keeps
-nothing alive: it is ignored, never read, and listed in the report's ``bad_pointers``. gc and the
+nothing alive: it is ignored, never read, and listed in the report's ``bad_pointers``. A
+manifest list or manifest that retained metadata names outside them is never read either (only a
+planted metadata file names one: the catalog refuses them at commit), listed in
+``skipped_files``; the rest of that table is marked as usual. gc and the
 catalog must therefore be given the same root and allowed locations: a table the catalog loads
 from a location gc was not told about would keep nothing alive here.
 """
@@ -187,6 +190,39 @@ class BadPointer:
         }
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """A manifest list or manifest that retained metadata names but gc never reads: it lies
+    outside the root and the allowed locations (or has control characters, ``.``/``..``).
+
+    The catalog never writes one there and refuses one in a commit, so it comes from a planted
+    metadata file; what it would reference is not kept alive (the rest of the table is).
+
+    Attributes:
+        kind: ``manifest list`` or ``manifest``.
+        location: the file's location, as the referencing file spells it.
+        referenced_by: the metadata file or manifest list naming it.
+        reason: why it is not read, in words.
+    """
+
+    kind: str
+    location: str
+    referenced_by: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.location!r} named by {self.referenced_by!r} ({self.reason})"
+
+    def to_json(self) -> dict[str, str]:
+        """The fields as one JSON object (kind, location, referenced_by, reason)."""
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "referenced_by": self.referenced_by,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Report:
     """What one run did (or, with ``dry_run``, would do).
@@ -198,6 +234,8 @@ class Report:
         missing_reachable: reachable files under a swept prefix that do not exist.
         bad_pointers: retained pointers the catalog refuses to load, ignored (they keep no
             file alive: no engine reads through them), sorted.
+        skipped_files: manifest lists and manifests retained metadata names outside the root
+            and the allowed locations, never read (what they would reference is not kept).
         leftover_branches: temporary branches of the catalog that no commit can finish any
             more, deleted before marking (:func:`vxp.catalog.leftovers.sweep`).
         sample: up to 20 of the deleted keys.
@@ -227,26 +265,25 @@ class Report:
     # pointers the catalog refuses to load (not a JSON object with a text metadata-location;
     # control characters, "." or ".." segments; outside the root and allowed locations): ignored
     bad_pointers: list[BadPointer] = field(default_factory=list)
+    # manifest lists and manifests outside the root and allowed locations: never read
+    skipped_files: list[SkippedFile] = field(default_factory=list)
     # "<repo>/<branch>": catalog temporary branches deleted (with dry_run: to delete) as leftovers
     leftover_branches: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
 def _refusal(location: str, warehouse: Warehouse) -> str | None:
-    """Why the catalog refuses to load metadata at ``location``, or None when it loads it.
+    """Why the catalog refuses to follow ``location`` (a predicate: "is outside …"), or None.
 
     The same rules as ``MetadataFiles.check_location`` (catalog/metadata.py): no control
     characters, no ``.`` or ``..`` segment, and under the root or an allowed location.
     """
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in location):
-        return "its metadata location has a control character"
+        return "has a control character"
     if "/../" in location + "/" or "/./" in location + "/":
-        return "its metadata location has a '.' or '..' segment"
+        return "has a '.' or '..' segment"
     if not warehouse.holds(location):
-        return (
-            f"its metadata location {location!r} is outside the warehouse root and the allowed "
-            "locations"
-        )
+        return "is outside the warehouse root and the allowed locations"
     return None
 
 
@@ -426,23 +463,47 @@ class _Run:
         marked = {file_key(location) for location in metadata_locations | view_locations}
         self.progress.phase("reading table metadata", len(metadata_locations))
         manifest_lists: set[str] = set()
-        for lists, statistics in self._map(self._read_metadata, sorted(metadata_locations)):
-            manifest_lists.update(lists)
+        ordered = sorted(metadata_locations)
+        for location, (lists, statistics) in zip(
+            ordered, self._map(self._read_metadata, ordered), strict=True
+        ):
+            manifest_lists.update(self._readable(lists, "manifest list", location))
             marked.update(file_key(path) for path in statistics)
         marked.update(file_key(path) for path in manifest_lists)
 
         self.progress.phase("reading manifest lists", len(manifest_lists))
         manifests: dict[str, ManifestFile] = {}
-        for listed in self._map(self._read_manifest_list, sorted(manifest_lists)):
+        ordered = sorted(manifest_lists)
+        for location, listed in zip(
+            ordered, self._map(self._read_manifest_list, ordered), strict=True
+        ):
+            paths = {m.manifest_path for m in listed}
+            readable = set(self._readable(sorted(paths), "manifest", location))
             for manifest in listed:
-                manifests.setdefault(manifest.manifest_path, manifest)
+                if manifest.manifest_path in readable:
+                    manifests.setdefault(manifest.manifest_path, manifest)
         marked.update(file_key(path) for path in manifests)
+        self.report.skipped_files.sort(key=lambda f: (f.location, f.referenced_by))
 
         self.progress.phase("reading manifests", len(manifests))
         for files in self._map(self._read_manifest, list(manifests.values())):
             marked.update(file_key(path) for path in files)
         self.report.reachable_files = len(marked)
         return marked
+
+    def _readable(self, locations: Iterable[str], kind: str, referenced_by: str) -> list[str]:
+        """``locations`` gc may read; the others are recorded in ``skipped_files`` (never read:
+        a planted metadata file may name any file of this host, or another host)."""
+        readable = []
+        for location in locations:
+            reason = _refusal(location, self.warehouse)
+            if reason is None:
+                readable.append(location)
+            else:
+                self.report.skipped_files.append(
+                    SkippedFile(kind, location, referenced_by, f"it {reason}")
+                )
+        return readable
 
     def _retained_states(self, repo: str) -> list[_State]:
         """Every retained commit of ``repo`` (one per distinct meta-range), then every branch."""
@@ -517,7 +578,10 @@ class _Run:
         if not isinstance(location, str):
             reason: str | None = "not a JSON object with a text metadata-location"
         else:
-            reason = _refusal(location, self.warehouse)
+            refusal = _refusal(location, self.warehouse)
+            reason = None if refusal is None else f"its metadata location {refusal}"
+            if refusal is not None and "control" not in refusal:
+                reason = f"its metadata location {location!r} {refusal}"
         if reason is not None:
             # the catalog refuses to load such a pointer (anyone who can write a branch can
             # plant one), so no engine reads files through it: it keeps nothing alive, it is

@@ -191,6 +191,16 @@ def gc(
         for pointer in report.bad_pointers:
             bad.add_row(pointer.repository, pointer.ref[:12], pointer.table, pointer.reason)
         console.print(bad, highlight=False, soft_wrap=True)
+    if report.skipped_files:
+        console.print(
+            f"[yellow]warning:[/yellow] {len(report.skipped_files)} manifest list(s) or "
+            "manifest(s) named outside the warehouse root and the allowed locations were not "
+            "read (what they would reference is not kept):",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for skipped in report.skipped_files:
+            console.print(f"  {skipped}", highlight=False, soft_wrap=True)
     if report.leftover_branches:
         done = "would delete" if dry_run else "deleted"
         console.print(
@@ -222,6 +232,7 @@ def _json(report: Report) -> dict[str, object]:
         "sample": report.sample,
         "missing_reachable": report.missing_reachable,
         "bad_pointers": [pointer.to_json() for pointer in report.bad_pointers],
+        "skipped_files": [skipped.to_json() for skipped in report.skipped_files],
         "leftover_branches": report.leftover_branches,
         "seconds": round(report.seconds, 3),
     }

@@ -7,6 +7,7 @@ reads the tables back at retained commits and tags.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import time
@@ -519,6 +520,15 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
     table = cat.create_table("trial.t", schema=ARROW)
     table.append(ids([1, 2]))
     table.append(ids([3]))
+    # a metadata file an engine with write access to the warehouse could plant: valid, but its
+    # last snapshot's manifest list is a file of the gc host
+    raw = local(table.metadata_location).read_bytes()
+    document = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    document["snapshots"][-1]["manifest-list"] = "file:///etc/passwd"
+    crafted = plant(
+        repo_dir / "evil" / "metadata" / f"00000-{uuid.uuid4()}.metadata.json",
+        json.dumps(document).encode(),
+    )
     kept = files_under(repo_dir)
     orphan = plant(repo_dir / "trial" / "orphan.parquet")
     objects = f"/repositories/{repo}/branches/main/objects"
@@ -527,7 +537,9 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
         "_vxp/catalog/tables/evil/elsewhere.json": "s3://other-bucket/x/00001.metadata.json",
         "_vxp/catalog/views/evil/v.json": "file:///proc/self/environ",
     }
-    for path, location in planted.items():
+    # loadable by the catalog (inside the warehouse): not a bad pointer
+    crafted_pointer = {"_vxp/catalog/tables/evil/crafted.json": crafted.as_uri()}
+    for path, location in (planted | crafted_pointer).items():
         body = f'{{"metadata-location": "{location}"}}'.encode()
         admin.client.post(objects, params={"path": path}, content=body).raise_for_status()
     admin.client.post(
@@ -544,6 +556,12 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
     for bad in mine:
         assert bad["ref"], bad
         assert "outside the warehouse root and the allowed locations" in bad["reason"], bad
+    # the crafted metadata's manifest list is never read; the rest of it is marked
+    skipped = [f for f in report["skipped_files"] if f["referenced_by"] == crafted.as_uri()]
+    assert [(f["kind"], f["location"]) for f in skipped] == [
+        ("manifest list", "file:///etc/passwd")
+    ]
+    assert "outside the warehouse root and the allowed locations" in skipped[0]["reason"]
     # gc ran: the orphan is gone, every file of the valid table is there and it reads back
     assert not orphan.exists()
     assert files_under(repo_dir) == kept
