@@ -27,17 +27,20 @@ explicit table location, ``add_files``). Sweep lists ``<root>/<repo>/`` of the s
 only and deletes files that are unmarked and older than the cut-off, so files of a commit still
 in flight (written, pointer not yet merged) survive. Tables and views may also live under the
 catalog's allowed locations (``VXP_CATALOG_ALLOWED_LOCATIONS``): their files are marked like any
-other, but nothing outside ``<root>/<repo>/`` is ever listed or deleted. The run refuses to delete
-anything when a retained pointer, metadata file, manifest list or manifest cannot be read: what
-it would reference is unknown. A pointer the catalog refuses to load (not a JSON object with a
-text ``metadata-location``; control characters or ``.``/``..`` segments; or a metadata location
-outside the root and the allowed locations; anyone who can write a branch can plant one) keeps
-nothing alive: it is ignored, never read, and listed in the report's ``bad_pointers``. A
-manifest list or manifest that retained metadata names outside them is never read either (only a
-planted metadata file names one: the catalog refuses them at commit), listed in
-``skipped_files``; the rest of that table is marked as usual. gc and the
-catalog must therefore be given the same root and allowed locations: a table the catalog loads
-from a location gc was not told about would keep nothing alive here.
+other, but nothing outside ``<root>/<repo>/`` is ever listed or deleted.
+
+The run refuses to delete anything when storage fails to answer for a retained metadata file, or
+a manifest list or manifest under the root or the allowed locations cannot be read or parsed:
+what it would reference is unknown. A pointer the catalog refuses to load (not a JSON object with
+a text ``metadata-location``; control characters or ``.``/``..`` segments; a metadata location
+outside the root and the allowed locations; a metadata file that does not exist or is not table
+metadata; anyone who can write a branch can plant one) keeps nothing alive: it is ignored, its
+location never read when outside, and listed in the report's ``bad_pointers``. A manifest list
+or manifest that retained metadata names outside the root and the allowed locations is never
+read either (only a planted metadata file names one: the catalog refuses them at commit), listed
+in ``skipped_files``; the rest of that table is marked as usual. gc and the catalog must
+therefore be given the same root and allowed locations: a table the catalog loads from a
+location gc was not told about would keep nothing alive here.
 """
 
 from __future__ import annotations
@@ -451,24 +454,36 @@ class _Run:
         self.progress.phase("reading table and view pointers", len(distinct))
         metadata_locations: set[str] = set()
         view_locations: set[str] = set()
+        # the pointers naming each table metadata file, to report them when it is no metadata
+        named_by: dict[str, list[tuple[_State, str]]] = {}
         locations = self._map(self._read_pointer, distinct.values())
-        for (_, is_view, _), location in zip(distinct, locations, strict=True):
+        for (_, is_view, _), item, location in zip(
+            distinct, distinct.values(), locations, strict=True
+        ):
             if location is not None:
                 (view_locations if is_view else metadata_locations).add(location)
+                if not is_view:
+                    named_by.setdefault(location, []).append(item)
         self.report.metadata_files = len(metadata_locations)
         self.report.view_metadata_files = len(view_locations)
-        self.report.bad_pointers.sort(key=lambda b: (b.repository, b.path, b.ref))
 
         # a view's metadata file references no other file: marking it is all a view needs
         marked = {file_key(location) for location in metadata_locations | view_locations}
         self.progress.phase("reading table metadata", len(metadata_locations))
         manifest_lists: set[str] = set()
         ordered = sorted(metadata_locations)
-        for location, (lists, statistics) in zip(
-            ordered, self._map(self._read_metadata, ordered), strict=True
-        ):
+        for location, read in zip(ordered, self._map(self._read_metadata, ordered), strict=True):
+            if isinstance(read, str):
+                # a pointer the catalog refuses to load: it keeps nothing alive (its metadata
+                # file, if any, stays marked: it lies where a bad pointer is all it costs)
+                for state, path in named_by[location]:
+                    bad = BadPointer(state.repo, state.ref, path, _table_name(path), read)
+                    self.report.bad_pointers.append(bad)
+                continue
+            lists, statistics = read
             manifest_lists.update(self._readable(lists, "manifest list", location))
             marked.update(file_key(path) for path in statistics)
+        self.report.bad_pointers.sort(key=lambda b: (b.repository, b.path, b.ref))
         marked.update(file_key(path) for path in manifest_lists)
 
         self.progress.phase("reading manifest lists", len(manifest_lists))
@@ -600,15 +615,27 @@ class _Run:
         except OSError as exc:
             raise GcError(f"cannot read {what} {location!r}: {exc}") from exc
 
-    def _read_metadata(self, location: str) -> tuple[list[str], list[str]]:
-        """The manifest lists and statistics files of the metadata file at ``location``."""
-        raw = self._read(location, "table metadata")
-        if raw[:2] == _GZIP_MAGIC:
-            raw = gzip.decompress(raw)
+    def _read_metadata(self, location: str) -> tuple[list[str], list[str]] | str:
+        """The manifest lists and statistics files of the metadata file at ``location``, or why
+        the catalog refuses to load a table from it (missing, or not table metadata).
+
+        Raises:
+            GcError: storage answered with another error (what the file references is unknown).
+        """
         try:
+            raw = self._read(location, "table metadata")
+        except GcError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                # the catalog answers 404 for such a table: no engine reads through it
+                return f"its metadata file {location!r} does not exist"
+            raise
+        try:
+            if raw[:2] == _GZIP_MAGIC:
+                raw = gzip.decompress(raw)
             metadata: TableMetadata = TableMetadataUtil.parse_raw(raw.decode())
-        except Exception as exc:
-            raise GcError(f"{location!r} is not valid Iceberg table metadata: {exc}") from exc
+        except Exception:
+            # the catalog answers 400 for such a table (MetadataFiles.read_raw)
+            return f"its metadata file {location!r} is not Iceberg table metadata"
         lists = [snapshot.manifest_list for snapshot in metadata.snapshots]
         statistics = [s.statistics_path for s in metadata.statistics]
         statistics += [s.statistics_path for s in metadata.partition_statistics]

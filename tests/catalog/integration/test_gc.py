@@ -537,9 +537,15 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
         "_vxp/catalog/tables/evil/elsewhere.json": "s3://other-bucket/x/00001.metadata.json",
         "_vxp/catalog/views/evil/v.json": "file:///proc/self/environ",
     }
+    # inside the warehouse, but the catalog answers 404 (no file) or 400 (not metadata)
+    data_file = min(p for p in kept if p.suffix == ".parquet")
+    inside = {
+        "_vxp/catalog/tables/evil/missing.json": (repo_dir / "evil" / "none.json").as_uri(),
+        "_vxp/catalog/tables/evil/notmeta.json": data_file.as_uri(),
+    }
     # loadable by the catalog (inside the warehouse): not a bad pointer
     crafted_pointer = {"_vxp/catalog/tables/evil/crafted.json": crafted.as_uri()}
-    for path, location in (planted | crafted_pointer).items():
+    for path, location in (planted | inside | crafted_pointer).items():
         body = f'{{"metadata-location": "{location}"}}'.encode()
         admin.client.post(objects, params={"path": path}, content=body).raise_for_status()
     admin.client.post(
@@ -550,12 +556,15 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
         lakefs_server, catalog_server, "--repo", repo, "--older-than", "0s", "--format", "json"
     )
     report = json.loads(output[output.index("{") :])
-    mine = [b for b in report["bad_pointers"] if b["repository"] == repo]
-    assert {b["table"] for b in mine} == {"evil.passwd", "evil.elsewhere", "evil.v"}
-    assert {b["path"] for b in mine} == set(planted)
-    for bad in mine:
+    mine = {b["table"]: b for b in report["bad_pointers"] if b["repository"] == repo}
+    assert set(mine) == {"evil.passwd", "evil.elsewhere", "evil.v", "evil.missing", "evil.notmeta"}
+    assert {b["path"] for b in mine.values()} == set(planted) | set(inside)
+    for bad in mine.values():
         assert bad["ref"], bad
-        assert "outside the warehouse root and the allowed locations" in bad["reason"], bad
+        if bad["path"] in planted:
+            assert "outside the warehouse root and the allowed locations" in bad["reason"], bad
+    assert "does not exist" in mine["evil.missing"]["reason"]
+    assert "is not Iceberg table metadata" in mine["evil.notmeta"]["reason"]
     # the crafted metadata's manifest list is never read; the rest of it is marked
     skipped = [f for f in report["skipped_files"] if f["referenced_by"] == crafted.as_uri()]
     assert [(f["kind"], f["location"]) for f in skipped] == [
@@ -570,5 +579,5 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
     # the table output names each one too
     text = vxp_gc(lakefs_server, catalog_server, "--repo", repo, "--dry-run")
     assert "pointer(s) the catalog refuses to load were ignored" in text
-    for name in ("evil.passwd", "evil.elsewhere", "evil.v"):
+    for name in mine:
         assert name in text
