@@ -319,8 +319,10 @@ class PlatformClient:
             # this machine's
             extensions = self.settings.duckdb_extension_directory
             cache = extensions.parent if extensions is not None else Home.from_env().cache
+            # the client runs its user's own SQL in the user's own process: the extensions'
+            # signature check (most of a connection's ~1 s set-up) protects nothing here
             self._duckdb = engine.session(
-                cache, self.settings, self.repository, self.commit, pinned=True
+                cache, self.settings, self.repository, self.commit, pinned=True, own_sql=True
             )
         return self._duckdb
 
