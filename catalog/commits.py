@@ -41,6 +41,7 @@ from vxp.lakefs import (
     LakeFSBadRequest,
     LakeFSConflict,
     LakeFSError,
+    LakeFSPreconditionFailed,
     LakeFSUnreachable,
     Session,
 )
@@ -123,7 +124,7 @@ def run(
         LakeFSNotFound: ``repo`` does not exist.
         LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
             :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-            :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+            :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
     """
     me = _Pending(plan, exhausted)
     queue = _queue((repo, branch, caller.access_key_id, caller.user_id))
@@ -368,6 +369,12 @@ def _land(
             raise _Conflict from exc
         except LakeFSConflict as exc:
             raise _Conflict from exc
+        except LakeFSPreconditionFailed as exc:
+            from vxp.checks.refusals import explain_refusal
+
+            # lakeFS says only "pre-merge hook aborted": the engine's user gets the checks'
+            # reasons (which check, which table, how to fix), read from the hook run's output
+            raise explain_refusal(session, repo, branch, exc) from exc
         except LakeFSBadRequest as exc:
             # lakeFS refuses (400) to merge into a branch with uncommitted changes
             if session.has_uncommitted(repo, branch):

@@ -135,7 +135,7 @@ def run(
         LakeFSNotFound: the repository does not exist.
         LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
             :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-            :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+            :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
     """
     return commits.run(
         session,
@@ -341,7 +341,7 @@ class EntryService:
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         kind = self.kind
         src, dst = source.location, target.location

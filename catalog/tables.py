@@ -57,7 +57,7 @@ class TableService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         validate_name("table", table.name)
         loc = table.location
@@ -100,7 +100,7 @@ class TableService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         validate_name("table", table.name)
         loc = table.location
@@ -159,7 +159,7 @@ class TableService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         if not changes:
             raise BadRequest("a transaction needs at least one table change")
@@ -271,7 +271,7 @@ class TableService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         # purging, too, only drops the pointer (see EntryService._drop)
         self._drop(

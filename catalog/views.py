@@ -66,7 +66,7 @@ class ViewService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         validate_name("view", view.name)
         location = self._new_location(view, request.location, request.properties)
@@ -95,7 +95,7 @@ class ViewService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         validate_name("view", view.name)
         self.files.check_location(request.metadata_location, "metadata location")
@@ -141,7 +141,7 @@ class ViewService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         loc = view.location
         requirements = [dump(r) for r in request.requirements]
@@ -188,7 +188,7 @@ class ViewService(EntryService):
             LakeFSNotFound: the repository does not exist.
             LakeFSError: lakeFS refused otherwise or cannot be reached (rendered by
                 :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
-                :class:`~vxp.lakefs.LakeFSPreconditionFailed`.
+                :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
         """
         names = [*view.location.namespace, view.name]
         self._drop(

@@ -481,8 +481,11 @@ def test_the_hooks_keep_layers_merge_only(embedded: Stack, repo: str) -> None:
     session = embedded.session()
     before = session.branch_head(repo, "integration")
     lake = catalog(embedded, f"{repo}.integration")
-    with pytest.raises((ForbiddenError, RESTError)):
+    with pytest.raises((ForbiddenError, RESTError)) as refused:
         lake.create_namespace("direct")
+    # the engine's user reads the checks' reason and the flow to use, not a bare 412
+    assert "not written straight into integration" in str(refused.value)
+    assert "vxp branch create" in str(refused.value)
     assert session.branch_head(repo, "integration") == before
     runs = [r for r in list_runs(session, repo, branch="integration") if r.status == "failed"]
     assert runs, "lakeFS ran the hook and it refused"
