@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vxp.core.errors import Conflict, InvalidInput, NotFound
-from vxp.lakefs import LakeFSConflict, LakeFSNotFound, Session
+from vxp.lakefs import LakeFSConflict, LakeFSNotFound, LakeFSPreconditionFailed, Session
 
 from .delivery import DeliveredFile, sha256_file
 
@@ -427,6 +427,7 @@ def merge_into_layer(
 
     Raises:
         Conflict: the layer changed the same tables or objects meanwhile; nothing changed.
+        PreconditionFailed: a hook on the layer refused the run (the checks' reasons).
     """
     try:
         return session.merge(
@@ -442,6 +443,11 @@ def merge_into_layer(
             "change to the same tables landed meanwhile; nothing was changed",
             hint=f"run the same command again: it re-plans against the new {layer!r}",
         ) from exc
+    except LakeFSPreconditionFailed as exc:
+        from vxp.checks.refusals import explain_refusal
+
+        # a hook on the layer refused the run: say which check and why, not a bare 412
+        raise explain_refusal(session, repo, layer, exc) from exc
 
 
 def write_state(
@@ -679,7 +685,8 @@ def _merge_source_owned(
     hint: str,
 ) -> str:
     """Merge ``source`` into ``destination``, resolving conflicts on the run's source-owned
-    objects with lakeFS strategy ``winner``; any other conflict raises :class:`Conflict`."""
+    objects with lakeFS strategy ``winner``; any other conflict raises :class:`Conflict`, a
+    hook's refusal :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons."""
     conflicting = [
         d.path
         for d in session.diff_refs(repo, destination, source, three_dot=True)
@@ -692,14 +699,19 @@ def _merge_source_owned(
             f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}; nothing was changed",
             hint=hint,
         )
-    return session.merge(
-        repo,
-        source,
-        destination,
-        message,
-        {RUN_KEY: names.run, SOURCE_KEY: names.source},
-        strategy=winner if conflicting else None,
-    )
+    try:
+        return session.merge(
+            repo,
+            source,
+            destination,
+            message,
+            {RUN_KEY: names.run, SOURCE_KEY: names.source},
+            strategy=winner if conflicting else None,
+        )
+    except LakeFSPreconditionFailed as exc:
+        from vxp.checks.refusals import explain_refusal
+
+        raise explain_refusal(session, repo, destination, exc) from exc
 
 
 # --- the steps every kind of run shares (``vxp ingest study``, ``vxp ingest files``) ---------

@@ -441,6 +441,42 @@ def test_phi_marked_in_a_delivered_dictionary_never_reaches_an_app_branch(
     assert "table basel.dm" in {p.subject for p in leaks}
 
 
+def test_an_ingestion_run_a_contract_refuses_says_why_and_leaves_integration(
+    embedded: Stack, repo: str, tmp_path: Path
+) -> None:
+    """A delivery that breaks a contract on an integration table: lakeFS's hook refuses the
+    run's merge into integration, and the run fails with the checks' reasons (not a bare 412)."""
+    from vxp.ingestion.ingest_study import ingest_study
+    from vxp.ingestion.study import validate_study
+
+    def delivery(name: str, rows: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "contents.csv").write_text(
+            "dataset,variable,label,type,key\ndm,USUBJID,subject,string,Y\ndm,AGE,age,long,N\n"
+        )
+        (folder / "dm.csv").write_text("USUBJID,AGE\n" + rows)
+        return folder
+
+    session = embedded.session()
+    first = validate_study(delivery("1", "BASEL-001,30\n"))
+    assert ingest_study(session, embedded.settings, repo, "basel", first, merge=True).commits
+    contract = _work(session, repo, "integration")
+    _commit(
+        session, repo, contract, {"_vxp/contracts/basel.dm.yaml": b"columns:\n  age: {max: 120}\n"}
+    )
+    _merge(embedded, repo, contract, "integration")
+
+    before = session.branch_head(repo, "integration")
+    second = validate_study(delivery("2", "BASEL-001,30\nBASEL-002,150\n"))
+    with pytest.raises(ChecksFailed) as refused:
+        ingest_study(session, embedded.settings, repo, "basel", second, merge=True)
+    offending = ({"usubjid": "BASEL-002", "age": 150, "subject_sk": 2},)
+    assert [p.rows for p in refused.value.problems] == [offending], refused.value.problems
+    assert "basel.dm" in str(refused.value)
+    assert session.branch_head(repo, "integration") == before
+
+
 def test_vxp_hooks_install_is_idempotent_from_the_cli(embedded: Stack, repo_name: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in set(Key)}
     env |= {"VXP_HOME": str(embedded.home.root), "COLUMNS": "200"}
