@@ -216,6 +216,16 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
     assert "both sides removed or rewrote the same 1 file(s)" in output
     assert "--strategy trial.visits=ours|theirs" in output
     assert "trial.sites" not in output
+    # --format json: the conflict as JSON on stdout, still exit 3
+    result = cli.run("merge", "right", "integration", "--format", "json")
+    assert result.returncode == 3, result.stdout + result.stderr
+    conflict = json.loads(result.stdout)
+    assert conflict["conflict"] is True
+    assert [c["table"] for c in conflict["conflicts"]] == ["trial.visits"]
+    (visits_conflict,) = conflict["conflicts"]
+    assert visits_conflict["destination"].startswith("2 snapshot(s): delete ")
+    assert visits_conflict["source"].startswith("2 snapshot(s): delete ")
+    assert any("same 1 file(s)" in r for r in visits_conflict["reasons"])
 
     assert cli.head("integration") == before
     tables = cli.json("tables", "list")

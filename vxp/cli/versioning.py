@@ -109,20 +109,26 @@ def merge(
     Example: vxp merge exp-qc integration --repo clinical --strategy trial.visits=theirs
     """
     from vxp.checks.merge import checked_merge
-    from vxp.domain.merging import parse_strategies
+    from vxp.domain.merging import MergeConflict, parse_strategies
     from vxp.domain.refs import parse_metadata
 
-    # the one merge path, with the destination layer's checks (issue 12)
-    result = checked_merge(
-        session(),
-        repository(repo),
-        source,
-        destination,
-        message=message,
-        metadata=parse_metadata(meta or []),
-        strategies=parse_strategies(strategy or []),
-        settings=settings(),
-    )
+    try:
+        # the one merge path, with the destination layer's checks (issue 12)
+        result = checked_merge(
+            session(),
+            repository(repo),
+            source,
+            destination,
+            message=message,
+            metadata=parse_metadata(meta or []),
+            strategies=parse_strategies(strategy or []),
+            settings=settings(),
+        )
+    except MergeConflict as conflict:
+        if format is OutputFormat.json:
+            # a script reads the conflict from stdout; the error still goes to stderr, exit 3
+            print_json(conflict.to_json())
+        raise
     if format is OutputFormat.json:
         print_json(result.to_json())
         return

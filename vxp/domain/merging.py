@@ -119,12 +119,24 @@ class Conflict:
         return head + "".join(f"\n    {line}" for line in self.explanation)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"path", "table", "namespace", "explanation"}``."""
+        """``{"path", "table", "namespace", "explanation", "destination", "source",
+        "reasons"}``: ``destination``/``source`` are what each side did since the common
+        version (None when not known), ``reasons`` why the two do not commute."""
+        sides: dict[str, str | None] = {"destination": None, "source": None}
+        reasons: list[str] = []
+        for line in self.explanation:
+            label, sep, text = line.partition(": ")
+            if sep and label in sides:
+                sides[label] = text
+            else:
+                reasons.append(text if sep and label == "conflict" else line)
         return {
             "path": self.path,
             "table": self.table,
             "namespace": self.namespace,
             "explanation": list(self.explanation),
+            **sides,
+            "reasons": reasons,
         }
 
 
@@ -161,7 +173,22 @@ class MergeConflict(errors.Conflict):
             "nothing was changed",
             hint=choice,
         )
+        self.source = source
+        self.destination = destination
         self.conflicts = conflicts
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"conflict": true, "source", "destination", "message", "hint", "conflicts":
+        [Conflict.to_json(), ...]}`` (every conflict, not only the first :attr:`SHOWN`), for
+        ``vxp merge --format json``."""
+        return {
+            "conflict": True,
+            "source": self.source,
+            "destination": self.destination,
+            "message": self.message,
+            "hint": self.hint,
+            "conflicts": [c.to_json() for c in self.conflicts],
+        }
 
 
 def _conflict(path: str, explanation: tuple[str, ...] = ()) -> Conflict:
