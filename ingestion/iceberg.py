@@ -8,10 +8,13 @@ tables change at once or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import requests
 
+from vxp.core.errors import Unavailable
 from vxp.core.settings import Settings
 from vxp.domain.engines.common import CatalogAccess
 
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
-__all__ = ["Tables", "nullable"]
+__all__ = ["Tables", "catalog_reachable", "nullable"]
 
 #: rows per Arrow chunk written in one go (bounds memory; all chunks form one Iceberg commit)
 CHUNK_ROWS = 500_000
@@ -31,17 +34,45 @@ def nullable(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in schema], metadata=schema.metadata)
 
 
+@contextmanager
+def catalog_reachable(settings: Settings) -> Iterator[None]:
+    """Run the body; a catalog that cannot be reached becomes :class:`Unavailable`.
+
+    pyiceberg's REST client talks to the catalog with ``requests`` (lakeFS is reached with
+    httpx), so a refused or dropped connection surfaces as ``requests.ConnectionError`` or
+    ``requests.Timeout``; the CLI's contract turns :class:`Unavailable` into exit code 4
+    (``docs/reference/cli.md``) instead of a traceback.
+
+    Args:
+        settings: where the catalog is (its URI goes into the message).
+
+    Raises:
+        Unavailable: the body failed to connect to the catalog.
+    """
+    try:
+        yield
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise Unavailable(
+            f"cannot reach the vxp catalog at {settings.catalog_uri} ({type(exc).__name__})",
+            hint="check `vxp status`; `vxp up` restarts what died",
+        ) from exc
+
+
 class Tables:
     """The Iceberg tables of one repository at one branch, for a run's writes.
 
     Args:
         settings: where the catalog is.
         repository, branch: the ref-scoped warehouse ``<repository>.<branch>``.
+
+    Raises:
+        Unavailable: the catalog cannot be reached (its client fetches a token at once).
     """
 
     def __init__(self, settings: Settings, repository: str, branch: str) -> None:
         self.warehouse = f"{repository}.{branch}"
-        self.catalog: Catalog = CatalogAccess.from_settings(settings).pyiceberg(self.warehouse)
+        with catalog_reachable(settings):
+            self.catalog: Catalog = CatalogAccess.from_settings(settings).pyiceberg(self.warehouse)
         self._namespaces: set[str] = set()
 
     def exists(self, identifier: str) -> bool:

@@ -23,7 +23,7 @@ from vxp.lakefs import Session
 
 from .evolution import check_evolution
 from .files.media import detect
-from .iceberg import Tables
+from .iceberg import Tables, catalog_reachable
 from .integration import (
     DatasetData,
     IntegrationResult,
@@ -90,6 +90,38 @@ def ingest_study(
         Unavailable: lakeFS or the catalog went away; the layers are as they were, or (after
             the ``source`` merge) a re-run completes ``integration``.
     """
+    # the catalog may go away at any of the run's table reads and writes
+    with catalog_reachable(settings):
+        return _ingest_study(
+            session,
+            settings,
+            repo,
+            source,
+            delivery,
+            partial=partial,
+            merge=merge,
+            jobs=jobs,
+            engine=engine,
+            progress=progress,
+            now=now,
+        )
+
+
+def _ingest_study(
+    session: Session,
+    settings: Settings,
+    repo: str,
+    source: str,
+    delivery: StudyPlan,
+    *,
+    partial: bool,
+    merge: bool,
+    jobs: int,
+    engine: Engine,
+    progress: Progress | None,
+    now: Callable[[], dt.datetime],
+) -> RunReport:
+    """:func:`ingest_study` without the mapping of an unreachable catalog."""
     validate_source_name(source)
     trino = trino_url(settings) if engine is Engine.trino else None
     progress = progress or SilentProgress()

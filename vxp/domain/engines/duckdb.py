@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from vxp.core.errors import VxpError
+from vxp.core.errors import Unavailable, VxpError
 from vxp.core.settings import DEFAULT_REGION, Settings
 from vxp.domain.engines.common import REF_CATALOG, CatalogAccess, Result, repository_catalog
 
@@ -206,16 +206,29 @@ def attach(
 
     Raises:
         NotFound: no catalog URI is configured.
-        VxpError: DuckDB could not attach (the catalog is unreachable or refused).
-        duckdb.Error: DuckDB refused the catalog secret.
+        Unavailable: the catalog cannot be reached.
+        VxpError: DuckDB could not attach (the catalog refused).
     """
     catalog = CatalogAccess.from_settings(settings)
-    conn.execute(catalog_secret_sql(catalog))
     warehouse = repository if ref is None else f"{repository}.{ref}"
     try:
+        # DuckDB fetches the OAuth2 token when the secret is created
+        conn.execute(catalog_secret_sql(catalog))
         conn.execute(attach_warehouse_sql(catalog.uri, warehouse, alias, immutable=immutable))
     except duckdb.Error as exc:
+        if _unreachable(exc):
+            raise Unavailable(
+                f"cannot reach the vxp catalog at {catalog.uri}: {exc}",
+                hint="check `vxp status`; `vxp up` restarts what died",
+            ) from exc
         raise VxpError(f"DuckDB could not attach warehouse {warehouse!r}: {exc}") from exc
+
+
+def _unreachable(exc: duckdb.Error) -> bool:
+    """Whether DuckDB's error says the catalog could not be connected to (its httpfs wording:
+    "Could not connect to server", "Could not get token from …: Could not connect …")."""
+    message = str(exc).lower()
+    return "could not connect" in message or "connection refused" in message
 
 
 def session(
@@ -279,9 +292,16 @@ def query(cache: Path, settings: Settings, sql: str, repository: str, ref: str) 
             relation = conn.execute(sql)
             table = relation.to_arrow_table() if relation.description else pa.table({})
         except duckdb.Error as exc:
-            raise VxpError(
-                f"DuckDB: {exc}", hint=f"the query ran at ref {ref!r} of {repository!r}"
-            ) from exc
+            hint = f"the query ran at ref {ref!r} of {repository!r}"
+            if "Failed to commit" in str(exc):
+                # after a refused commit DuckDB deletes the files it wrote; engines' keys cannot
+                # delete (only `vxp gc` does), so DuckDB may report that instead of the refusal
+                hint += (
+                    "; the catalog refused the commit: a tag or commit is read-only, and "
+                    "source/integration change only by merge (write on a work branch with --ref); "
+                    "files DuckDB wrote are left for `vxp gc`"
+                )
+            raise VxpError(f"DuckDB: {exc}", hint=hint) from exc
         return Result(table, time.monotonic() - start)
     finally:
         conn.close()
