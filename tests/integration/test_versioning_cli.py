@@ -233,6 +233,13 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
     assert table_rows(tables, "trial.sites") == 0
 
     cli.fails("merge", "right", "integration", "--strategy", "mine", text="expected ours, theirs")
+    # a strategy for a table not in conflict (a typo, or one only one side changed) is refused
+    typo = cli.fails(
+        "merge", "right", "integration", "--strategy", "trial.visitz=ours", text="trial.visitz"
+    )
+    assert "tables both sides changed: trial.visits; nothing was merged" in typo
+    cli.fails("merge", "right", "integration", "--strategy", "trial.sites=ours", text="trial.sites")
+    assert cli.head("integration") == before
     merged = cli.json("merge", "right", "integration", "--strategy", "trial.visits=theirs")
     assert merged["tables"][0]["table"] == "trial.visits"
     assert merged["tables"][0]["how"] == "theirs"
@@ -298,6 +305,11 @@ def test_diff_tables_added_dropped_changed(embedded: Stack, cli: Cli, repo: str)
     assert "+3 -0" in one and "append " in one
     assert "+ {'id': 3, 'site': 'basel'}" in one
     assert "trial.gone" not in one and "tables: 0 added, 1 changed, 0 dropped" in one
+    # a typo is an error naming the tables at either ref, not "no change"
+    typo = cli.fails("diff", "before", "work", "--table", "trial.nope", text="no table trial.nope")
+    assert "extra.fresh, trial.gone, trial.grown, trial.kept" in typo
+    # a table unchanged between the refs is no error
+    assert "tables: 0 added, 0 changed" in cli.ok("diff", "before", "work", "-t", "trial.kept")
     # the same refs the other way round
     reverse = {t["table"]: t["change"] for t in cli.json("diff", "work", "before")["tables"]}
     assert reverse == {"trial.grown": "changed", "trial.gone": "added", "extra.fresh": "dropped"}

@@ -19,7 +19,7 @@ from vxp.cli.options import (
     print_listing,
     repository,
 )
-from vxp.core.errors import VxpError
+from vxp.core.errors import NotFound, VxpError
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.domain.refs import CommitInfo
 from vxp.domain.refs import commit as commit_branch
@@ -27,6 +27,7 @@ from vxp.lakefs import LakeFSPreconditionFailed
 
 if TYPE_CHECKING:
     from vxp.domain.tables import RefDiff, TableDiff, TableState
+    from vxp.lakefs import Session
 
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
 # other `vxp` commands start fast
@@ -103,7 +104,8 @@ def merge(
     When both sides changed the same table, vxp merges the two Iceberg histories if they
     commute (both appended rows or deleted different files; different columns added). Anything
     else is a conflict: each table is explained (which side did what), nothing is merged and the
-    command exits 3 until you choose with --strategy. Merges into a layer branch run that
+    command exits 3 until you choose with --strategy (naming a table both sides did not change
+    is an error, exit 1). Merges into a layer branch run that
     layer's checks on the merged tree first (exit 1 with every problem; nothing merged).
 
     Example: vxp merge exp-qc integration --repo clinical --strategy trial.visits=theirs
@@ -261,6 +263,32 @@ def _print_diff(result: RefDiff) -> None:
     )
 
 
+def _require_table(lakefs: Session, repo: str, table: str, result: RefDiff) -> None:
+    """Refuse ``--table`` naming a table that exists at neither ref (a typo would otherwise
+    read as "no change").
+
+    Raises:
+        NotFound: naming the table and every table at either ref.
+    """
+    from vxp.core.layout import TABLES, parse_table_pointer, table_pointer
+    from vxp.domain.tables import parse_table_name
+
+    wanted = table_pointer(*parse_table_name(table))
+    present: set[str] = set()
+    for commit in (result.left_commit, result.right_commit):
+        for entry in lakefs.list_objects(repo, commit, TABLES + "/", delimiter=""):
+            if entry.path == wanted:
+                return
+            parsed = parse_table_pointer(entry.path)
+            if parsed is not None:
+                present.add(".".join((*parsed[0], parsed[1])))
+    raise NotFound(
+        f"no table {table} at {result.left} or {result.right}; tables there: "
+        + (", ".join(sorted(present)) or "none"),
+        hint="vxp tables list REF shows a ref's tables",
+    )
+
+
 @app.command()
 def diff(
     left: Annotated[str, typer.Argument(help="the older ref (branch, tag or commit)")],
@@ -280,13 +308,16 @@ def diff(
     """Compare two refs table by table: tables added, dropped and changed, with snapshot IDs,
     row counts (deletes applied), column and metadata changes, and rows added, removed and
     changed (by the table's identifier columns, when it has them); plus a count of other
-    changed objects.
+    changed objects. A --table that exists at neither ref is an error (exit 1).
 
     Example: vxp diff v1 integration --table trial.visits --rows 5
     """
     from vxp.domain.tables import diff as diff_refs
 
-    result = diff_refs(session(), settings(), repository(repo), left, right, table=table, rows=rows)
+    lakefs, name = session(), repository(repo)
+    result = diff_refs(lakefs, settings(), name, left, right, table=table, rows=rows)
+    if table is not None and not result.tables:
+        _require_table(lakefs, name, table, result)
     if format is OutputFormat.json:
         print_json(result.to_json())
     else:

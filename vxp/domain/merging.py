@@ -293,7 +293,7 @@ def merge(
     Raises:
         NotFound: no such repository, ``source`` or ``destination``.
         InvalidInput: ``destination`` already has every change of ``source``, or has uncommitted
-            changes.
+            changes, or ``strategies`` names a table both sides did not change.
         MergeConflict: both sides changed the same objects, or tables in ways that do not
             commute and no strategy chooses.
         Conflict: the destination moved while the merge was checked; retry.
@@ -320,6 +320,7 @@ def merge(
             "branch with uncommitted changes",
             hint=f"commit them (vxp commit --branch {destination}) or reset them first",
         )
+    _check_named_tables(chosen, conflicted, source, destination)
     tables: list[Planned] = []
     unresolved: list[Conflict] = []
     others: list[str] = []
@@ -425,6 +426,31 @@ def merge(
             # the merge itself is settled; a leftover hidden branch only costs a ref
             log.warning("could not delete temporary branch %s/%s: %s", repository, temp, exc)
     return MergeResult(commit_id, merged_tables)
+
+
+def _check_named_tables(
+    chosen: Mapping[str, Strategy], conflicted: list[str], source: str, destination: str
+) -> None:
+    """Refuse per-table strategies for tables both sides did not change (a typo would
+    otherwise merge silently with the strategy unused).
+
+    Raises:
+        InvalidInput: every such table at once, with the tables in conflict.
+    """
+    in_conflict = sorted(
+        ".".join((*parsed[0], parsed[1]))
+        for parsed in map(parse_table_pointer, conflicted)
+        if parsed is not None
+    )
+    unknown = sorted(key for key in chosen if key != ALL and key not in in_conflict)
+    if unknown:
+        listed = ", ".join(in_conflict) if in_conflict else "none"
+        raise InvalidInput(
+            f"--strategy names {', '.join(unknown)}: not a table both {source!r} and "
+            f"{destination!r} changed (no such table, or only one side changed it); tables "
+            f"both sides changed: {listed}; nothing was merged",
+            hint="name a table both sides changed, or drop that --strategy",
+        )
 
 
 def _land(
