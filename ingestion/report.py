@@ -6,15 +6,27 @@ Exit codes (``docs/reference/ingestion.md``): 0 landed or unchanged (or landed w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from .integration import TableChange
-from .problems import Problems
+from .problems import Problem, Problems
+from .study.checks import PROBLEM_LIMIT
 
-__all__ = ["Outcome", "Progress", "RunReport", "SilentProgress"]
+__all__ = ["Outcome", "Progress", "RunReport", "SilentProgress", "omitted"]
+
+#: the summary problem of :func:`vxp.ingestion.study.checks.more_problems`
+_MORE = re.compile(r"… and ([\d,]+) more ")
+
+
+def omitted(problem: Problem) -> int:
+    """How many problems ``problem`` stands for beyond itself: ``n`` for the summary problem
+    "… and n more …" of a file past the per-kind limit (``PROBLEM_LIMIT``), else 0."""
+    found = _MORE.match(problem.message)
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 class Outcome(StrEnum):
@@ -49,6 +61,21 @@ class RunReport:
     transfer: dict[str, int] = field(default_factory=dict)
     #: files kept under quarantine/<source>/<run>/ (``--quarantine``), relative paths
     quarantined: list[str] = field(default_factory=list)
+
+    @property
+    def error_total(self) -> int:
+        """Every error of the delivery, the ones past the per-kind limit counted too (a summary
+        problem "… and n more" stands for ``n`` errors, not for one)."""
+        return sum(omitted(p) or 1 for p in self.problems.errors)
+
+    def error_summary(self) -> str:
+        """The sentence that ends an invalid run, e.g. "the delivery has 9,001 errors (the
+        first 100 of each kind are listed)"; the note only when some are not listed."""
+        total = self.error_total
+        note = ""
+        if any(omitted(p) for p in self.problems.errors):
+            note = f" (the first {PROBLEM_LIMIT} of each kind are listed)"
+        return f"the delivery has {total:,} error{'' if total == 1 else 's'}{note}"
 
     def to_json(self) -> dict[str, Any]:
         return {

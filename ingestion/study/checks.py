@@ -28,6 +28,18 @@ from .types import ColumnType
 
 #: At most this many problems per (code, column) and file; then one summary problem.
 PROBLEM_LIMIT = 100
+
+
+def more_problems(n: int, what: str = "such problems") -> str:
+    """The message of the summary problem that stands for ``n`` problems not listed.
+
+    It is reported at the line of the last listed problem of its kind, so that it sorts after
+    them (problems sort by file, line, column, code, message; "…" after letters), and
+    :func:`vxp.ingestion.report.omitted` reads ``n`` back to count every error.
+    """
+    return f"… and {n:,} more {what} (the first {PROBLEM_LIMIT} are listed)."
+
+
 #: DuckDB memory of one file's checks; the key hashes spill to a temporary folder past it
 MEMORY_LIMIT = "192MB"
 #: at most this many repeated keys are looked at to report the first ones by line

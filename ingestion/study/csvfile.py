@@ -33,7 +33,15 @@ import pyarrow.csv as pacsv
 
 from ..delivery import DeliveredFile
 from ..problems import Problems
-from .checks import PROBLEM_LIMIT, BatchChecker, Finding, confirm_duplicates, quote, text_check
+from .checks import (
+    PROBLEM_LIMIT,
+    BatchChecker,
+    Finding,
+    confirm_duplicates,
+    more_problems,
+    quote,
+    text_check,
+)
 from .types import ColumnType
 
 SNIFF_BYTES = 1 << 16
@@ -94,6 +102,7 @@ def _check_encoding(f: DeliveredFile, encoding: str, problems: Problems) -> bool
     """Report lines with undecodable bytes (streaming, 1 MiB blocks of whole lines)."""
     clean = True
     reported = 0
+    last_reported = 0
     line_base = 1
     rest = b""
     with f.path.open("rb") as fh:
@@ -112,6 +121,7 @@ def _check_encoding(f: DeliveredFile, encoding: str, problems: Problems) -> bool
                     except UnicodeDecodeError as exc:
                         reported += 1
                         if reported <= PROBLEM_LIMIT:
+                            last_reported = line_base + i
                             problems.error(
                                 "file.encoding",
                                 f"Byte 0x{line[exc.start]:02x} at position {exc.start + 1} "
@@ -126,8 +136,9 @@ def _check_encoding(f: DeliveredFile, encoding: str, problems: Problems) -> bool
     if reported > PROBLEM_LIMIT:
         problems.error(
             "file.encoding",
-            f"… and {reported - PROBLEM_LIMIT} more lines with undecodable bytes.",
+            more_problems(reported - PROBLEM_LIMIT, "lines with undecodable bytes"),
             file=f.relative_path,
+            line=last_reported,
         )
     return clean
 
@@ -239,6 +250,8 @@ def check_csv(
         break
     candidates = checker.duplicate_candidates()
     findings = list(checker.findings)
+    # the line of the last listed problem of each (code, column): its summary row goes there
+    last_line: dict[tuple[str, str | None], int] = {}
     if findings or invalid or candidates:
         keys = [layout.header.index(c) for c in key_columns]
         wanted = {x.ordinal for x in findings} | {o for group in candidates for o in group}
@@ -258,14 +271,18 @@ def check_csv(
                 others = [str(lines.get(o, "?")) for o in same if o != x.ordinal]
                 message = f"{x.message} line(s) {', '.join(others)}."
             problems.error(x.code, message, file=f.relative_path, line=line, column=x.column)
+            if line is not None:
+                kind = (x.code, x.column)
+                last_line[kind] = max(last_line.get(kind, 0), line)
     for (code, column), n in sorted(
         checker.counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
     ):
         if n > PROBLEM_LIMIT:
             problems.error(
                 code,
-                f"… and {n - PROBLEM_LIMIT} more such problems.",
+                more_problems(n - PROBLEM_LIMIT),
                 file=f.relative_path,
+                line=last_line.get((code, column)),
                 column=column,
             )
     if len(candidates) > PROBLEM_LIMIT:
@@ -288,6 +305,7 @@ def _lines_of(
     width = len(layout.header)
     ordinal = 0
     ragged = 0
+    last_ragged = 0
     with _open_text_bytes(f.path, layout) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         reader = csv.reader(text, delimiter=layout.delimiter)
@@ -299,9 +317,9 @@ def _lines_of(
             if len(record) != width:
                 ragged += 1
                 if ragged <= PROBLEM_LIMIT:
+                    last_ragged = start
                     problems.error(
-                        "row.ragged",
-                        f"The row has {len(record)} fields, the header {width}.",
+                        *_ragged(record, width, start, reader.line_num),
                         file=f.relative_path,
                         line=start,
                     )
@@ -312,9 +330,26 @@ def _lines_of(
                 values[ordinal] = tuple(record[k] for k in keys)
     if ragged > PROBLEM_LIMIT:
         problems.error(
-            "row.ragged", f"… and {ragged - PROBLEM_LIMIT} more ragged rows.", file=f.relative_path
+            "row.ragged",
+            more_problems(ragged - PROBLEM_LIMIT, "rows with the wrong number of fields"),
+            file=f.relative_path,
+            line=last_ragged,
         )
     return out, values
+
+
+def _ragged(record: Sequence[str], width: int, start: int, end: int) -> tuple[str, str]:
+    """Code and message of a row whose field count is not the header's (lines ``start`` to
+    ``end``). A row that runs over several lines with a line break inside a field most likely
+    has a quote that is never closed (RFC 4180: a quoted field runs to its closing quote), which
+    is what the user must fix, not the number of fields."""
+    if end > start and any("\n" in value or "\r" in value for value in record):
+        return (
+            "row.unclosed_quote",
+            f"Unclosed quote starting at line {start}: the row runs to line {end} "
+            f'({len(record)} fields, the header {width}); close the quote or double it ("").',
+        )
+    return "row.ragged", f"The row has {len(record)} fields, the header {width}."
 
 
 def read_csv_batches(

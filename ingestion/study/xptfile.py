@@ -30,7 +30,14 @@ import pyreadstat
 
 from ..delivery import DeliveredFile
 from ..problems import Problems
-from .checks import PROBLEM_LIMIT, BatchChecker, confirm_duplicates, number_check, quote
+from .checks import (
+    PROBLEM_LIMIT,
+    BatchChecker,
+    confirm_duplicates,
+    more_problems,
+    number_check,
+    quote,
+)
 from .types import ColumnType
 
 CHUNK_ROWS = 100_000
@@ -154,14 +161,18 @@ def check_xpt(
             checker.check(_raw_batch(data, layout))
     except Exception as exc:
         problems.error("file.format", f"The file cannot be read: {exc}", file=f.relative_path)
+    last_line: dict[tuple[str, str | None], int] = {}
     for x in checker.findings:
         problems.error(x.code, x.message, file=f.relative_path, line=x.ordinal, column=x.column)
+        last_line[(x.code, x.column)] = max(last_line.get((x.code, x.column), 0), x.ordinal)
     for (code, column), n in checker.counts.items():
         if n > PROBLEM_LIMIT:
+            # at the last listed line of its kind, so that it sorts after them
             problems.error(
                 code,
-                f"… and {n - PROBLEM_LIMIT} more such problems.",
+                more_problems(n - PROBLEM_LIMIT),
                 file=f.relative_path,
+                line=last_line.get((code, column)),
                 column=column,
             )
     candidates = checker.duplicate_candidates()

@@ -99,7 +99,9 @@ def test_many_problems_are_capped_per_column(tmp_path: Path) -> None:
     _study(tmp_path, [f"k{i},x,1.5,n" for i in range(1000)])
     plan = validate_study(tmp_path)
     typed = [p for p in plan.problems if p.code == "value.type"]
-    assert len(typed) == 101 and typed[-1].message == "… and 900 more such problems."
+    assert len(typed) == 101 and typed[-1].message == (
+        "… and 900 more such problems (the first 100 are listed)."
+    )
     assert [p.line for p in typed[:3]] == [2, 3, 4]
 
 
