@@ -115,6 +115,15 @@ def test_strategy_chooses_a_side_of_a_real_conflict(embedded: Stack, repo: str) 
         settings=embedded.settings,
     )
     assert [(t.table, t.how) for t in result.tables] == [("trial.visits", "theirs")]
+    # what the choice threw away: the destination's snapshots since the common version, each
+    # with its operation and rows (left's overwrite: a delete of the 3 rows, an append of 1)
+    left_snapshots = [s.snapshot_id for s in left.load_table("trial.visits").snapshots()[-2:]]
+    (detail,) = [t.detail for t in result.tables]
+    assert detail.startswith(
+        "kept the source's version; dropped the destination's changes since the common "
+        "version: 2 snapshot(s) "
+    ), detail
+    assert f"delete {left_snapshots[0]} (-3 rows), append {left_snapshots[1]} (+1 rows)" in detail
     assert rows(embedded, repo, "integration", "trial.visits") == Counter(
         (i, "basel") for i in (20, 21)
     )
@@ -326,6 +335,13 @@ def test_a_dropped_table_conflicts_and_theirs_drops_it(embedded: Stack, repo: st
         settings=embedded.settings,
     )
     assert [(t.table, t.how) for t in result.tables] == [("trial.visits", "theirs")]
+    (detail,) = [t.detail for t in result.tables]
+    current = left.load_table("trial.visits").current_snapshot()
+    assert current is not None
+    assert detail == (
+        "dropped, as the source did; dropped the destination's version of the table "
+        f"(snapshot {current.snapshot_id})"
+    )
     assert not at(embedded, repo, "integration").table_exists("trial.visits")
     # the commit before the merge still reads the table
     assert rows(embedded, repo, kept, "trial.visits") == Counter((i, "basel") for i in (1, 2, 3, 4))

@@ -240,6 +240,52 @@ def _side_story(base: TableMetadata, side: TableMetadata) -> str:
     return "; ".join(parts) or "no change of schema or data (a new metadata file only)"
 
 
+def _snapshot_change(snapshot: Snapshot) -> str:
+    """``append 812 (+3 rows)``, ``delete 913 (-10 rows)``: the snapshot's operation and the
+    rows its summary says it added and removed (Iceberg spec, "Snapshot summary":
+    ``added-records``, ``deleted-records``; row deltas of delete files are
+    ``added-position-deletes``/``added-equality-deletes``)."""
+    summary = snapshot.summary
+    operation = summary.operation.value if summary else "?"
+    counts: list[str] = []
+    if summary is not None:
+        added = int(summary.get("added-records") or 0)
+        removed = int(summary.get("deleted-records") or 0)
+        removed += int(summary.get("added-position-deletes") or 0)
+        removed += int(summary.get("added-equality-deletes") or 0)
+        if added:
+            counts.append(f"+{added}")
+        if removed:
+            counts.append(f"-{removed}")
+    rows = f" ({' '.join(counts)} rows)" if counts else ""
+    return f"{operation} {snapshot.snapshot_id}{rows}"
+
+
+def _dropped_story(base: TableMetadata | None, side: TableMetadata) -> str:
+    """What of one side a ``ours``/``theirs`` choice does not take: its snapshots since the
+    common version ``base`` (each with its operation and row counts, the newest
+    :data:`_SHOWN_SNAPSHOTS`) and its column changes, in one line."""
+    snapshots = _ancestors(side, base)
+    parts: list[str] = []
+    if snapshots:
+        shown = ", ".join(_snapshot_change(s) for s in reversed(snapshots[:_SHOWN_SNAPSHOTS]))
+        more = (
+            f" and {len(snapshots) - _SHOWN_SNAPSHOTS} older"
+            if len(snapshots) > _SHOWN_SNAPSHOTS
+            else ""
+        )
+        parts.append(f"{len(snapshots)} snapshot(s) {shown}{more}")
+    if base is not None:
+        schema = _schema_changes(base.schema(), side.schema())
+        if schema:
+            parts.append("columns: " + "; ".join(schema))
+    return "; ".join(parts) or "no change of data or columns"
+
+
+#: how many of a side's snapshots a ``ours``/``theirs`` detail names
+_SHOWN_SNAPSHOTS = 5
+
+
 def _specs(metadata: TableMetadata) -> tuple[Any, ...]:
     return (
         tuple(spec.model_dump_json() for spec in metadata.partition_specs),
@@ -540,15 +586,18 @@ class Planner:
     ) -> Planned | Unmergeable:
         chosen = ours if strategy == "ours" else theirs
         side = "destination" if strategy == "ours" else "source"
+        lost = self._lost(strategy, ours, theirs)
         if chosen is None:
             # the chosen side dropped the table: so does the merge (its files stay for time travel)
-            return Planned(path, None, TableMerge(dotted, strategy, f"dropped, as the {side} did"))
+            return Planned(
+                path, None, TableMerge(dotted, strategy, f"dropped, as the {side} did; {lost}")
+            )
         pointer = Pointer.from_bytes(chosen)
         metadata = self.reader.metadata(pointer.metadata_location)
         kept = TableMerge(
             dotted,
             strategy,
-            f"kept the {side}'s version",
+            f"kept the {side}'s version; {lost}",
             metadata.current_snapshot_id,
             pointer.metadata_location,
         )
@@ -575,6 +624,34 @@ class Planner:
             dataclasses.replace(kept, metadata_location=location),
             [_write_metadata(self.io, recorded, location)],
         )
+
+    def _lost(self, strategy: Strategy, ours: bytes | None, theirs: bytes | None) -> str:
+        """What of the side not chosen the merge leaves out, since the common version:
+        ``ours`` does not take the source's changes, ``theirs`` drops the destination's
+        (a whole-table choice: docs/how-to/merge-tables.md)."""
+        other, name = (theirs, "source") if strategy == "ours" else (ours, "destination")
+        verb = "did not take" if strategy == "ours" else "dropped"
+        if other is None:
+            return f"the {name} had dropped the table"
+        other_location = Pointer.from_bytes(other).metadata_location
+        other_metadata = self.reader.metadata(other_location)
+        chosen = ours if strategy == "ours" else theirs
+        if chosen is None:
+            # no version on the chosen side to find the common version with
+            return (
+                f"{verb} the {name}'s version of the table "
+                f"(snapshot {other_metadata.current_snapshot_id})"
+            )
+        base: TableMetadata | None = None
+        chosen_location = Pointer.from_bytes(chosen).metadata_location
+        chosen_metadata = self.reader.metadata(chosen_location)
+        if chosen_metadata.table_uuid != other_metadata.table_uuid:
+            return f"{verb} the {name}'s table of the same name (a different table)"
+        base_location = self._base(chosen_location, chosen_metadata, other_location, other_metadata)
+        if base_location is not None:
+            base = self.reader.metadata(base_location)
+        since = "since the common version" if base is not None else "(no common version found)"
+        return f"{verb} the {name}'s changes {since}: {_dropped_story(base, other_metadata)}"
 
     def _combine(
         self, dotted: str, path: str, ours: bytes | None, theirs: bytes | None
