@@ -208,6 +208,8 @@ def _rows_cell(t: TableDiff) -> str:
 
 
 def _print_diff(result: RefDiff) -> None:
+    from vxp.domain.table_changes import row_text
+
     console = Console()
     console.print(
         f"{result.left} ({result.left_commit[:12]}) → {result.right} ({result.right_commit[:12]})",
@@ -244,10 +246,10 @@ def _print_diff(result: RefDiff) -> None:
         )
         for label, sample in (("+", changes.sample_added), ("-", changes.sample_removed)):
             for row in sample:
-                console.print(f"  {label} {escape(str(row))}", highlight=False)
+                console.print(f"  {label} {escape(row_text(row))}", highlight=False)
         for pair in changes.sample_changed:
             console.print(
-                f"  ~ {escape(str(pair['before']))}\n    → {escape(str(pair['after']))}",
+                f"  ~ {escape(row_text(pair['before']))}\n    → {escape(row_text(pair['after']))}",
                 highlight=False,
             )
     tables = ", ".join(

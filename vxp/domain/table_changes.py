@@ -8,6 +8,8 @@ engines read them.
 
 from __future__ import annotations
 
+import datetime
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -341,7 +343,32 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, datetime.date | datetime.time):
+        # ISO 8601 (``2024-01-15``, ``2024-01-15T10:30:00+00:00``), not Python's str()
+        return value.isoformat()
+    # Decimal, UUID: their plain text (``91.2``)
     return str(value)
+
+
+def row_text(row: Mapping[str, Any]) -> str:
+    """One sample row as text, ``id=3, site=basel, visit=2024-01-15, score=91.2``: values as in
+    JSON output (ISO dates, plain decimals, hex bytes), SQL NULL as ``null``, nested values as
+    JSON.
+
+    Args:
+        row: column name → value, as :attr:`RowChanges.sample_added` holds them.
+    """
+    parts: list[str] = []
+    for name, value in row.items():
+        plain = _jsonable(value)
+        if plain is None:
+            text = "null"
+        elif isinstance(plain, dict | list | bool):
+            text = json.dumps(plain)
+        else:
+            text = str(plain)
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
