@@ -7,10 +7,14 @@ Routes:
   when they pass (and a signed record is kept), 412 with every problem when they do not, 500
   when a check cannot run: lakeFS fails the hook on anything but 2xx, so hooks fail closed.
 - ``GET /v1/actions``: the action files for this installation (``vxp hooks install``).
-- ``GET /v1/repositories/{repo}/audit``: layer-branch commits without a passing record.
+- ``GET /v1/repositories/{repo}/audit``: layer-branch commits without a passing record, and
+  layer-branch heads without vxp's action or (``app-*``) with PHI columns.
+- ``POST /v1/repositories/{repo}/audit/accept``: ``{"commit_id", "reason"}``: record, signed,
+  that a bypass was reviewed and accepted by the caller (``vxp audit --accept``).
 - ``GET /healthz``: liveness, no authentication.
 
-The last two take the caller's lakeFS key pair (HTTP Basic), checked with lakeFS.
+The audit routes and ``/v1/actions`` take the caller's lakeFS key pair (HTTP Basic), checked
+with lakeFS.
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from vxp.checks import phi
 from vxp.checks.actions import render
-from vxp.checks.audit import audit
-from vxp.checks.base import CheckEnv, WarmDuckDB
-from vxp.checks.events import Event, target_of, validate_event
+from vxp.checks.audit import AuditResult, audit
+from vxp.checks.base import CheckEnv, Problem, Target, WarmDuckDB
+from vxp.checks.events import CREATE_BRANCH, Event, target_of, validate_event
 from vxp.checks.records import RecordStore
 from vxp.core.errors import InvalidInput, NotFound
 from vxp.hooks.dictionaries import dictionary_phi
@@ -112,7 +117,8 @@ def create_app(settings: Settings) -> FastAPI:
         where = f"{event.repository}/{event.branch} ({event.event_type})"
         try:
             report = validate_event(env, event, expected)
-            if report.passed:
+            # a branch's creation makes no commit, so there is nothing for the audit to vouch
+            if report.passed and event.event_type != CREATE_BRANCH:
                 _, key = target_of(env, event)
                 store.put(key, report, event.event_type)
         except Exception as exc:
@@ -141,8 +147,42 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> dict[str, Any]:
         """Layer-branch commits of ``repository`` without a passing record."""
         try:
-            return audit(session, repository, store).to_json()
+            return _audit(session, repository).to_json()
         except (LakeFSNotFound, NotFound) as exc:
             raise HTTPException(404, detail=f"repository {repository!r} does not exist") from exc
+
+    def _phi_at(repository: str, branch: str, head: str) -> list[Problem]:
+        return phi.check(env, Target(repository, branch, head, None))
+
+    def _audit(session: Session, repository: str) -> AuditResult:
+        return audit(session, repository, store, expected=expected, phi_check=_phi_at)
+
+    @app.post("/v1/repositories/{repository}/audit/accept")
+    def accept_bypass(
+        repository: str,
+        commit_id: Annotated[str, Body()],
+        reason: Annotated[str, Body()],
+        session: Session = Depends(caller),  # noqa: B008 - FastAPI's dependency idiom
+    ) -> dict[str, Any]:
+        """Record, signed, that the bypass ``commit_id`` was reviewed and accepted: 404 when no
+        such commit, 409 when it is not a bypass, 422 without a reason."""
+        if not reason.strip():
+            raise HTTPException(422, detail="an acceptance needs a reason (--reason)")
+        try:
+            commit = session.get_commit(repository, commit_id)
+            if commit is None:
+                raise HTTPException(404, detail=f"no commit {commit_id!r} in {repository!r}")
+            bypasses = {b.commit_id for b in _audit(session, repository).bypasses}
+        except (LakeFSNotFound, NotFound) as exc:
+            raise HTTPException(404, detail=f"repository {repository!r} does not exist") from exc
+        if commit.id not in bypasses:
+            raise HTTPException(
+                409,
+                detail=f"commit {commit.id[:12]} of {repository!r} is not a bypass "
+                "(it was validated, or it is not on a layer branch's first-parent history)",
+            )
+        record = store.accept(repository, commit.id, reason, session.current_user())
+        log.warning("%s: bypass %s accepted by %s", repository, commit.id, record["accepted_by"])
+        return {k: v for k, v in record.items() if k != "signature"}
 
     return app

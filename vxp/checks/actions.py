@@ -81,7 +81,10 @@ def render(url: str) -> dict[str, bytes]:
 
     Returns:
         Path in the ref → content: one action with one webhook on pre-commit and pre-merge of
-        ``source``, ``integration`` and ``app-*``, its secret from lakeFS's environment.
+        ``source``, ``integration`` and ``app-*``, and on pre-create-branch of ``app-*`` (a new
+        application branch must not start from a commit that holds PHI: lakeFS runs the hook
+        before the branch exists and refuses it on anything but 2xx), its secret from lakeFS's
+        environment.
     """
     action = {
         "name": "vxp checks",
@@ -90,12 +93,14 @@ def render(url: str) -> dict[str, bytes]:
         "on": {
             "pre-commit": {"branches": list(BRANCH_PATTERNS)},
             "pre-merge": {"branches": list(BRANCH_PATTERNS)},
+            "pre-create-branch": {"branches": [APP_PREFIX + "*"]},
         },
         "hooks": [
             {
                 "id": "vxp_checks",
                 "type": "webhook",
-                "description": "source immutability, schema compatibility, contracts, no PHI",
+                "description": "source immutability, schema compatibility, contracts, no PHI "
+                "(also on a new app-* branch's source commit)",
                 "properties": {
                     "url": url.rstrip("/") + WEBHOOK_PATH,
                     "timeout": TIMEOUT,

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 
 import httpx
 
-from vxp.checks.audit import AuditResult, Bypass
-from vxp.core.errors import NotFound, Unauthorized, Unavailable, VxpError
+from vxp.checks.audit import AuditResult
+from vxp.core.errors import InvalidInput, NotFound, Unauthorized, Unavailable, VxpError
 from vxp.core.home import Home
 from vxp.core.settings import CLIENT_FILE, Settings
 
-__all__ = ["URL_KEY", "fetch_actions", "fetch_audit", "hooks_url"]
+__all__ = ["URL_KEY", "accept_bypass", "fetch_actions", "fetch_audit", "hooks_url"]
 
 URL_KEY = "VXP_HOOKS_URL"
 
@@ -46,10 +46,14 @@ def hooks_url(environ: Mapping[str, str] | None = None, home: Home | None = None
     return str(url).rstrip("/")
 
 
-def _get(url: str, settings: Settings) -> httpx.Response:
+def _get(url: str, settings: Settings, body: Mapping[str, str] | None = None) -> httpx.Response:
+    """GET ``url`` (POST ``body`` as JSON when given) with the caller's lakeFS key pair."""
     auth = (settings.lakefs_access_key_id, settings.lakefs_secret_access_key.reveal())
     try:
-        response = httpx.get(url, auth=auth, timeout=600.0)
+        if body is None:
+            response = httpx.get(url, auth=auth, timeout=600.0)
+        else:
+            response = httpx.post(url, json=dict(body), auth=auth, timeout=600.0)
     except httpx.TransportError as exc:
         raise Unavailable(
             f"the hooks server at {url} is unreachable ({type(exc).__name__})",
@@ -59,6 +63,9 @@ def _get(url: str, settings: Settings) -> httpx.Response:
         raise Unauthorized(f"the hooks server refused this lakeFS key pair: {response.text}")
     if response.status_code == 404:
         raise NotFound(str(response.json().get("detail", response.text)))
+    if response.status_code in (409, 422):
+        detail = response.json().get("detail", response.text)
+        raise InvalidInput(detail if isinstance(detail, str) else json.dumps(detail))
     if response.status_code >= 300:
         raise VxpError(f"the hooks server answered {response.status_code}: {response.text[:500]}")
     return response
@@ -84,9 +91,21 @@ def fetch_audit(url: str, settings: Settings, repository: str) -> AuditResult:
         Unavailable: the server cannot be reached.
         Unauthorized: it refused the key pair.
     """
-    body = _get(f"{url}/v1/repositories/{repository}/audit", settings).json()
-    return AuditResult(
-        repository=str(body["repository"]),
-        checked=int(body["checked"]),
-        bypasses=tuple(Bypass(**item) for item in body["bypasses"]),
-    )
+    return AuditResult.from_json(_get(f"{url}/v1/repositories/{repository}/audit", settings).json())
+
+
+def accept_bypass(
+    url: str, settings: Settings, repository: str, commit_id: str, reason: str
+) -> dict[str, str]:
+    """Have the hooks server record, signed, that the bypass ``commit_id`` was reviewed and
+    accepted for ``reason`` by the caller; the record (without its signature).
+
+    Raises:
+        NotFound: no such repository or commit.
+        InvalidInput: the commit is not a bypass, or the reason is empty.
+        Unavailable: the server cannot be reached.
+        Unauthorized: it refused the key pair.
+    """
+    body = {"commit_id": commit_id, "reason": reason}
+    answer = _get(f"{url}/v1/repositories/{repository}/audit/accept", settings, body).json()
+    return {str(k): str(v) for k, v in answer.items()}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vxp.checks import policy
+from vxp.checks import phi, policy
 from vxp.checks.actions import ACTIONS_DIR, differences, read_actions
 from vxp.checks.base import CheckEnv, Problem, Report, Target
 from vxp.checks.records import commit_key
@@ -16,7 +16,10 @@ from vxp.core.errors import InvalidInput
 
 __all__ = ["Event", "validate_event"]
 
-SUPPORTED = ("pre-commit", "pre-merge")
+SUPPORTED = ("pre-commit", "pre-merge", "pre-create-branch")
+#: lakeFS's event before a branch is created (``pkg/graveler``: ``commit_id`` is the commit the
+#: new branch will point at, ``source_ref`` the ref it was asked from)
+CREATE_BRANCH = "pre-create-branch"
 
 
 @dataclass(frozen=True)
@@ -24,10 +27,11 @@ class Event:
     """The fields of lakeFS's webhook payload the checks use.
 
     Attributes:
-        event_type: ``pre-commit`` or ``pre-merge``.
+        event_type: ``pre-commit``, ``pre-merge`` or ``pre-create-branch``.
         repository: ``repository_id``.
-        branch: ``branch_id`` (a merge's destination).
-        commit_id: for a pre-merge, the merged commit (already readable); "" for a pre-commit.
+        branch: ``branch_id`` (a merge's destination; the branch to be created).
+        commit_id: for a pre-merge, the merged commit (already readable); for a
+            pre-create-branch, the commit the new branch would point at; "" for a pre-commit.
         source_ref: a pre-merge's source commit; a pre-commit's branch.
         merge_source: the ref the merge was asked from, or "".
         message: ``commit_message``.
@@ -52,7 +56,7 @@ class Event:
         """
         event_type = str(body.get("event_type") or "")
         missing = [k for k in ("repository_id", "branch_id") if not body.get(k)]
-        if event_type == "pre-merge" and not body.get("commit_id"):
+        if event_type in ("pre-merge", CREATE_BRANCH) and not body.get("commit_id"):
             missing.append("commit_id")
         if missing:
             raise InvalidInput(f"the webhook payload lacks {', '.join(missing)}")
@@ -80,6 +84,12 @@ def target_of(env: CheckEnv, event: Event) -> tuple[Target, str]:
         LakeFSError: lakeFS refused a read.
         InvalidInput: the merged commit does not exist.
     """
+    if event.event_type == CREATE_BRANCH:
+        # no commit is made: the new branch would hold exactly the source commit's tree
+        target = Target(
+            event.repository, event.branch, event.commit_id, None, {}, event.source_ref or None
+        )
+        return target, ""
     if event.event_type == "pre-merge":
         merged = env.session.get_commit(event.repository, event.commit_id)
         if merged is None:
@@ -111,6 +121,12 @@ def validate_event(env: CheckEnv, event: Event, expected: Mapping[str, bytes]) -
         LakeFSError: lakeFS refused a read.
     """
     target, _ = target_of(env, event)
+    if event.event_type == CREATE_BRANCH:
+        # only an application branch's creation is hooked (see actions.render): its tree is a
+        # commit that already passed its own branch's checks, so only no-PHI is new to it
+        if not phi.applies(target):
+            return Report(target, (), ())
+        return Report(target, (phi.NAME,), tuple(phi.check(env, target)))
     report = run_checks(env, target)
     if event.event_type == "pre-merge":
         ruled = policy.check_event(

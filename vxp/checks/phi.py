@@ -82,8 +82,9 @@ def check(env: CheckEnv, target: Target) -> list[Problem]:
                     NAME,
                     f"table {table}",
                     f"columns marked phi: true reach {target.branch}: {', '.join(leaked)}",
-                    hint="drop or pseudonymise them on the work branch before merging into "
-                    f"{target.branch} (their contract, _vxp/contracts/{table}.yaml, marks them)",
+                    hint="drop or pseudonymise them on a work branch, then merge it into (or "
+                    f"create {target.branch} from) that branch; their contract, "
+                    f"_vxp/contracts/{table}.yaml, marks them",
                 )
             )
     return problems

@@ -8,7 +8,8 @@ hooks server, which checks every signature (:mod:`vxp.checks.audit`).
 
 Keys: a merge's record is keyed by the merged commit's ID (lakeFS's pre-merge payload names it);
 a commit's by :func:`commit_key` of branch, parent, message and metadata, since lakeFS's
-pre-commit payload has no commit ID yet.
+pre-commit payload has no commit ID yet. An acknowledged bypass (``vxp audit --accept``) is kept
+under :func:`acceptance_key` of its commit, signed the same way, with who accepted it and why.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from vxp.checks.base import Report
 
-__all__ = ["RecordStore", "commit_key", "sign"]
+__all__ = ["RecordStore", "acceptance_key", "commit_key", "sign"]
 
 
 def _canonical(body: Mapping[str, Any]) -> bytes:
@@ -39,6 +40,11 @@ def commit_key(branch: str, parent: str, message: str, metadata: Mapping[str, st
     """The record key of a commit on ``branch`` over ``parent``: ``commit-<sha256>``."""
     raw = _canonical({"b": branch, "p": parent, "m": message, "d": dict(metadata)})
     return "commit-" + hashlib.sha256(raw).hexdigest()
+
+
+def acceptance_key(commit_id: str) -> str:
+    """The record key of a reviewed bypass of ``commit_id``: ``accepted-<commit_id>``."""
+    return "accepted-" + commit_id
 
 
 class RecordStore:
@@ -77,8 +83,38 @@ class RecordStore:
             "notes": list(report.notes),
             "validated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        return self._write(target.repository, key, body)
+
+    def accept(self, repository: str, commit_id: str, reason: str, by: str) -> dict[str, Any]:
+        """Record that the bypass ``commit_id`` was reviewed and accepted; the signed record.
+
+        Args:
+            repository: the repository.
+            commit_id: the bypassing commit (full ID).
+            reason: why it is acceptable (non-empty; shown by every later audit).
+            by: the lakeFS user who accepted it.
+
+        Raises:
+            ValueError: the reason is empty, or the commit ID is not a plain name.
+            OSError: the file cannot be written.
+        """
+        if not reason.strip():
+            raise ValueError("an acceptance needs a reason")
+        key = acceptance_key(commit_id)
+        body: dict[str, Any] = {
+            "repository": repository,
+            "key": key,
+            "event": "accept",
+            "commit_id": commit_id,
+            "reason": reason.strip(),
+            "accepted_by": by,
+            "accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        return self._write(repository, key, body)
+
+    def _write(self, repository: str, key: str, body: Mapping[str, Any]) -> dict[str, Any]:
         record = {**body, "signature": sign(self._secret, body)}
-        path = self._path(target.repository, key)
+        path = self._path(repository, key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, sort_keys=True))

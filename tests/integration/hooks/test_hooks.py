@@ -268,6 +268,52 @@ def test_phi_columns_never_reach_an_app_branch(embedded: Stack, repo: str) -> No
     _merge(embedded, repo, pseudonymised, "app-study")
 
 
+def test_an_app_branch_cannot_start_from_a_commit_with_phi(embedded: Stack, repo: str) -> None:
+    """lakeFS runs the pre-create-branch hook of ``app-*`` on the source commit: a branch that
+    would start with a PHI column is never created; one made before the mark is found by the
+    audit."""
+    session = embedded.session()
+    work = _work(session, repo, "integration")
+    _patients(embedded, repo, work, [("S001", 30, "Ann")])
+    _merge(embedded, repo, work, "integration")
+    session.create_branch(repo, "app-early", "integration")  # no mark yet: allowed
+    marks = _work(session, repo, "integration")
+    _commit(session, repo, marks, {"_vxp/contracts/basel.patients.yaml": CONTRACT})
+    _merge(embedded, repo, marks, "integration")
+
+    # lakeFS lists the actions of the source ref ("integration") through its 5-7.5 s cache,
+    # which the repository's installation may have filled with the empty listing: a branch
+    # created in that window is not hooked (the audit finds it), so poll until lakeFS runs it
+    created_unhooked = 0
+    for attempt in range(100_000):
+        try:
+            session.create_branch(repo, f"app-study-{attempt}", "integration")
+        except LakeFSPreconditionFailed as exc:
+            refusal = exc
+            break
+        session.delete_branch(repo, f"app-study-{attempt}")
+        created_unhooked += 1
+    assert session.branch_head(repo, f"app-study-{attempt}") is None
+    runs = list_runs(session, repo, branch=f"app-study-{attempt}")
+    assert [(r.event_type, r.status) for r in runs] == [("pre-create-branch", "failed")]
+    # the hook run's output says why: the hooks server's report
+    explained = explain_refusal(session, repo, f"app-study-{attempt}", refusal)
+    assert isinstance(explained, ChecksFailed), explained
+    assert [(p.check, p.subject) for p in explained.problems] == [("phi", "table basel.patients")]
+    assert "name" in explained.problems[0].message
+    print(f"{created_unhooked} app branches were created before lakeFS's action cache expired")
+    # other branches start from anywhere; an app branch from a tree without PHI is fine
+    _work(session, repo, "integration")
+    session.create_branch(repo, "app-clean", "source")
+
+    found = fetch_audit(_url(embedded), embedded.settings, repo)
+    assert [(f.branch, f.kind, f.subject) for f in found.findings] == [
+        ("app-early", "phi", "table basel.patients")
+    ]
+    assert "name" in found.findings[0].message and found.failed
+    assert "delete the branch" in found.findings[0].hint
+
+
 # --- the deleted-actions bypass -------------------------------------------------------------
 
 
@@ -317,6 +363,39 @@ def test_a_branch_without_actions_is_refused_and_a_bypass_is_audited(
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert bypass[:12] in run.stdout
+    # each bypass says what happened and how to settle it; the unguarded head is named
+    assert "merged from a commit without _lakefs_actions/" in found.bypasses[0].hint
+    assert f"--accept {bypass}" in found.bypasses[0].hint
+    assert [(f.branch, f.kind) for f in found.findings] == [("integration", "no-actions")]
+    assert "vxp hooks install" in run.stdout and "no _lakefs_actions/" in run.stdout
+
+    # a reviewed bypass is accepted with a reason, kept by the hooks server, signed
+    not_a_bypass = subprocess.run(
+        [sys.executable, "-m", "vxp", "audit", "--accept", head, "--reason", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert not_a_bypass.returncode != 0 and "is not a bypass" in not_a_bypass.stderr
+    accepted = subprocess.run(
+        [sys.executable, "-m", "vxp", "audit", "--accept", bypass[:12], "--reason", "ok #7"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    install(session, repo, fetch_actions(_url(embedded), embedded.settings), ["integration"])
+    settled = fetch_audit(_url(embedded), embedded.settings, repo)
+    assert [(b.commit_id, b.accepted_reason) for b in settled.bypasses] == [(bypass, "ok #7")]
+    assert not settled.failed and settled.findings == ()
+    run = subprocess.run(
+        [sys.executable, "-m", "vxp", "audit", "--repo", repo],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "accepted" in run.stdout and "ok #7" in run.stdout
 
 
 def test_a_validated_merge_leaves_a_record_lakefs_ran_the_hook_for(

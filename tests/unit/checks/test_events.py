@@ -43,3 +43,16 @@ def test_every_missing_field_is_named() -> None:
 def test_events_the_checks_do_not_handle_are_refused() -> None:
     with pytest.raises(InvalidInput, match="post-merge"):
         Event.from_json({**PAYLOAD, "event_type": "post-merge"})
+
+
+def test_a_pre_create_branch_payload_names_the_commit_the_branch_would_hold() -> None:
+    body = {**PAYLOAD, "event_type": "pre-create-branch", "branch_id": "app-study"}
+    body.pop("merge_source")
+    event = Event.from_json(body)
+    assert (event.event_type, event.branch, event.commit_id) == (
+        "pre-create-branch",
+        "app-study",
+        "b" * 64,
+    )
+    with pytest.raises(InvalidInput, match="commit_id"):
+        Event.from_json({k: v for k, v in body.items() if k != "commit_id"})

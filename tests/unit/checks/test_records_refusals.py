@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vxp.checks.actions import render, validate
+import pytest
+import yaml
+
+from vxp.checks.actions import ACTION_FILE, render, validate
 from vxp.checks.base import Report, Target
-from vxp.checks.records import RecordStore, commit_key
+from vxp.checks.records import RecordStore, acceptance_key, commit_key
 from vxp.checks.refusals import parse_output
 
 REPORT = Report(Target("clinical", "integration", "c" * 64, "b" * 64), ("contract",), ())
@@ -77,3 +80,24 @@ def test_the_rendered_action_loads_and_broken_ones_are_named() -> None:
         ("_lakefs_actions/a.yaml", "hook[0] type 'web' unknown"),
         ("_lakefs_actions/b.yaml", "an action is a mapping (name, on, hooks)"),
     ]
+
+
+def test_an_acceptance_holds_only_with_its_secret_and_unedited(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, "s3cret")
+    commit = "c" * 64
+    record = store.accept("clinical", commit, "  reviewed in #123 ", "ann")
+    assert (record["reason"], record["accepted_by"]) == ("reviewed in #123", "ann")
+    assert store.get("clinical", acceptance_key(commit)) == record
+    assert RecordStore(tmp_path, "other").get("clinical", acceptance_key(commit)) is None
+    path = tmp_path / "clinical" / f"{acceptance_key(commit)}.json"
+    path.write_text(json.dumps({**record, "reason": "nothing to see"}))
+    assert store.get("clinical", acceptance_key(commit)) is None
+    with pytest.raises(ValueError, match="reason"):
+        store.accept("clinical", commit, " ", "ann")
+
+
+def test_the_action_hooks_the_creation_of_app_branches_only() -> None:
+    action = yaml.safe_load(render("http://hooks:8080")[ACTION_FILE])
+    on = action.get("on", action.get(True))
+    assert on["pre-create-branch"] == {"branches": ["app-*"]}
+    assert validate(render("http://hooks:8080")) == []
