@@ -330,9 +330,11 @@ def _land(
     progress.phase("raw tables", len(delivery.datasets), unit="tables")
     for dataset in delivery.datasets:
         identifier = f"raw_{names.source}.{dataset.table}"
+        existed = tables.exists(identifier)
         written = tables.replace(identifier, dataset.batches(), dataset.schema)
-        # the summary's rows for a raw table: the delivery's rows, all written anew
-        report.changes.append(TableChange(identifier, added=written, replaced=True))
+        # the summary's rows for a raw table: the delivery's rows, all written anew (replacing
+        # the previous delivery's, when there was one)
+        report.changes.append(TableChange(identifier, added=written, replaced=existed))
         progress.advance()
 
 

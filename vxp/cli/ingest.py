@@ -184,10 +184,9 @@ def _print_report(report: RunReport, console: Console) -> None:
                 f"… and {len(warnings) - SHOWN_WARNINGS} more warnings (--ci lists them all)"
             )
     if report.outcome is Outcome.INVALID:
-        errors = len(report.problems.errors)
         console.print(
-            f"[bold red]error:[/bold red] the delivery has {errors} error"
-            f"{'' if errors == 1 else 's'}; nothing was written (--ci gives them as JSON)"
+            f"[bold red]error:[/bold red] {report.error_summary()}; nothing was written "
+            "(--ci gives them as JSON)"
         )
         return
     if report.outcome is Outcome.UNCHANGED:

@@ -258,6 +258,9 @@ def test_summary_counts_the_rows_of_raw_tables(generated: Generated) -> None:
     delivered = len(csv_rows(generated.deliveries[1] / "dm.csv"))
     assert changes[f"raw_{SOURCE}.dm"].replaced
     assert changes[f"raw_{SOURCE}.dm"].added == delivered
+    # the first delivery had nothing to replace
+    first = {c.table: c for c in generated.reports[0].changes}
+    assert not first[f"raw_{SOURCE}.dm"].replaced
 
 
 # --- full and partial deliveries, datasets without key ---------------------------------------
