@@ -19,7 +19,7 @@ from vxp.cli.options import (
 from vxp.core.names import DEFAULT_BRANCH
 
 app = typer.Typer(
-    help="Data contracts (_vxp/contracts/<namespace>.<table>.yaml).",
+    help="Data contracts (`_vxp/contracts/<namespace>.<table>.yaml`).",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -77,7 +77,9 @@ def up(
     """Install (first time only, cached) and start the platform; idempotent.
 
     A component that died is restarted; healthy ones are left alone. Ports: the usual ones when
-    free, else any free port; pin one with VXP_<COMPONENT>_PORT (e.g. VXP_LAKEFS_PORT=8000).
+    free, else any free port; pin one with `VXP_<COMPONENT>_PORT` (e.g. `VXP_LAKEFS_PORT=8000`).
+
+    Example: VXP_LAKEFS_PORT=8000 vxp up --stack embedded
     """
     rows = ServiceManager().up(stack.value if stack else None, force=force)
     _print_status(rows)
@@ -85,14 +87,20 @@ def up(
 
 @app.command()
 def down() -> None:
-    """Stop every component of the running stack (data is kept)."""
+    """Stop every component of the running stack (data is kept).
+
+    Example: vxp down
+    """
     stopped = ServiceManager().down()
     Console().print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 @app.command()
 def status() -> None:
-    """Show each component: version, URL, health and pid."""
+    """Show each component: version, URL, health and pid. Exit code 1 when one is not healthy.
+
+    Example: vxp status
+    """
     rows = ServiceManager().status()
     _print_status(rows)
     # stopped, dead, unhealthy and unavailable (DuckDB extensions that do not load) all fail
@@ -107,6 +115,8 @@ def env(
     """Print every connection setting a client needs.
 
     `eval "$(vxp env)"` exports them into a shell; `--format json` suits programs.
+
+    Example: eval "$(vxp env)"
     """
     settings = ServiceManager().env()
     if format is EnvFormat.json:
