@@ -163,7 +163,11 @@ def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str
     assert table_rows(cli.json("tables", "list"), "trial.visits") == 3
     cli.fails("merge", "work", "integration", text="nothing to merge")
 
-    history = cli.json("log", "integration", "-n", "10")
+    # by default integration's own line: the merge is one commit, work's commits are not listed
+    own = cli.json("log", "integration", "-n", "10")
+    assert own[0]["message"] == "merge work into integration"
+    assert not [c for c in own if c["catalog"]]
+    history = cli.json("log", "integration", "-n", "10", "--all")
     assert history[0]["message"] == "merge work into integration"
     assert history[0]["metadata"]["ticket"] == "DATA-7"
     catalog_commits = [c["catalog"] for c in history if c["catalog"]]
@@ -189,7 +193,7 @@ def test_merge_and_log_show_catalog_commits(embedded: Stack, cli: Cli, repo: str
     assert append["caller"]  # the lakeFS user the catalog wrote as
     assert len(cli.json("log", "integration", "-n", "2")) == 2
 
-    text = cli.ok("log", "integration")
+    text = cli.ok("log", "integration", "--all")
     assert f"commit-table: trial.visits append {appended}" in text
     assert "create-namespace: namespace trial" in text
 
@@ -245,6 +249,13 @@ def test_merge_conflict_names_the_table_and_changes_nothing(
     merged = cli.json("merge", "right", "integration", "--strategy", "trial.visits=theirs")
     assert merged["tables"][0]["table"] == "trial.visits"
     assert merged["tables"][0]["how"] == "theirs"
+    # the merge's temporary-branch commits only with --all
+    history = cli.ok("log", "integration")
+    assert "merge: trial.visits theirs" in history
+    assert "temporary branch" not in history and "tables merged by vxp" not in history
+    everything = cli.ok("log", "integration", "--all", "-n", "50")
+    assert "(prepared on a temporary branch)" in everything
+    assert "tables merged by vxp" in everything
     tables = cli.json("tables", "list")
     assert table_rows(tables, "trial.visits") == 2
     assert table_rows(tables, "trial.sites") == 1

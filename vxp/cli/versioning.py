@@ -168,16 +168,30 @@ def _catalog_cell(commit: CommitInfo) -> str:
 def log(
     ref: Annotated[str, typer.Argument(help="branch, tag or commit")] = DEFAULT_BRANCH,
     number: Annotated[int, typer.Option("-n", "--number", min=1, help="how many commits")] = 20,
+    all_commits: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="every commit reachable from REF, also those of merged branches and vxp's "
+            "temporary merge branches (default: REF's own line, each merge as one commit)",
+        ),
+    ] = False,
     repo: RepoOption = None,
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Show the newest commits of REF; for table commits, every snapshot they added with its
     Iceberg operation (append, overwrite, delete, replace) and what else changed (schema,
-    partition spec, sort order, properties); for vxp merges, how each table was merged."""
+    partition spec, sort order, properties); for vxp merges, how each table was merged.
+    Follows the first parent of merges (as git log --first-parent) unless --all.
+
+    Example: vxp log integration -n 5 --repo clinical
+    """
     from vxp.domain.history import log as read_log
 
     print_listing(
-        read_log(session(), settings(), repository(repo), ref, number),
+        read_log(
+            session(), settings(), repository(repo), ref, number, first_parent=not all_commits
+        ),
         format,
         ("commit", "author", "date (UTC)", "message", "tables"),
         lambda c: (

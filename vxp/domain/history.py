@@ -22,8 +22,19 @@ from vxp.domain.tables import RefReader
 from vxp.lakefs import Session
 
 
-def log(session: Session, settings: Settings, repo: str, ref: str, limit: int) -> list[CommitInfo]:
+def log(
+    session: Session,
+    settings: Settings,
+    repo: str,
+    ref: str,
+    limit: int,
+    *,
+    first_parent: bool = False,
+) -> list[CommitInfo]:
     """:func:`vxp.domain.refs.log`, each table change with what it did (``TableChange.what``).
+
+    ``first_parent`` follows only merge commits' first parents: a merge shows as its one merge
+    commit, without the merged branch's commits or vxp's temporary-branch commits.
 
     A metadata file that cannot be read (deleted by ``vxp gc``, unreachable storage) leaves
     ``what`` None for that table; the log is still shown.
@@ -34,7 +45,7 @@ def log(session: Session, settings: Settings, repo: str, ref: str, limit: int) -
             cannot be reached).
     """
     reader = RefReader(session, settings, repo)
-    commits = read_log(session, repo, ref, limit)
+    commits = read_log(session, repo, ref, limit, first_parent=first_parent)
     return [
         dataclasses.replace(c, tables=[_described(reader, t) for t in c.tables]) if c.tables else c
         for c in commits

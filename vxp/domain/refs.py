@@ -259,8 +259,12 @@ def _table_changes(metadata: dict[str, str]) -> list[TableChange]:
         return []
 
 
-def log(session: Session, repo: str, ref: str, limit: int) -> list[CommitInfo]:
-    """The newest ``limit`` commits reachable from ``ref``, newest first (every parent is followed).
+def log(
+    session: Session, repo: str, ref: str, limit: int, *, first_parent: bool = False
+) -> list[CommitInfo]:
+    """The newest ``limit`` commits reachable from ``ref``, newest first (every parent is
+    followed; with ``first_parent`` only a merge commit's first parent, the line of the branch
+    merged into, as lakeFS's ``logCommits`` ``first_parent``).
 
     Raises:
         NotFound: no such repository or ref.
@@ -269,7 +273,7 @@ def log(session: Session, repo: str, ref: str, limit: int) -> list[CommitInfo]:
     """
     commit = resolve(session, repo, ref)
     commits: list[CommitInfo] = []
-    for entry in session.log(repo, commit):
+    for entry in session.log(repo, commit, first_parent=first_parent):
         commits.append(_commit_info(entry))
         if len(commits) >= limit:
             break

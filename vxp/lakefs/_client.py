@@ -505,10 +505,15 @@ class Session:
             ) from exc
         return str(body.json()["commit_id"])
 
-    def log(self, repo: str, ref: str) -> Iterator[Commit]:
+    def log(self, repo: str, ref: str, *, first_parent: bool = False) -> Iterator[Commit]:
         """``ref`` and all its ancestors (every parent, not only the first), newest first.
 
         Fetched a page at a time as they are consumed.
+
+        Args:
+            first_parent: follow only the first parent of a merge commit (lakeFS's
+                ``logCommits`` ``first_parent``): a branch's own line, as ``git log
+                --first-parent``.
 
         Raises:
             LakeFSNotFound: the repository or ``ref`` does not exist (raised while iterating).
@@ -516,7 +521,8 @@ class Session:
                 reached, :class:`LakeFSUnauthorized` for a rejected key pair.
         """
         path = f"/repositories/{_seg(repo)}/refs/{_seg(ref)}/commits"
-        for item in self._pages(path):
+        params = {"first_parent": "true"} if first_parent else None
+        for item in self._pages(path, params):
             yield Commit.from_json(item)
 
     # --- objects -------------------------------------------------------------------------
