@@ -25,7 +25,7 @@ def checkout(
         Path | None,
         typer.Option(
             "--to",
-            help="the working copy (default: this folder when it is one, else ./<repository>)",
+            help="the working copy (default: this folder when it is one, else `./<repository>`)",
         ),
     ] = None,
     path: Annotated[

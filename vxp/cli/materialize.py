@@ -55,7 +55,7 @@ def materialize(
         typer.Option(
             "--file",
             "-f",
-            help="a lockfile, resources.<split>.jsonl (repeatable; all are materialized together)",
+            help="a lockfile, `resources.<split>.jsonl` (repeatable; all are materialized at once)",
         ),
     ] = None,
     materializers: Annotated[
