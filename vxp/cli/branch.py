@@ -35,7 +35,10 @@ def create(
     ] = DEFAULT_BRANCH,
     repo: RepoOption = None,
 ) -> None:
-    """Create branch NAME from a ref; nothing is copied, tables included."""
+    """Create branch NAME from a ref; nothing is copied, tables included.
+
+    Example: vxp branch create exp-normalise-dates --from integration --repo clinical
+    """
 
     branch = refs.create_branch(session(), repository(repo), name, source)
     print_done(f"branch [bold]{branch.name}[/bold] from {source} at commit {branch.commit_id}")
@@ -43,7 +46,10 @@ def create(
 
 @app.command("list")
 def list_branches(repo: RepoOption = None, format: FormatOption = OutputFormat.table) -> None:
-    """List branches with their head commit; layer branches are marked."""
+    """List branches with their head commit; layer branches are marked.
+
+    Example: vxp branch list --repo clinical --format json
+    """
 
     print_listing(
         refs.list_branches(session(), repository(repo)),
@@ -57,7 +63,10 @@ def list_branches(repo: RepoOption = None, format: FormatOption = OutputFormat.t
 def delete(
     name: Annotated[str, typer.Argument(help="branch to delete")], repo: RepoOption = None
 ) -> None:
-    """Delete a work branch. Layer branches (source, integration) are never deleted."""
+    """Delete a work branch. Layer branches (source, integration) are never deleted.
+
+    Example: vxp branch delete exp-normalise-dates --repo clinical
+    """
 
     refs.delete_branch(session(), repository(repo), name)
     print_done(f"deleted branch [bold]{name}[/bold]")

@@ -36,7 +36,10 @@ def create(
     ] = DEFAULT_BRANCH,
     repo: RepoOption = None,
 ) -> None:
-    """Create snapshot NAME of the commit REF points at now; prints the commit ID it pins."""
+    """Create snapshot NAME of the commit REF points at now; prints the commit ID it pins.
+
+    Example: vxp snapshot create trial-2024-03 --ref integration --repo clinical
+    """
 
     snapshot = refs.create_snapshot(session(), repository(repo), name, ref)
     print_done(f"snapshot [bold]{snapshot.name}[/bold] of {ref} pins commit {snapshot.commit_id}")

@@ -32,7 +32,10 @@ def list_tables(
     repo: RepoOption = None,
     format: FormatOption = OutputFormat.table,
 ) -> None:
-    """List the namespaces and tables at REF, each table with snapshot ID and row count."""
+    """List the namespaces and tables at REF, each table with snapshot ID and row count.
+
+    Example: vxp tables list --ref trial-2024-03 --repo clinical
+    """
     from vxp.domain.tables import tables_at
 
     result = tables_at(session(), settings(), repository(repo), ref)
