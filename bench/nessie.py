@@ -2,8 +2,9 @@
 
 Nessie's catalog writes table metadata itself and supports only object stores (S3, GCS, ADLS) as
 warehouses: a ``file://`` warehouse is refused with "Unknown or unsupported scheme: file". So it
-runs against a MinIO from the vxp cache, and its baseline is pyiceberg's SqlCatalog writing to the
-same MinIO bucket. Nessie keeps its commits in memory (IN_MEMORY version store): a benchmark needs
+runs against a MinIO: a full vxp stack's own (so vxp and Nessie share one object store), or one
+started here from the vxp cache; its baseline is pyiceberg's SqlCatalog writing to the same MinIO
+bucket. Nessie keeps its commits in memory (IN_MEMORY version store): a benchmark needs
 no durable state, and it spares a database process competing for the two cores.
 """
 
@@ -82,8 +83,19 @@ def _wait(url: str, handle: process.Handle, log: Path, what: str) -> None:
 
 
 @contextmanager
-def running(options: Options) -> Iterator[Servers]:
-    """MinIO and Nessie, started as processes of a throwaway home; both stopped afterwards."""
+def running(options: Options, s3: dict[str, str] | None = None) -> Iterator[Servers]:
+    """Nessie (and MinIO unless given), started as processes of a throwaway home; stopped after.
+
+    Args:
+        options: the benchmark options (work directory, vxp cache, console).
+        s3: an already running MinIO as pyiceberg's ``s3.endpoint``, ``s3.access-key-id``,
+            ``s3.secret-access-key`` and ``s3.region`` properties (a full stack's, root user);
+            its bucket ``WAREHOUSE_BUCKET`` must exist. ``None``: start a MinIO here.
+
+    Raises:
+        Unavailable: MinIO or Java is missing, the jar cannot be fetched, or a server does not
+            start.
+    """
     home = Home(root=options.workdir / "nessie", cache=options.cache)
     home.ensure()
     minio = MinIO()
@@ -94,14 +106,22 @@ def running(options: Options) -> Iterator[Servers]:
         ports={"minio": ports.free_port(), "minio-console": ports.free_port()},
         console=options.console,
     )
-    if not minio.installed(ctx):
+    if s3 is None and not minio.installed(ctx):
         raise Unavailable("MinIO is not in the vxp cache (vxp install --stack full)")
     nessie_jar = jar(options)
     handles: list[process.Handle] = []
     try:
-        handles.append(process.spawn(minio.launch(ctx), ctx.log_file("minio")))
-        _wait(f"{minio.url(ctx)}/minio/health/ready", handles[-1], ctx.log_file("minio"), "MinIO")
-        minio.after_start(ctx)
+        if s3 is None:
+            handles.append(process.spawn(minio.launch(ctx), ctx.log_file("minio")))
+            minio_log = ctx.log_file("minio")
+            _wait(f"{minio.url(ctx)}/minio/health/ready", handles[-1], minio_log, "MinIO")
+            minio.after_start(ctx)
+            s3 = {
+                "s3.endpoint": minio.url(ctx),
+                "s3.access-key-id": ctx.secrets["minio_root_user"],
+                "s3.secret-access-key": ctx.secrets["minio_root_password"],
+                "s3.region": REGION,
+            }
         http_port, management_port = ports.free_port(), ports.free_port()
         location = f"s3://{WAREHOUSE_BUCKET}/nessie"
         s3_options = "nessie.catalog.service.s3.default-options"
@@ -115,15 +135,15 @@ def running(options: Options) -> Iterator[Servers]:
             "nessie.version.store.type": "IN_MEMORY",
             "nessie.catalog.default-warehouse": "warehouse",
             "nessie.catalog.warehouses.warehouse.location": location,
-            f"{s3_options}.endpoint": minio.url(ctx) + "/",
+            f"{s3_options}.endpoint": s3["s3.endpoint"] + "/",
             f"{s3_options}.path-style-access": "true",
-            f"{s3_options}.region": REGION,
+            f"{s3_options}.region": s3["s3.region"],
             f"{s3_options}.access-key": "urn:nessie-secret:quarkus:bench.minio",
             # clients write data files with their own keys, not with signed requests: pyiceberg's
             # default (pyarrow) FileIO cannot use Nessie's request signer
             f"{s3_options}.request-signing-enabled": "false",
-            "bench.minio.name": ctx.secrets["minio_root_user"],
-            "bench.minio.secret": ctx.secrets["minio_root_password"],
+            "bench.minio.name": s3["s3.access-key-id"],
+            "bench.minio.secret": s3["s3.secret-access-key"],
         }
         try:
             java = java_home() / "bin" / "java"
@@ -138,12 +158,7 @@ def running(options: Options) -> Iterator[Servers]:
         _wait(f"http://127.0.0.1:{management_port}/q/health/ready", handles[-1], log, "Nessie")
         yield Servers(
             nessie_uri=f"http://127.0.0.1:{http_port}/iceberg",
-            s3={
-                "s3.endpoint": minio.url(ctx),
-                "s3.access-key-id": ctx.secrets["minio_root_user"],
-                "s3.secret-access-key": ctx.secrets["minio_root_password"],
-                "s3.region": REGION,
-            },
+            s3=s3,
             sql_warehouse=f"s3://{WAREHOUSE_BUCKET}/sql",
         )
     finally:
