@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from urllib.parse import quote
 
 from vxp.lakefs import LakeFSBadRequest, LakeFSNotFound, Session
 
@@ -46,14 +45,10 @@ class CommitReads:
         Raises:
             LakeFSError: lakeFS refused otherwise or cannot be reached.
         """
-        # the gateway's log() pages 1000 commits at a time; one is all that is needed here
-        path = f"/repositories/{quote(repo, safe='')}/refs/{quote(ref, safe='')}/commits"
         try:
-            response = session._request("GET", path, params={"amount": "1"})
+            return session.newest_commit_id(repo, ref)
         except (LakeFSNotFound, LakeFSBadRequest):
             return None
-        results = response.json().get("results") or []
-        return str(results[0]["id"]) if results else None
 
     @staticmethod
     def branch_head(session: Session, repo: str, branch: str) -> str | None:
@@ -67,16 +62,10 @@ class CommitReads:
         Raises:
             LakeFSError: lakeFS refused otherwise or cannot be reached.
         """
-        path = f"/repositories/{quote(repo, safe='')}/branches"
         try:
-            response = session._request("GET", path, params={"prefix": branch, "amount": "1"})
+            return session.listed_branch_head(repo, branch)
         except (LakeFSNotFound, LakeFSBadRequest):
             return None
-        results = response.json().get("results") or []
-        # listed in name order: the branch itself comes before any longer name it prefixes
-        if results and results[0].get("id") == branch:
-            return str(results[0]["commit_id"])
-        return None
 
     def get(self, session: Session, repo: str, commit: str, path: str) -> bytes | None:
         """The object at ``path`` in ``commit`` (None when it has none), from memory when read
