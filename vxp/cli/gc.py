@@ -85,7 +85,10 @@ def _size(count: int) -> str:
 def gc(
     repo: Annotated[
         str | None,
-        typer.Option(help="sweep only this repository's files (default: every repository)"),
+        typer.Option(
+            help="sweep only this repository's files (default: every repository; VXP_REPO is "
+            "not read, so a sweep is never narrowed or widened by the shell)"
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="report what would be deleted; delete nothing")
@@ -110,6 +113,8 @@ def gc(
     catalog's VXP_CATALOG_ALLOWED_LOCATIONS are marked, never deleted. A pointer the catalog
     refuses to load (malformed, or metadata outside the root and the allowed locations) keeps
     nothing alive: it is ignored and reported. See docs/reference/gc.md.
+
+    Example: vxp gc --dry-run --repo clinical --older-than 7d
     """
     # imported here: pyiceberg and pyarrow would slow down every other vxp command
     from vxp.catalog import gc as collector
