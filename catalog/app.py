@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vxp.catalog import errors
+from vxp.catalog import commits, errors
 from vxp.catalog.auth import CallerCheck, TokenService
 from vxp.catalog.context import Runtime
 from vxp.catalog.limits import RequestLimits
@@ -74,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        # before the pool closes: the branches made ahead for commits that will not come
+        commits.SPARES.close()
         lakefs.close()
 
     app = FastAPI(title="vxp Iceberg REST catalog", lifespan=lifespan)

@@ -211,18 +211,34 @@ class MetadataFiles:
             Path(urlsplit(directory).path).mkdir(parents=True, exist_ok=True)
 
     def write_json(self, document: dict[str, Any], location: str) -> bytes:
-        """Write a new metadata file (never over an existing one); its bytes, now also cached.
+        """Write a new metadata file; its bytes, now also cached.
+
+        ``location`` must be a name from :meth:`new_metadata_location`: its UUID makes it a name
+        no file has, so the write does not ask storage first (that check cost a HEAD request per
+        commit on S3).
 
         Raises:
-            FileExistsError: a file exists at ``location`` already (pyiceberg's FileIO refuses to
-                overwrite it).
             OSError: storage cannot be written.
         """
-        raw = json.dumps(document, separators=(",", ":")).encode()
-        with self._io.new_output(location).create(overwrite=False) as stream:
+        raw = self.encode(document)
+        self.write_raw(location, raw)
+        return raw
+
+    @staticmethod
+    def encode(document: dict[str, Any]) -> bytes:
+        """A metadata document's bytes, as :meth:`write_json` writes them (compact JSON)."""
+        return json.dumps(document, separators=(",", ":")).encode()
+
+    def write_raw(self, location: str, raw: bytes) -> None:
+        """Write :meth:`encode`'s bytes to a new metadata file (see :meth:`write_json`); they are
+        cached too.
+
+        Raises:
+            OSError: storage cannot be written.
+        """
+        with self._io.new_output(location).create(overwrite=True) as stream:
             stream.write(raw)
         self._remember(location, raw)
-        return raw
 
     def _remember(self, location: str, raw: bytes) -> None:
         with self._lock:

@@ -13,6 +13,8 @@ both kinds and live in :mod:`catalog.entries`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pyiceberg.table.metadata import TableMetadataUtil
@@ -179,16 +181,19 @@ class TableService(EntryService):
         def plan(state: RefState) -> Change[list[TableResult]]:
             results: list[TableResult] = []
             writes: list[Write] = []
+            files: list[Callable[[], None]] = []
             described: list[tuple[TableId, str, Any]] = []
             for table, request in changes:
                 try:
-                    result, pointer, snapshot = self._apply(session, state, table, request)
+                    result, pointer, snapshot, write = self._apply(session, state, table, request)
                 except CommitFailed as exc:
                     if len(changes) == 1:
                         raise
                     # the client's message must still start with Iceberg's words
                     raise CommitFailed(f"{exc.message} (table {table.ident})") from exc
                 results.append(result)
+                if write is not None:
+                    files.append(write)
                 if pointer is not None:
                     writes.append(TABLE.write(table, pointer))
                     assert result.metadata_location is not None
@@ -199,6 +204,7 @@ class TableService(EntryService):
                 writes=writes,
                 message=_message(described),
                 metadata=_describe(action, described),
+                files=files,
             )
 
         what = f"table {changes[0][0].ident!r}" if len(changes) == 1 else "the tables"
@@ -206,8 +212,10 @@ class TableService(EntryService):
 
     def _apply(
         self, session: Session, state: RefState, table: TableId, request: CommitTableRequest
-    ) -> tuple[TableResult, Pointer | None, Any]:
-        """Validate and apply one table's change; the new pointer is None when nothing changed."""
+    ) -> tuple[TableResult, Pointer | None, Any, Callable[[], None] | None]:
+        """Validate and apply one table's change: its result, new pointer, added snapshot and the
+        write of its new metadata file (pointer and write are None when nothing changed; the
+        file is written when the change lands, :attr:`Change.files`)."""
         ns = table.location.namespace
         requirements = [dump(r) for r in request.requirements]
         updates = [dump(u) for u in request.updates]
@@ -233,7 +241,7 @@ class TableService(EntryService):
             if current is None:
                 raise BadRequest(f"creating table {table.ident!r} needs updates that define it")
             location = current.metadata_location
-            return TableResult(location, self.files.read_raw(location)), None, None
+            return TableResult(location, self.files.read_raw(location)), None, None, None
         # checked at every commit, not only when they change: the metadata read may come from a
         # planted pointer or a registered file (issue "Catalog security")
         self.files.check_metadata_locations(updated["location"], updated["properties"])
@@ -248,11 +256,12 @@ class TableService(EntryService):
         location = self.files.new_metadata_location(
             updated["location"], previous, updated["properties"]
         )
-        raw = self.files.write_json(updated, location)
+        raw = self.files.encode(updated)
         snapshot = next(
             (u["snapshot"] for u in reversed(updates) if u["action"] == "add-snapshot"), None
         )
-        return TableResult(location, raw), Pointer(location, previous), snapshot
+        write = partial(self.files.write_raw, location, raw)
+        return TableResult(location, raw), Pointer(location, previous), snapshot, write
 
     # --- drop ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.catalog.conftest import Admin, CatalogServer
 from vxp.catalog import commits
+from vxp.lakefs import Session
 
 ARROW = pa.schema([("id", pa.int64())])
 NEW_SCHEMA = {
@@ -107,11 +108,40 @@ def test_grouped_commits_wait_for_nothing_when_alone(
     last = admin.log()[0]
     assert last["metadata"]["vxp.catalog.action"] == "commit-table"
     assert not any(q.busy or q.waiting for q in commits._queues.values())
-    # temporary branches are deleted in the background, soon after the merge answered
+    # temporary branches are deleted in the background, soon after the merge answered; one is
+    # made ahead at the landed commit for this caller's next commit to the branch
+    ahead = {spare.name for _, spare in commits.SPARES._spares.values()}
     _wait_for(
-        lambda: not [b for b in _all_branches(admin) if b.startswith("vxp-catalog-")],
+        lambda: {b for b in _all_branches(admin) if b.startswith("vxp-catalog-")} <= ahead,
         "the temporary branches to go",
     )
+    commits.SPARES.close()
+    assert not [b for b in _all_branches(admin) if b.startswith("vxp-catalog-")]
+
+
+def test_a_callers_next_commit_lands_through_the_branch_made_ahead(
+    catalog_server: CatalogServer, repo: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat = catalog_server.trial(repo)
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(pa.table({"id": [1]}, schema=ARROW))
+    made: list[str] = []
+    original = Session.create_branch
+
+    def recorded(self: Session, repo_: str, name: str, source: str, **kwargs: Any) -> None:
+        if repo_ == repo:
+            made.append(threading.current_thread().name)
+        original(self, repo_, name, source, **kwargs)
+
+    monkeypatch.setattr(Session, "create_branch", recorded)
+    for value in (2, 3):
+        table.append(pa.table({"id": [value]}, schema=ARROW))
+    # each landing made the next one's temporary branch off the request path
+    assert made and all(name.startswith("vxp-catalog-ahead") for name in made)
+    assert sorted(cat.load_table("trial.t").scan().to_arrow()["id"].to_pylist()) == [1, 2, 3]
+    # a branch made ahead that is not used is deleted when the catalog stops
+    commits.SPARES.close()
+    assert not [b for b in _all_branches(admin) if b.startswith("vxp-catalog-")]
 
 
 def _all_branches(admin: Admin) -> list[str]:
