@@ -1,9 +1,10 @@
 """The optimistic commit protocol: every catalog write lands on a branch as one lakeFS merge.
 
 1. Read the catalog objects at the branch's head *commit ID* and plan the change against them
-   (requirements are validated here; metadata files are written here, under fresh names).
-2. Create a hidden temporary branch from exactly that commit, write the planned objects there and
-   commit them with metadata naming the tables, snapshots, operation and caller.
+   (requirements are validated here; new metadata files get fresh names).
+2. Create a hidden temporary branch from exactly that commit (or take the one made ahead there,
+   :class:`_Spares`), write the planned objects there while the new metadata files are written
+   to storage, and commit them with metadata naming the tables, snapshots, operation and caller.
 3. Squash-merge the temporary branch into the target branch. lakeFS's three-way merge is the
    compare-and-swap: if someone changed one of the same objects since step 1, it conflicts and the
    plan is re-run against the new head (requirements re-validated); if others changed different
