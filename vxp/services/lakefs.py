@@ -111,6 +111,11 @@ class LakeFS(CachedComponent):
             "security": {"check_latest_version": False},
             # lakeFS defaults these under ~/lakefs: keep every instance's files in its own home
             "committed": {"local_cache": {"dir": str(data / "cache")}},
+            # lakeFS holds each branch, commit and repository read up to 3 ms (its default) to
+            # batch it with identical ones, which pays off at hundreds of requests per second;
+            # a branch create, upload or commit makes several such reads in a row, so on one
+            # installation's load it mostly waits: 100 µs made them ~40% faster (issue 7)
+            "graveler": {"max_batch_delay": "100us"},
         }
         if ctx.stack == "full":
             cfg["database"] = {
