@@ -57,14 +57,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-import boto3
-from botocore.config import Config as BotoConfig
 from pyarrow import fs as pafs
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import ManifestFile, read_manifest_list
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 
-from vxp.catalog import leftovers
+from vxp.catalog import leftovers, s3
 from vxp.core.layout import POINTER_SUFFIX, ROOT, TABLES, VIEWS, Pointer, parse_table_pointer
 from vxp.lakefs import LakeFSError, Session
 
@@ -742,15 +740,7 @@ class _S3Store:
     parent it deletes from, and boto3 deletes a thousand keys per request."""
 
     def __init__(self, properties: dict[str, str]) -> None:
-        path_style = properties.get("s3.path-style-access", "false").lower() == "true"
-        self._s3: S3Client = boto3.client(
-            "s3",
-            endpoint_url=properties.get("s3.endpoint"),
-            aws_access_key_id=properties.get("s3.access-key-id"),
-            aws_secret_access_key=properties.get("s3.secret-access-key"),
-            region_name=properties.get("s3.region"),
-            config=BotoConfig(s3={"addressing_style": "path" if path_style else "auto"}),
-        )
+        self._s3: S3Client = s3.client(properties)
 
     def files(self, prefix: str) -> Iterator[_File]:
         bucket, _, key_prefix = prefix.removeprefix("s3://").partition("/")

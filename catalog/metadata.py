@@ -19,14 +19,19 @@ import uuid
 import zlib
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pyiceberg.io import FileIO, load_file_io
 
+from vxp.catalog import s3
 from vxp.catalog.errors import BadRequest, NotFound
 from vxp.catalog.settings import Settings
 from vxp.core.layout import Namespace
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _VERSION = re.compile(r"/(\d+)-[^/]*\.metadata\.json$")
@@ -65,6 +70,10 @@ class MetadataFiles:
             _comparable(prefix).rstrip("/") for prefix in (self.root, *settings.allowed_locations)
         )
         self._io: FileIO = load_file_io(settings.file_io_properties(), self.root)
+        # new files on S3 are written with one conditional PutObject (catalog.s3)
+        self._s3: S3Client | None = (
+            s3.client(settings.file_io_properties()) if settings.s3 is not None else None
+        )
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = 0
         self._cache_limit = cache_bytes
@@ -211,13 +220,10 @@ class MetadataFiles:
             Path(urlsplit(directory).path).mkdir(parents=True, exist_ok=True)
 
     def write_json(self, document: dict[str, Any], location: str) -> bytes:
-        """Write a new metadata file; its bytes, now also cached.
-
-        ``location`` must be a name from :meth:`new_metadata_location`: its UUID makes it a name
-        no file has, so the write does not ask storage first (that check cost a HEAD request per
-        commit on S3).
+        """Write a new metadata file (never over an existing one); its bytes, now also cached.
 
         Raises:
+            FileExistsError: a file exists at ``location`` already.
             OSError: storage cannot be written.
         """
         raw = self.encode(document)
@@ -233,11 +239,27 @@ class MetadataFiles:
         """Write :meth:`encode`'s bytes to a new metadata file (see :meth:`write_json`); they are
         cached too.
 
+        On S3 this is one ``PutObject`` with ``If-None-Match: *``, which the store refuses (412)
+        when the object exists (S3 and MinIO conditional writes); elsewhere pyiceberg's FileIO
+        checks first.
+
         Raises:
+            FileExistsError: a file exists at ``location`` already.
             OSError: storage cannot be written.
         """
-        with self._io.new_output(location).create(overwrite=True) as stream:
-            stream.write(raw)
+        if self._s3 is not None and location.startswith("s3://"):
+            bucket, key = s3.split(location)
+            try:
+                self._s3.put_object(Bucket=bucket, Key=key, Body=raw, IfNoneMatch="*")
+            except ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
+                    raise FileExistsError(f"{location} exists already") from exc
+                raise OSError(f"cannot write {location}: {exc}") from exc
+            except BotoCoreError as exc:
+                raise OSError(f"cannot write {location}: {exc}") from exc
+        else:
+            with self._io.new_output(location).create(overwrite=False) as stream:
+                stream.write(raw)
         self._remember(location, raw)
 
     def _remember(self, location: str, raw: bytes) -> None:
