@@ -76,7 +76,7 @@ def sweep(session: Session, warehouse: gc.Warehouse, repo: str) -> Callable[...,
 
     def run(**options: Any) -> gc.Report:
         # the in-process catalog's branches made ahead for a next commit (commits.SPARES) would
-        # retain their commit for up to 30 s, as any temporary branch does; these tests count
+        # retain their commit for up to 40 s, as any temporary branch does; these tests count
         # exactly what a quiet installation collects
         commits.SPARES.close()
         return gc.collect(session, warehouse, **({"repos": [repo], "older_than": NOW} | options))
