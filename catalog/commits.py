@@ -492,7 +492,7 @@ class _Spares:
 
     def make(self, session: Session, key: tuple[str, str, str], commit: str) -> None:
         """Start making a branch at ``commit`` for ``key``'s next commit (replaces an older)."""
-        name = leftovers.new_temp_branch()
+        name = leftovers.new_temp_branch(ahead=True)
         ready = self._maker.submit(session.create_branch, key[0], name, commit, hidden=True)
         spare = _Spare(key[0], name, commit, time.monotonic(), ready)
         with self._lock:

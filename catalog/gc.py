@@ -7,9 +7,10 @@ answers that question from lakeFS history (see docs/reference/gc.md for the user
 
 *Retained commits* of a repository are every commit reachable through parent links from any of its
 branch heads (hidden ones included, which covers the catalog's ``vxp-catalog-*`` temporary branches
-while they exist; those no commit can finish any more are deleted first) or tags, at the moment the
-run starts. Uncommitted pointers on branches are retained too. A commit only a deleted branch led
-to is not retained.
+while they exist; those no commit can finish any more are deleted first, and those made ahead
+for a commit that has not arrived are not counted: :func:`vxp.catalog.leftovers.made_ahead`) or
+tags, at the moment the run starts. Uncommitted pointers on branches are retained too. A commit
+only a deleted branch led to is not retained.
 
 A file is *reachable* from a retained commit when it is the metadata file a table pointer at
 that commit names, or anything that metadata references: the manifest lists of all its
@@ -520,7 +521,12 @@ class _Run:
 
     def _retained_states(self, repo: str) -> list[_State]:
         """Every retained commit of ``repo`` (one per distinct meta-range), then every branch."""
-        heads = self.session.branch_heads(repo, hidden=True)
+        heads = {
+            name: head
+            for name, head in self.session.branch_heads(repo, hidden=True).items()
+            # a branch the catalog made ahead sits on a commit a branch had: it holds nothing
+            if not leftovers.made_ahead(name)
+        }
         tags = self.session.tag_commits(repo)
         closed: dict[str, str] = {}  # commit ID → meta-range ID; ancestors all known too
         for start in sorted({*heads.values(), *tags.values()}):

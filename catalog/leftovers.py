@@ -2,8 +2,9 @@
 commit can finish any more, and merges whose answer was lost.
 
 **Temporary branches.** Every catalog write lands through a hidden branch named
-``vxp-catalog-<ms>-<random>``, where ``<ms>`` is the hexadecimal Unix time in milliseconds at which
-it was made. A branch older than the *lease* (``Settings.temp_branch_lease_seconds``, 15 minutes
+``vxp-catalog-<ms>-<random>`` (``vxp-catalog-<ms>-ahead-<random>`` when it is made ahead for a
+caller's next commit), where ``<ms>`` is the hexadecimal Unix time in milliseconds at which it was
+made. A branch older than the *lease* (``Settings.temp_branch_lease_seconds``, 15 minutes
 by default) belongs to a commit that can no longer finish: each of a commit's few lakeFS calls
 gives up after 30 seconds. Such a branch is a leftover of a killed catalog; it is deleted by
 :func:`sweep`, which the catalog runs in the background the first time a caller touches a
@@ -45,7 +46,9 @@ TEMP_BRANCH_PREFIX = "vxp-catalog-"
 # the commit metadata key that names the temporary branch a merge came from
 LANDING = "vxp.catalog.landing"
 DEFAULT_LEASE_SECONDS = 900
-_NAME = re.compile(r"^vxp-catalog-([0-9a-f]{11,13})-[0-9a-f]{16}$")
+_NAME = re.compile(r"^vxp-catalog-([0-9a-f]{11,13})-(ahead-)?[0-9a-f]{16}$")
+# the infix of a branch made ahead for a caller's next commit (catalog.commits._Spares)
+AHEAD = "ahead-"
 _LEGACY = re.compile(r"^vxp-catalog-[0-9a-f]{20}$")
 # how many commits of a branch's log to search for a lost merge's commit
 _LOG_DEPTH = 200
@@ -56,15 +59,17 @@ _swept: dict[str, float] = {}
 _sweeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vxp-catalog-sweep")
 
 
-def new_temp_branch(now: float | None = None) -> str:
+def new_temp_branch(now: float | None = None, *, ahead: bool = False) -> str:
     """A fresh temporary branch name, registered as in use by this process until
     :func:`release`.
 
     Args:
         now: Unix time in seconds (default: the clock's).
+        ahead: a branch made ahead at a commit of the target branch, for a commit that has not
+            arrived yet (``vxp-catalog-<ms>-ahead-<random>``; see :func:`made_ahead`).
     """
     millis = int((time.time() if now is None else now) * 1000)
-    name = f"{TEMP_BRANCH_PREFIX}{millis:x}-{uuid.uuid4().hex[:16]}"
+    name = f"{TEMP_BRANCH_PREFIX}{millis:x}-{AHEAD if ahead else ''}{uuid.uuid4().hex[:16]}"
     with _live_lock:
         _live.add(name)
     return name
@@ -74,6 +79,15 @@ def release(name: str) -> None:
     """``name`` is no longer in use by this process (it was deleted, or deleting it failed)."""
     with _live_lock:
         _live.discard(name)
+
+
+def made_ahead(name: str) -> bool:
+    """Whether ``name`` is a branch the catalog made ahead for a caller's next commit. It starts
+    at a commit the target branch had and holds nothing of its own until a commit uses it, so gc
+    does not count it as a retained ref: a commit in flight is kept by gc's age margin, as every
+    writer's new files are."""
+    match = _NAME.match(name)
+    return bool(match and match.group(2))
 
 
 def made_at(name: str) -> float | None:

@@ -207,8 +207,9 @@ def filter_failure(
 def _assert_iceberg_error(status: int, body: Any) -> None:
     error = body.get("error") if isinstance(body, dict) else None
     # 406: the spec's UnsupportedOperationResponse schema is a bare ErrorModel while its example
-    # is an IcebergErrorResponse; the catalog answers both shapes at once
-    keys = {"error", "message", "type", "code"} if status == 406 else {"error"}
+    # is an IcebergErrorResponse; the catalog answers both shapes at once (the bare one carries
+    # the request id too)
+    keys = {"error", "message", "type", "code", "request-id"} if status == 406 else {"error"}
     assert isinstance(error, dict) and set(body) == keys, f"no IcebergErrorResponse: {body}"
     assert isinstance(error.get("message"), str), f"error without a message: {body}"
     assert isinstance(error.get("type"), str), f"error without a type: {body}"

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
 from tests.catalog.integration.test_views import create_body, version
-from vxp.catalog import commits, gc
+from vxp.catalog import commits, gc, leftovers
 from vxp.cli import context
 from vxp.cli.app import app
 from vxp.core.settings import Key
@@ -75,10 +75,6 @@ def sweep(session: Session, warehouse: gc.Warehouse, repo: str) -> Callable[...,
     """gc as most tests here run it: this test's repository, no age margin; keywords override."""
 
     def run(**options: Any) -> gc.Report:
-        # the in-process catalog's branches made ahead for a next commit (commits.SPARES) would
-        # retain their commit for up to 40 s, as any temporary branch does; these tests count
-        # exactly what a quiet installation collects
-        commits.SPARES.close()
         return gc.collect(session, warehouse, **({"repos": [repo], "older_than": NOW} | options))
 
     return run
@@ -585,3 +581,26 @@ def test_a_pointer_outside_the_warehouse_is_reported_and_never_stops_gc(
     assert "pointer(s) the catalog refuses to load were ignored" in text
     for name in mine:
         assert name in text
+
+
+def test_a_branch_made_ahead_for_a_next_commit_retains_nothing(
+    catalog_server: CatalogServer,
+    repo: str,
+    admin: Admin,
+    sweep: Callable[..., gc.Report],
+    repo_dir: Path,
+) -> None:
+    cat = catalog_server.trial(repo, scoped=True)
+    admin.branch("scratch")
+    table = cat.create_table(("scratch", "trial", "s"), schema=ARROW)
+    table.append(ids([1]))
+    # the landing made the caller's next temporary branch at scratch's head, in lakeFS
+    commits.SPARES._maker.submit(lambda: None).result(timeout=30)
+    ahead = [spare.name for _, spare in commits.SPARES._spares.values() if spare.repo == repo]
+    assert ahead and all(leftovers.made_ahead(name) for name in ahead)
+    files = files_under(local(table.location()))
+    delete_branch(admin, "scratch")
+
+    sweep()
+    # only that branch led to scratch's commits: their files are collected
+    assert not files & files_under(repo_dir)

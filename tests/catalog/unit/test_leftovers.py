@@ -25,6 +25,19 @@ def test_a_new_name_is_a_valid_lakefs_branch_name_with_its_time() -> None:
     leftovers.release(name)
 
 
+def test_a_branch_made_ahead_is_named_so_and_swept_like_any_other() -> None:
+    ahead = leftovers.new_temp_branch(NOW - 901, ahead=True)
+    plain = leftovers.new_temp_branch(NOW)
+    assert re.fullmatch(r"\w[-\w]*", ahead)
+    assert leftovers.made_ahead(ahead)
+    assert not leftovers.made_ahead(plain)
+    assert not leftovers.made_ahead("vxp-catalog-" + "a" * 20)
+    assert leftovers.made_at(ahead) == pytest.approx(NOW - 901)
+    leftovers.release(ahead)
+    leftovers.release(plain)
+    assert "past the 900 s lease" in str(leftovers.is_leftover(ahead, None, NOW, 900))
+
+
 def test_only_branches_past_the_lease_and_not_in_use_are_leftovers() -> None:
     old = leftovers.new_temp_branch(NOW - 901)
     assert leftovers.is_leftover(old, None, NOW, 900) is None  # this process still uses it
