@@ -455,13 +455,14 @@ class _Spare:
 class _Spares:
     """Temporary branches made ahead, one per (repository, branch, caller key): right after a
     landing, a branch is made at the commit it landed, off the request path, so the caller's next
-    commit to that branch skips creating one (about 15 ms of every commit on the full stack).
+    commit to that branch skips creating one (one lakeFS call, ~6 ms on the full stack).
 
     A branch made ahead is used only when the next commit is planned on exactly that commit and
     within :data:`SPARE_SECONDS`; any other is deleted, and an unused one is deleted soon after
     that time is up (within a third of it) or when the catalog stops (:meth:`close`). Each is
     registered with :func:`leftovers.new_temp_branch`, so this process never sweeps it, and a
-    killed catalog's are swept like any other temporary branch.
+    killed catalog's are swept like any other temporary branch; gc does not count them as refs
+    (:func:`leftovers.made_ahead`).
     """
 
     def __init__(self) -> None:
