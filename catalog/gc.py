@@ -54,7 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -183,13 +183,7 @@ class BadPointer:
 
     def to_json(self) -> dict[str, str]:
         """The fields as one JSON object (repository, ref, path, table, reason)."""
-        return {
-            "repository": self.repository,
-            "ref": self.ref,
-            "path": self.path,
-            "table": self.table,
-            "reason": self.reason,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -217,12 +211,7 @@ class SkippedFile:
 
     def to_json(self) -> dict[str, str]:
         """The fields as one JSON object (kind, location, referenced_by, reason)."""
-        return {
-            "kind": self.kind,
-            "location": self.location,
-            "referenced_by": self.referenced_by,
-            "reason": self.reason,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -749,7 +738,7 @@ class _S3Store:
         self._s3: S3Client = s3.client(properties)
 
     def files(self, prefix: str) -> Iterator[_File]:
-        bucket, _, key_prefix = prefix.removeprefix("s3://").partition("/")
+        bucket, key_prefix = s3.split(prefix)
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
         for page in pages:
             for item in page.get("Contents", []):
@@ -761,7 +750,7 @@ class _S3Store:
     def delete(self, keys: list[str]) -> None:
         by_bucket: dict[str, list[str]] = {}
         for key in keys:
-            bucket, _, name = key.removeprefix("s3://").partition("/")
+            bucket, name = s3.split(key)
             by_bucket.setdefault(bucket, []).append(name)
         for bucket, names in by_bucket.items():
             answer = self._s3.delete_objects(
