@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar
 
 from vxp.catalog import leftovers, reads, refs
 from vxp.catalog.auth import Caller
-from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown
+from vxp.catalog.errors import CatalogError, CommitFailed, CommitStateUnknown, ReadOnlyRef
 from vxp.catalog.state import RefState
 from vxp.core.metadata import CATALOG_ACTION, CATALOG_CALLER, CATALOG_CHANGES, CATALOG_TABLES
 from vxp.lakefs import (
@@ -138,7 +138,7 @@ def run(
 
     Raises:
         CatalogError: whatever ``plan`` raises, or ``exhausted()``.
-        ReadOnlyRef: ``branch`` is a tag or a commit.
+        ReadOnlyRef: ``branch`` is a tag, a commit, or a temporary branch the catalog made ahead.
         NoSuchNamespace: ``branch`` does not exist.
         CommitFailed: ``branch`` has uncommitted changes (lakeFS does not merge into them).
         CommitStateUnknown: lakeFS's answer to the merge was lost.
@@ -147,6 +147,12 @@ def run(
             :func:`vxp.catalog.errors.install`'s handlers). A pre-merge hook's refusal is a
             :class:`~vxp.core.errors.PreconditionFailed` with the checks' reasons.
     """
+    if leftovers.made_ahead(branch):
+        # gc does not count such a branch as a ref (leftovers.made_ahead), and the catalog
+        # deletes it soon: a write there would be lost
+        raise ReadOnlyRef(
+            f"branch {branch!r} is the catalog's own temporary branch; write to another branch"
+        )
     me = _Pending(plan, exhausted)
     queue = _queue((repo, branch, caller.access_key_id, caller.user_id))
     while True:

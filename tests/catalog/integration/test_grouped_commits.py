@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from pyiceberg.exceptions import ForbiddenError
 
 from tests.catalog.conftest import Admin, CatalogServer
 from vxp.catalog import commits
@@ -139,6 +140,12 @@ def test_a_callers_next_commit_lands_through_the_branch_made_ahead(
     # each landing made the next one's temporary branch off the request path
     assert made and all(name.startswith("vxp-catalog-ahead") for name in made)
     assert sorted(cat.load_table("trial.t").scan().to_arrow()["id"].to_pylist()) == [1, 2, 3]
+    # writes addressed to it are refused: gc does not count it and the catalog deletes it soon
+    commits.SPARES._maker.submit(lambda: None).result(timeout=30)
+    (ahead,) = [s.name for _, s in commits.SPARES._spares.values() if s.repo == repo]
+    on_ahead = catalog_server.pyiceberg(f"{repo}.{ahead}").load_table("trial.t")
+    with pytest.raises(ForbiddenError, match="temporary branch"):
+        on_ahead.append(pa.table({"id": [4]}, schema=ARROW))
     # a branch made ahead that is not used is deleted when the catalog stops
     commits.SPARES.close()
     assert not [b for b in _all_branches(admin) if b.startswith("vxp-catalog-")]
