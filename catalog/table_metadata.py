@@ -294,11 +294,16 @@ def fresh_ids(schema: Json, spec: Json | None, order: Json | None) -> tuple[Json
 # --- reading and writing documents ------------------------------------------------------------
 
 
-def parse(doc: Any) -> Json:
+def parse(doc: Any, *, fresh: bool = False) -> Json:
     """A metadata document in the shape the builder works on (Iceberg spec, "Table Metadata").
 
     Fills in what older writers leave out the way Java's parser does: v1's single ``schema`` and
     ``partition-spec``, the ``main`` ref of a current snapshot, empty lists.
+
+    Args:
+        doc: the decoded metadata file; copied unless ``fresh``.
+        fresh: ``doc`` is the caller's alone (just decoded): it is filled in in place, sparing a
+            copy (~2 ms at 150 snapshots).
 
     Raises:
         BadRequest: ``doc`` is no JSON object, its format version is not 1, 2 or 3, or it lacks
@@ -314,7 +319,7 @@ def parse(doc: Any) -> Json:
     for key in ("location",) if version == 1 else ("location", "table-uuid", "schemas"):
         if key not in doc:
             raise BadRequest(f"table metadata lacks {key!r}")
-    meta = copy.deepcopy(doc)
+    meta = doc if fresh else copy.deepcopy(doc)
     if "schemas" not in meta:
         if "schema" not in meta:
             raise BadRequest("table metadata lacks 'schemas'")
@@ -506,7 +511,9 @@ class TableBuilder:
     """Applies REST updates (``{"action": ..., ...}``) to a table's metadata, as Java does.
 
     ``base`` is the current metadata (from :func:`parse`) at ``base_location``, or None for a
-    table being created. :meth:`build` returns the new document, or None when nothing changed.
+    table being created; the builder takes it over and changes it in place (copying it cost
+    ~2 ms a commit at 150 snapshots), so pass a document nobody else uses. :meth:`build`
+    returns the new document, or None when nothing changed.
     """
 
     def __init__(
@@ -515,9 +522,14 @@ class TableBuilder:
         base_location: str | None = None,
         format_version: int = DEFAULT_FORMAT_VERSION,
     ) -> None:
-        self.base = base
         self.base_location = base_location
-        self.meta = copy.deepcopy(base) if base is not None else _empty(format_version)
+        # what the new metadata log needs of the base, kept before the updates change it
+        self.base_log: list[Json] | None = None
+        self.base_updated_ms: int | None = None
+        if base is not None:
+            self.base_log = list(base["metadata-log"])
+            self.base_updated_ms = base["last-updated-ms"]
+        self.meta = base if base is not None else _empty(format_version)
         # (action, detail) of every effective change, in order
         self.changes: list[tuple[str, Any]] = []
         self.last_added_schema: int | None = None
@@ -1025,7 +1037,7 @@ class TableBuilder:
         meta["last-updated-ms"] = self._last_updated_ms()
         # v1 tables may predate table UUIDs; requirements need one from now on
         meta["table-uuid"] = meta["table-uuid"] or str(uuid.uuid4())
-        if self.base is not None and self.base_location is not None:
+        if self.base_log is not None and self.base_location is not None:
             meta["metadata-log"] = self._metadata_log()
         meta["snapshot-log"] = self._snapshot_log()
         return serialize(meta)
@@ -1037,8 +1049,8 @@ class TableBuilder:
         snapshot log entry at …"), e.g. after a writer whose clock runs ahead."""
         when = self.last_updated_ms if self.last_updated_ms is not None else _now_ms()
         floors = [entry["timestamp-ms"] for entry in self.meta["snapshot-log"][-1:]]
-        if self.base is not None and self.base_location is not None:
-            floors.append(self.base["last-updated-ms"])
+        if self.base_updated_ms is not None and self.base_location is not None:
+            floors.append(self.base_updated_ms)
         return int(max([when, *floors]))
 
     def _metadata_log(self) -> list[Json]:
@@ -1048,7 +1060,7 @@ class TableBuilder:
         ``write.metadata.delete-after-commit.enabled``: other lakeFS commits' pointers may name
         them, and only ``vxp gc`` knows which files no retained commit reaches.
         """
-        assert self.base is not None
+        assert self.base_log is not None and self.base_updated_ms is not None
         try:
             keep = int(
                 self.meta["properties"].get(PREVIOUS_VERSIONS_MAX, PREVIOUS_VERSIONS_MAX_DEFAULT)
@@ -1056,12 +1068,10 @@ class TableBuilder:
         except ValueError:
             keep = PREVIOUS_VERSIONS_MAX_DEFAULT
         keep = max(1, keep)
-        previous: list[Json] = list(self.base["metadata-log"])
+        previous = list(self.base_log)
         if len(previous) >= keep:
             previous = previous[len(previous) - keep + 1 :]
-        previous.append(
-            {"timestamp-ms": self.base["last-updated-ms"], "metadata-file": self.base_location}
-        )
+        previous.append({"timestamp-ms": self.base_updated_ms, "metadata-file": self.base_location})
         return previous
 
     def _snapshot_log(self) -> list[Json]:

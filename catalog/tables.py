@@ -226,7 +226,7 @@ class TableService(EntryService):
         if current is None:
             self._check_free(session, state, table)
         base = (
-            tm.parse(self.files.read_json(current.metadata_location))
+            tm.parse(self.files.read_json(current.metadata_location), fresh=True)
             if current is not None
             else None
         )
