@@ -1,7 +1,11 @@
 """The optimistic commit protocol: every catalog write lands on a branch as one lakeFS merge.
 
 1. Read the catalog objects at the branch's head *commit ID* and plan the change against them
-   (requirements are validated here; new metadata files get fresh names).
+   (requirements are validated here; new metadata files get fresh names). Right after a caller's
+   commit landed, its next one is planned on the commit that landed while the branch listing
+   checks that this is still the head; a plan whose answer does not need a landing (a failed
+   requirement, a change of nothing) waits for that check, any other is checked before step 2
+   commits, and a head that moved on means planning again, not a lost race.
 2. Create a hidden temporary branch from exactly that commit (or take the one made ahead there,
    :class:`_Spares`), write the planned objects there while the new metadata files are written
    to storage, and commit them with metadata naming the tables, snapshots, operation and caller.
@@ -114,6 +118,10 @@ class Change(Generic[T]):
 
 class _Conflict(Exception):
     pass
+
+
+class _Stale(Exception):
+    """The head a change was planned on speculatively is no longer the branch's head."""
 
 
 def run(
@@ -287,15 +295,30 @@ def _land_group(
     with one in this group, or must land alone)."""
     unsettled = list(batch)
     deferred: list[_Pending] = []
-    for _ in range(attempts):
-        # the cheap listing first; refs.branch_head says why when it is no (visible) branch
-        head = reads.SHARED.branch_head(session, repo, branch) or refs.branch_head(
-            session, repo, branch
-        )
+    # the commit this caller's last landing made: planned on speculatively, the branch listing
+    # checks it alongside the staging (_land)
+    ahead = SPARES.commit((repo, branch, caller.access_key_id))
+    lost = 0
+    while lost < attempts:
+        listing: Future[str] | None = None
+        if ahead is not None:
+            head = ahead
+            listing = _uploading.submit(_branch_head, session, repo, branch)
+        else:
+            head = _branch_head(session, repo, branch)
+        state = RefState(reads.CommitSession(session, head), repo, head)
+        plans = _plan_all(unsettled, state)
+        if listing is not None and any(
+            isinstance(planned, Exception) or not planned.writes for planned in plans
+        ):
+            # a plan that answers the client without landing must have seen the head itself
+            if listing.result() != head:
+                ahead = None
+                continue
+            listing = None
         group: list[tuple[_Pending, Change[Any]]] = []
         paths: set[str] = set()
-        state = RefState(reads.CommitSession(session, head), repo, head)
-        for pending, planned in zip(unsettled, _plan_all(unsettled, state), strict=True):
+        for pending, planned in zip(unsettled, plans, strict=True):
             if isinstance(planned, Exception):
                 pending.fail(planned)
                 continue
@@ -319,8 +342,25 @@ def _land_group(
         files = [work for _, change in group for work in change.files]
         message, metadata = _describe([change for _, change in group], caller)
         try:
-            _land(session, repo, branch, head, writes, message, metadata, files, ahead=caller)
+            _land(
+                session,
+                repo,
+                branch,
+                head,
+                writes,
+                message,
+                metadata,
+                files,
+                ahead=caller,
+                listing=listing,
+            )
+        except _Stale:
+            # not a lost race: planned on a commit that is no longer the head
+            ahead = None
+            unsettled = [pending for pending, _ in group]
+            continue
         except _Conflict:
+            lost += 1
             unsettled = [pending for pending, _ in group]
             continue
         except (CommitStateUnknown, CommitFailed) as exc:
@@ -344,6 +384,18 @@ def _land_group(
     for pending in unsettled:
         pending.fail(pending.exhausted())
     return deferred
+
+
+def _branch_head(session: Session, repo: str, branch: str) -> str:
+    """The head commit of ``branch``: the cheap listing first; :func:`refs.branch_head` for a
+    hidden branch, or to say why it is no branch.
+
+    Raises:
+        ReadOnlyRef, NoSuchNamespace, LakeFSError: as :func:`refs.branch_head`.
+    """
+    return reads.SHARED.branch_head(session, repo, branch) or refs.branch_head(
+        session, repo, branch
+    )
 
 
 def _plan_all(pendings: list[_Pending], state: RefState) -> list[Change[Any] | Exception]:
@@ -394,11 +446,22 @@ def _land(
     files: list[Callable[[], None]] | None = None,
     *,
     ahead: Caller | None = None,
+    listing: Future[str] | None = None,
 ) -> None:
     """Land ``writes`` on ``branch`` through a temporary branch at ``head`` (the module's steps
     2 to 4), once ``files`` (:attr:`Change.files`) are done. With ``ahead``, the temporary
     branch made ahead for that caller at ``head`` is used when there is one, and the next one is
-    made at the landed commit."""
+    made at the landed commit.
+
+    ``listing``: the branch's head as being listed, when ``head`` is only the commit the
+    caller's last landing made; checked once the objects are staged, before anything is
+    committed.
+
+    Raises:
+        _Stale: ``listing`` is not ``head`` (nothing landed; the metadata files written are
+            collected by ``vxp gc`` like any other unreferenced file).
+        _Conflict: the merge conflicted (someone changed one of the same objects since ``head``).
+    """
     key = (repo, branch, ahead.access_key_id) if ahead is not None else None
     temp = SPARES.take(key, head) if key is not None else None
     if temp is None:
@@ -412,6 +475,8 @@ def _land(
             raise
     try:
         _stage(session, repo, temp, writes, files or [])
+        if listing is not None and listing.result() != head:
+            raise _Stale
         session.commit(repo, temp, message, metadata)
         try:
             # the landing key lets a lost answer be settled from the branch's log
@@ -477,6 +542,14 @@ class _Spares:
         # deletes unused ones once they are SPARE_SECONDS old; started with the first
         self._reaper: threading.Thread | None = None
         self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vxp-catalog-ahead")
+
+    def commit(self, key: tuple[str, str, str]) -> str | None:
+        """The commit the branch made ahead for ``key`` sits on, if one is there to take."""
+        with self._lock:
+            entry = self._spares.get(key)
+        if entry is None or time.monotonic() - entry[1].made > SPARE_SECONDS:
+            return None
+        return entry[1].commit
 
     def take(self, key: tuple[str, str, str], head: str) -> str | None:
         """The branch made ahead for ``key`` at ``head``, made and now the caller's (it deletes

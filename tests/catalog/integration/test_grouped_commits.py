@@ -157,3 +157,38 @@ def _all_branches(admin: Admin) -> list[str]:
     )
     response.raise_for_status()
     return [str(b["id"]) for b in response.json()["results"]]
+
+
+def test_a_callers_next_commit_is_planned_on_its_last_landing_and_checked_against_the_head(
+    catalog_server: CatalogServer, repo: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat = catalog_server.trial(repo)
+    table = cat.create_table("trial.t", schema=ARROW)
+    table.append(pa.table({"id": [1]}, schema=ARROW))
+    listed: list[str] = []
+    original = Session.listed_branch_head
+
+    def recorded(self: Session, repo_: str, branch: str) -> str | None:
+        if repo_ == repo:
+            listed.append(threading.current_thread().name)
+        return original(self, repo_, branch)
+
+    monkeypatch.setattr(Session, "listed_branch_head", recorded)
+    table.append(pa.table({"id": [2]}, schema=ARROW))
+    # planned on the commit the first append landed; the head was listed alongside the staging
+    assert listed and not [name for name in listed if not name.startswith("vxp-catalog-upload")]
+
+    # the head moves on behind the catalog's back (another writer, a lakeFS merge)
+    admin.branch("other")
+    behind = catalog_server.pyiceberg(f"{repo}.other").load_table("trial.t")
+    behind.append(pa.table({"id": [3]}, schema=ARROW))
+    assert admin.merge("other", "main").status_code == 200
+    # a client that loaded the new head asserts its snapshot: on the commit the catalog last
+    # landed that requirement fails, so the answer waits for the head, where it holds
+    fresh = cat.load_table("trial.t")
+    fresh.append(pa.table({"id": [4]}, schema=ARROW))
+    # and a client still holding the older metadata gets its 409 from the head, re-plans, and
+    # loses nothing (pyiceberg retries the append itself)
+    table.append(pa.table({"id": [5]}, schema=ARROW))
+    rows = cat.load_table("trial.t").scan().to_arrow()["id"].to_pylist()
+    assert sorted(rows) == [1, 2, 3, 4, 5]
