@@ -338,6 +338,7 @@ def collect(
     dry_run: bool = False,
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
+    lease_seconds: float | None = None,
 ) -> Report:
     """Mark from every repository's retained commits, then sweep ``repos`` (default: all).
 
@@ -345,10 +346,14 @@ def collect(
     ``older_than`` are kept, so a commit in flight keeps its files.
 
     Args:
-        repos: the repositories whose ``<root>/<repo>/`` is swept; every repository is marked.
+        repos: the repositories whose ``<root>/<repo>/`` is swept, and whose leftover temporary
+            branches are deleted first; every repository is marked.
         older_than: the minimum age of a file to delete (default one day).
         dry_run: count what would be deleted, delete nothing.
         workers: threads for lakeFS and storage reads and deletes.
+        lease_seconds: the catalog's temporary-branch lease
+            (``VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS``; None: its default, 15 minutes): an older
+            one is a leftover.
 
     Raises:
         GcError: an unknown repository in ``repos``; a retained pointer, metadata file,
@@ -373,8 +378,9 @@ def collect(
     report.repositories_swept = sorted(swept)
     # temporary branches a killed catalog left would keep their files forever: delete them
     # first (never one a live commit may still use: see vxp.catalog.leftovers)
-    for repo in report.repositories_marked:
-        names = leftovers.sweep(session, repo, leftovers.DEFAULT_LEASE_SECONDS, dry_run=dry_run)
+    for repo in report.repositories_swept:
+        lease = lease_seconds or leftovers.DEFAULT_LEASE_SECONDS
+        names = leftovers.sweep(session, repo, lease, dry_run=dry_run)
         report.leftover_branches.extend(f"{repo}/{name}" for name in names)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vxp-gc") as pool:
         run = _Run(session, warehouse, report, progress or _Quiet(), pool)

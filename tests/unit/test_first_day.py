@@ -64,6 +64,17 @@ def test_unknown_stack_name_is_invalid_input() -> None:
         Settings.from_values({**KEYS, Key.STACK: "huge"})
 
 
+def test_the_catalogs_lease_is_read_for_gc_and_checked() -> None:
+    lease = Key.CATALOG_TEMP_BRANCH_LEASE_SECONDS
+    assert Settings.from_values(KEYS).catalog_temp_branch_lease_seconds is None
+    settings = Settings.from_values({**KEYS, lease: "3600"})
+    assert settings.catalog_temp_branch_lease_seconds == 3600
+    assert settings.to_values()[lease] == "3600"
+    for bad in ("15m", "0", "-5"):
+        with pytest.raises(InvalidInput, match="whole number of seconds"):
+            Settings.from_values({**KEYS, lease: bad})
+
+
 def test_secrets_never_show_in_repr_or_str() -> None:
     settings = Settings.from_values(
         {**KEYS, Key.S3_ENDPOINT: "http://s3", Key.S3_SECRET_ACCESS_KEY: "s3-secret-value"}

@@ -138,6 +138,7 @@ def gc(
         TimeElapsedColumn(),
     )
     try:
+        lease = settings().catalog_temp_branch_lease_seconds
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
             report = collector.collect(
                 session(),
@@ -146,6 +147,7 @@ def gc(
                 older_than=age,
                 dry_run=dry_run,
                 progress=_Bar(progress),
+                lease_seconds=lease,
             )
     except collector.GcError as exc:
         raise VxpError(f"gc stopped: {exc}") from exc
@@ -159,6 +161,7 @@ def gc(
     table = Table("", "", show_header=False, box=None)
     table.add_row("repositories read", str(len(report.repositories_marked)))
     table.add_row("repositories swept", ", ".join(report.repositories_swept) or "-")
+    table.add_row("cut-off", f"files written before {report.cutoff:%Y-%m-%d %H:%M:%S} UTC")
     table.add_row("retained commits", str(report.retained_commits))
     table.add_row("states listed", str(report.states_listed))
     table.add_row("pointers read", str(report.pointers_read))
@@ -187,8 +190,9 @@ def gc(
     if report.bad_pointers:
         console.print(
             f"[yellow]warning:[/yellow] {len(report.bad_pointers)} pointer(s) the catalog refuses "
-            "to load were ignored (they keep no file alive); if one is a real table, give gc the "
-            "catalog's VXP_WAREHOUSE_ROOT and VXP_CATALOG_ALLOWED_LOCATIONS:",
+            "to load were ignored (they keep no file alive); if one is a real table, run gc with "
+            "VXP_WAREHOUSE_ROOT set to the catalog's VXP_CATALOG_WAREHOUSE_ROOT and with its "
+            "VXP_CATALOG_ALLOWED_LOCATIONS:",
             highlight=False,
             soft_wrap=True,
         )

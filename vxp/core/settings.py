@@ -52,6 +52,7 @@ class Key(StrEnum):
     CATALOG_URI = "VXP_CATALOG_URI"
     WAREHOUSE_ROOT = "VXP_WAREHOUSE_ROOT"
     CATALOG_ALLOWED_LOCATIONS = "VXP_CATALOG_ALLOWED_LOCATIONS"
+    CATALOG_TEMP_BRANCH_LEASE_SECONDS = "VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS"
     S3_ENDPOINT = "VXP_S3_ENDPOINT"
     S3_ACCESS_KEY_ID = "VXP_S3_ACCESS_KEY_ID"
     S3_SECRET_ACCESS_KEY = "VXP_S3_SECRET_ACCESS_KEY"  # noqa: S105 (a name)
@@ -157,6 +158,8 @@ class Settings:
     catalog_uri: str | None = None
     warehouse_root: str | None = None
     catalog_allowed_locations: tuple[str, ...] = ()
+    #: the catalog's temporary-branch lease in seconds, when set (``vxp gc`` must agree with it)
+    catalog_temp_branch_lease_seconds: int | None = None
     s3: S3Access | None = None
     trino_url: str | None = None
     postgres_dsn: Secret | None = None
@@ -218,8 +221,9 @@ class Settings:
             origin: where ``values`` came from, named in error messages.
 
         Raises:
-            InvalidInput: the lakeFS endpoint or key pair is missing, or ``VXP_STACK`` names no
-                :class:`StackName`.
+            InvalidInput: the lakeFS endpoint or key pair is missing, ``VXP_STACK`` names no
+                :class:`StackName`, or ``VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS`` is no positive
+                whole number.
         """
         missing = [
             key.value
@@ -249,6 +253,13 @@ class Settings:
                 f"{Key.STACK}={stack!r} is not a stack",
                 hint=f"use one of: {', '.join(s.value for s in StackName)}",
             )
+        lease = get(Key.CATALOG_TEMP_BRANCH_LEASE_SECONDS)
+        if lease is not None and not (lease.isdigit() and int(lease) > 0):
+            raise InvalidInput(
+                f"{Key.CATALOG_TEMP_BRANCH_LEASE_SECONDS}={lease!r} is not a whole number of "
+                f"seconds above 0 (from {origin})",
+                hint="use the catalog's own value (default 900)",
+            )
         extension_dir = get(Key.DUCKDB_EXTENSION_DIRECTORY)
         home = get(Key.HOME)
         dsn = get(Key.POSTGRES_DSN)
@@ -260,6 +271,7 @@ class Settings:
             catalog_uri=(get(Key.CATALOG_URI) or "").rstrip("/") or None,
             warehouse_root=get(Key.WAREHOUSE_ROOT),
             catalog_allowed_locations=parse_locations(get(Key.CATALOG_ALLOWED_LOCATIONS)),
+            catalog_temp_branch_lease_seconds=int(lease) if lease is not None else None,
             s3=s3,
             trino_url=get(Key.TRINO_URL),
             postgres_dsn=Secret(dsn) if dsn else None,
@@ -281,6 +293,11 @@ class Settings:
             Key.CATALOG_URI: self.catalog_uri,
             Key.WAREHOUSE_ROOT: self.warehouse_root,
             Key.CATALOG_ALLOWED_LOCATIONS: ",".join(self.catalog_allowed_locations) or None,
+            Key.CATALOG_TEMP_BRANCH_LEASE_SECONDS: (
+                str(self.catalog_temp_branch_lease_seconds)
+                if self.catalog_temp_branch_lease_seconds
+                else None
+            ),
             Key.TRINO_URL: self.trino_url,
             Key.POSTGRES_DSN: self.postgres_dsn.reveal() if self.postgres_dsn else None,
             Key.DUCKDB_EXTENSION_DIRECTORY: (

@@ -83,6 +83,38 @@ def test_gc_deletes_leftovers_before_marking(
     assert killed not in _temp_branches(admin)
 
 
+def test_gc_sweeps_only_the_swept_repositories_with_the_catalogs_lease(
+    catalog_server: CatalogServer, lakefs_server: LakeFSServer, admin: Admin
+) -> None:
+    # a second repository, with a leftover of its own that `--repo` must not touch
+    other = Admin(lakefs_server, f"{admin.repo}x")
+    other.client.post(
+        "/repositories",
+        json={"name": other.repo, "storage_namespace": f"local://{other.repo}"},
+    ).raise_for_status()
+    now = time.time()
+    # 20 minutes old: past the default 15-minute lease, within a catalog's 1-hour one
+    within = leftovers.new_temp_branch(now - 1200)
+    old = leftovers.new_temp_branch(now - 7200)
+    elsewhere = leftovers.new_temp_branch(now - 7200)
+    for name in (within, old, elsewhere):
+        leftovers.release(name)
+    _hidden(admin, within)
+    _hidden(admin, old)
+    _hidden(other, elsewhere)
+    settings = catalog_server.settings
+    warehouse = gc.Warehouse(settings.warehouse_root, allowed_locations=settings.allowed_locations)
+    try:
+        with LakeFS(lakefs_server.url) as lakefs:
+            session = lakefs.as_user(lakefs_server.access_key_id, lakefs_server.secret_access_key)
+            report = gc.collect(session, warehouse, repos=[admin.repo], lease_seconds=3600)
+        assert report.leftover_branches == [f"{admin.repo}/{old}"]
+        assert _temp_branches(admin) == {within}
+        assert _temp_branches(other) == {elsewhere}
+    finally:
+        other.client.close()
+
+
 @pytest.mark.parametrize(
     ("cause", "merged_first"),
     [(httpx.ReadTimeout("slow"), True), (httpx.ConnectError("refused"), False)],
