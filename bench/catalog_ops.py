@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
+import pyiceberg
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException
@@ -41,6 +42,7 @@ NESSIE = "Nessie on MinIO"
 VXP_FULL = "vxp, full stack (MinIO)"
 # a writer losing this many races per commit it owes is livelocked, not slow
 MAX_RETRIES_PER_COMMIT = 100
+FRESH_APPEND = "append to a new table"
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,34 @@ def _latencies(options: Options, recorder: Recorder, subjects: list[Subject]) ->
     alternate("loadTable", loads, lambda k, _: clients[k].load_table(identifier))
     alternate("append", commits, lambda k, _: tables[k].append(payload))
     alternate("set-properties", commits, lambda k, i: _set_property(tables[k], i))
+    history = {s.label: len(t.metadata.snapshots) for s, t in zip(subjects, tables, strict=True)}
+
+    # the same append, to a table created just before (not timed): every subject's metadata then
+    # holds one snapshot, as Nessie's always does
+    def fresh_append(k: int, i: int) -> Callable[[], object]:
+        table = clients[k].create_table(f"{NAMESPACE}.fresh_{i}", schema=data.SCHEMA)
+        # each new table handle brings a new FileIO, whose S3 client starts on first use: start
+        # it here, as any table in use has (not the catalog's cost)
+        table.io.new_input(table.metadata_location).exists()
+        return partial(table.append, payload)
+
+    for i in range(commits):
+        order = range(len(subjects)) if i % 2 == 0 else reversed(range(len(subjects)))
+        for k in order:
+            elapsed = timed(fresh_append(k, i))
+            samples[subjects[k].label].setdefault(FRESH_APPEND, []).append(elapsed)
 
     base = subjects[0].label
-    for operation in ("loadTable", "append", "set-properties"):
+    for operation in ("loadTable", "append", FRESH_APPEND, "set-properties"):
         for subject in subjects:
             _record(recorder, operation, subject, base, ms(samples[subject.label][operation]), "ms")
+    recorder.note(
+        "snapshots in each table's metadata after the appends: "
+        + ", ".join(f"{label} {count}" for label, count in history.items())
+        + f" (pyiceberg {pyiceberg.__version__} copies the whole metadata 18 times per append, "
+        f"so its append time grows with them); '{FRESH_APPEND}' appends to a table created just "
+        "before (not timed), so every subject's metadata holds one snapshot"
+    )
 
 
 class _RetryCounter(logging.Filter):
@@ -159,15 +184,20 @@ class _RetryCounter(logging.Filter):
         return True
 
 
-def _throughput(subject: Subject, writers: int, shared: bool, total: int) -> tuple[int, float, int]:
-    """Commits per second of ``writers`` threads appending to one table or a table each.
+def _throughput(
+    subject: Subject, writers: int, shared: bool, total: int, round_: int = 0
+) -> tuple[int, float, int]:
+    """Commits per second of ``writers`` threads appending to one table or a table each (new
+    tables for each ``round_``).
 
     Returns (commits, seconds, retries). A lost race is retried by pyiceberg itself, and once it
     gives up (CommitFailedException) the writer reloads the table and appends again, as any Iceberg
     writer must; retries counts both.
     """
     scope = "one" if shared else "many"
-    names = [f"{NAMESPACE}.w{writers}_{scope}_{i}" for i in range(1 if shared else writers)]
+    names = [
+        f"{NAMESPACE}.w{writers}_{scope}_r{round_}_{i}" for i in range(1 if shared else writers)
+    ]
     admin = subject.new_client()
     for name in names:
         admin.create_table(name, schema=data.SCHEMA)
@@ -213,26 +243,41 @@ def _concurrency(
     recorder: Recorder,
     subjects: list[Subject],
     cases: tuple[tuple[int, bool], ...] | None = None,
+    rounds: int = 1,
 ) -> None:
     """Commits/s of each (writers, one shared table) case; default: every count of WRITERS, on
-    one table and on a table each."""
+    one table and on a table each. With several ``rounds`` the subjects take turns (the order
+    alternating) and a row's p50 is the median round."""
     total = options.scale(32, 96)
     base = subjects[0].label
     chosen = cases or tuple((w, shared) for shared in (True, False) for w in WRITERS)
     for writers, shared in chosen:
         scope = "one table" if shared else "table each"
+        rates: dict[str, list[float]] = {subject.label: [] for subject in subjects}
+        retried = dict.fromkeys(rates, 0)
+        done = dict.fromkeys(rates, 0)
+        for round_ in range(rounds):
+            order = subjects if round_ % 2 == 0 else list(reversed(subjects))
+            for subject in order:
+                commits, seconds, retries = _throughput(subject, writers, shared, total, round_)
+                rates[subject.label].append(commits / seconds)
+                retried[subject.label] += retries
+                done[subject.label] += commits
+        label = f"appends, {writers:>2} writers, {scope}"
         for subject in subjects:
-            commits, seconds, retries = _throughput(subject, writers, shared, total)
-            label = f"appends, {writers:>2} writers, {scope}"
+            note = f"{retried[subject.label]} retries"
+            if rounds > 1:
+                shown = ", ".join(f"{rate:.1f}" for rate in rates[subject.label])
+                note = f"{rounds} rounds: {shown}/s; {note}"
             _record(
                 recorder,
                 label,
                 subject,
                 base,
-                [commits / seconds],
+                rates[subject.label],
                 "ops/s",
-                count=commits,
-                note=f"{retries} retries",
+                count=done[subject.label],
+                note=note,
             )
 
 
@@ -313,5 +358,6 @@ def _nessie(options: Options, recorder: Recorder) -> None:
 
 def _measure_on_minio(options: Options, recorder: Recorder, subjects: list[Subject]) -> None:
     _latencies(options, recorder, subjects)
-    # the throughput goal of issue 7: writers on different tables of one branch
-    _concurrency(options, recorder, subjects, cases=((16, False),))
+    # the throughput goal of issue 7: writers on different tables of one branch; one round of
+    # 32 commits takes about a second, so a single one is mostly noise
+    _concurrency(options, recorder, subjects, cases=((16, False),), rounds=options.scale(5, 3))
