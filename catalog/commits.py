@@ -2,10 +2,10 @@
 
 1. Read the catalog objects at the branch's head *commit ID* and plan the change against them
    (requirements are validated here; new metadata files get fresh names). Right after a caller's
-   commit landed, its next one is planned on the commit that landed while the branch listing
-   checks that this is still the head; a plan whose answer does not need a landing (a failed
-   requirement, a change of nothing) waits for that check, any other is checked before step 2
-   commits, and a head that moved on means planning again, not a lost race.
+   commit landed, its next one is planned on the commit that landed, while one read of the
+   branch's newest commit checks that this is still the head: a plan whose answer needs no
+   landing (a failed requirement, a change of nothing) waits for that read, any other is checked
+   before step 2 commits, and a head that moved on means planning again, not a lost race.
 2. Create a hidden temporary branch from exactly that commit (or take the one made ahead there,
    :class:`_Spares`), write the planned objects there while the new metadata files are written
    to storage, and commit them with metadata naming the tables, snapshots, operation and caller.
@@ -295,27 +295,27 @@ def _land_group(
     with one in this group, or must land alone)."""
     unsettled = list(batch)
     deferred: list[_Pending] = []
-    # the commit this caller's last landing made: planned on speculatively, the branch listing
-    # checks it alongside the staging (_land)
+    # the commit this caller's last landing made: planned on speculatively, while one read of
+    # the branch's newest commit (head_now) checks it alongside the staging (_land)
     ahead = SPARES.commit((repo, branch, caller.access_key_id))
     lost = 0
     while lost < attempts:
-        listing: Future[str] | None = None
+        head_now: Future[str | None] | None = None
         if ahead is not None:
             head = ahead
-            listing = _uploading.submit(_branch_head, session, repo, branch)
+            head_now = _uploading.submit(reads.CommitReads.head, session, repo, branch)
         else:
-            head = _branch_head(session, repo, branch)
+            head = refs.branch_head(session, repo, branch)
         state = RefState(reads.CommitSession(session, head), repo, head)
         plans = _plan_all(unsettled, state)
-        if listing is not None and any(
+        if head_now is not None and any(
             isinstance(planned, Exception) or not planned.writes for planned in plans
         ):
             # a plan that answers the client without landing must have seen the head itself
-            if listing.result() != head:
+            if head_now.result() != head:
                 ahead = None
                 continue
-            listing = None
+            head_now = None
         group: list[tuple[_Pending, Change[Any]]] = []
         paths: set[str] = set()
         for pending, planned in zip(unsettled, plans, strict=True):
@@ -352,7 +352,7 @@ def _land_group(
                 metadata,
                 files,
                 ahead=caller,
-                listing=listing,
+                head_now=head_now,
             )
         except _Stale:
             # not a lost race: planned on a commit that is no longer the head
@@ -384,18 +384,6 @@ def _land_group(
     for pending in unsettled:
         pending.fail(pending.exhausted())
     return deferred
-
-
-def _branch_head(session: Session, repo: str, branch: str) -> str:
-    """The head commit of ``branch``: the cheap listing first; :func:`refs.branch_head` for a
-    hidden branch, or to say why it is no branch.
-
-    Raises:
-        ReadOnlyRef, NoSuchNamespace, LakeFSError: as :func:`refs.branch_head`.
-    """
-    return reads.SHARED.branch_head(session, repo, branch) or refs.branch_head(
-        session, repo, branch
-    )
 
 
 def _plan_all(pendings: list[_Pending], state: RefState) -> list[Change[Any] | Exception]:
@@ -446,19 +434,19 @@ def _land(
     files: list[Callable[[], None]] | None = None,
     *,
     ahead: Caller | None = None,
-    listing: Future[str] | None = None,
+    head_now: Future[str | None] | None = None,
 ) -> None:
     """Land ``writes`` on ``branch`` through a temporary branch at ``head`` (the module's steps
     2 to 4), once ``files`` (:attr:`Change.files`) are done. With ``ahead``, the temporary
     branch made ahead for that caller at ``head`` is used when there is one, and the next one is
     made at the landed commit.
 
-    ``listing``: the branch's head as being listed, when ``head`` is only the commit the
-    caller's last landing made; checked once the objects are staged, before anything is
-    committed.
+    ``head_now``: the branch's head commit as being read (its log's first entry), when
+    ``head`` is only the commit the caller's last landing made; checked once the objects are
+    staged, before anything is committed.
 
     Raises:
-        _Stale: ``listing`` is not ``head`` (nothing landed; the metadata files written are
+        _Stale: ``head_now`` is not ``head`` (nothing landed; the metadata files written are
             collected by ``vxp gc`` like any other unreferenced file).
         _Conflict: the merge conflicted (someone changed one of the same objects since ``head``).
     """
@@ -475,7 +463,7 @@ def _land(
             raise
     try:
         _stage(session, repo, temp, writes, files or [])
-        if listing is not None and listing.result() != head:
+        if head_now is not None and head_now.result() != head:
             raise _Stale
         session.commit(repo, temp, message, metadata)
         try:

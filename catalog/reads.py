@@ -60,23 +60,6 @@ class CommitReads:
         except (LakeFSNotFound, LakeFSBadRequest):
             return None
 
-    @staticmethod
-    def branch_head(session: Session, repo: str, branch: str) -> str | None:
-        """The head commit of branch ``branch``; None when no listed branch has that name (a
-        tag, a commit ID, a hidden or missing branch: ask :func:`vxp.catalog.refs.branch_head`
-        for the reason).
-
-        One lakeFS call: the branch listing from ``branch`` on, one entry (lakeFS answers it in
-        about half the time of ``GET …/branches/{branch}``).
-
-        Raises:
-            LakeFSError: lakeFS refused otherwise or cannot be reached.
-        """
-        try:
-            return session.listed_branch_head(repo, branch)
-        except (LakeFSNotFound, LakeFSBadRequest):
-            return None
-
     def get(self, session: Session, repo: str, commit: str, path: str) -> bytes | None:
         """The object at ``path`` in ``commit`` (None when it has none), from memory when read
         before.

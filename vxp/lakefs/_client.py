@@ -519,24 +519,6 @@ class Session:
         results = self._request("GET", path, params={"amount": "1"}).json().get("results") or []
         return str(results[0]["id"]) if results else None
 
-    def listed_branch_head(self, repo: str, branch: str) -> str | None:
-        """The head commit of ``branch`` from the branch listing (lakeFS answers one entry of it
-        in about half the time of ``GET …/branches/{branch}``); None when no listed (visible)
-        branch has that name.
-
-        Raises:
-            LakeFSNotFound: no such repository.
-            LakeFSError: any other error answer; :class:`LakeFSUnreachable` when lakeFS cannot be
-                reached, :class:`LakeFSUnauthorized` for a rejected key pair.
-        """
-        path = f"/repositories/{_seg(repo)}/branches"
-        params = {"prefix": branch, "amount": "1"}
-        results = self._request("GET", path, params=params).json().get("results") or []
-        # listed in name order: the branch itself comes before any longer name it prefixes
-        if results and results[0].get("id") == branch:
-            return str(results[0]["commit_id"])
-        return None
-
     def log(self, repo: str, ref: str, *, first_parent: bool = False) -> Iterator[Commit]:
         """``ref`` and all its ancestors (every parent, not only the first), newest first.
 

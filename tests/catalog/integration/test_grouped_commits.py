@@ -165,18 +165,22 @@ def test_a_callers_next_commit_is_planned_on_its_last_landing_and_checked_agains
     cat = catalog_server.trial(repo)
     table = cat.create_table("trial.t", schema=ARROW)
     table.append(pa.table({"id": [1]}, schema=ARROW))
-    listed: list[str] = []
-    original = Session.listed_branch_head
+    heads: list[str] = []
+    reads = {"newest_commit_id": Session.newest_commit_id, "branch_head": Session.branch_head}
 
-    def recorded(self: Session, repo_: str, branch: str) -> str | None:
-        if repo_ == repo:
-            listed.append(threading.current_thread().name)
-        return original(self, repo_, branch)
+    def recorded(name: str) -> Any:
+        def read(self: Session, repo_: str, ref: str) -> str | None:
+            if repo_ == repo:
+                heads.append(threading.current_thread().name)
+            return reads[name](self, repo_, ref)
 
-    monkeypatch.setattr(Session, "listed_branch_head", recorded)
+        return read
+
+    for name in reads:
+        monkeypatch.setattr(Session, name, recorded(name))
     table.append(pa.table({"id": [2]}, schema=ARROW))
-    # planned on the commit the first append landed; the head was listed alongside the staging
-    assert listed and not [name for name in listed if not name.startswith("vxp-catalog-upload")]
+    # planned on the commit the first append landed; the head was read alongside the staging
+    assert heads and not [name for name in heads if not name.startswith("vxp-catalog-upload")]
 
     # the head moves on behind the catalog's back (another writer, a lakeFS merge)
     admin.branch("other")
