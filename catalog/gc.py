@@ -373,7 +373,11 @@ def collect(
     swept = everything if repos is None else repos
     unknown = sorted(set(swept) - set(everything))
     if unknown:
-        raise GcError(f"no lakeFS repository named {', '.join(map(repr, unknown))}")
+        known = ", ".join(sorted(everything)[:20]) or "none"
+        more = " …" if len(everything) > 20 else ""
+        raise GcError(
+            f"no lakeFS repository named {', '.join(map(repr, unknown))} (there are: {known}{more})"
+        )
     report.repositories_marked = sorted(everything)
     report.repositories_swept = sorted(swept)
     # temporary branches a killed catalog left would keep their files forever: delete them

@@ -386,9 +386,14 @@ def test_unreadable_retained_metadata_stops_the_run(
         hidden.rename(manifest_list)
 
 
-def test_unknown_repository_is_refused(session: Session, warehouse: gc.Warehouse) -> None:
-    with pytest.raises(gc.GcError, match="no lakeFS repository named 'no-such-repo'"):
+def test_unknown_repository_is_refused(
+    session: Session, warehouse: gc.Warehouse, repo: str
+) -> None:
+    with pytest.raises(gc.GcError, match="no lakeFS repository named 'no-such-repo'") as caught:
         gc.collect(session, warehouse, repos=["no-such-repo"], older_than=NOW)
+    # the message names the repositories there are (up to 20)
+    assert "there are: " in str(caught.value)
+    assert repo in str(caught.value) or " …" in str(caught.value)
 
 
 def test_view_metadata_is_kept(
