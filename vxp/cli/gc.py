@@ -170,7 +170,7 @@ def gc(
     table.add_row("reachable files", str(report.reachable_files))
     table.add_row("files listed", str(report.files_listed))
     table.add_row("kept: reachable", str(report.kept_reachable))
-    table.add_row("kept: younger than cut-off", str(report.kept_young))
+    table.add_row("kept: unreachable, younger than cut-off", str(report.kept_young))
     verb = "would delete" if dry_run else "deleted"
     files = f"{report.deleted_files} file{'' if report.deleted_files == 1 else 's'}"
     table.add_row(verb, f"{files}, {_size(report.deleted_bytes)}")

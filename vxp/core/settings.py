@@ -257,8 +257,9 @@ class Settings:
         if lease is not None and not (lease.isdigit() and int(lease) > 0):
             raise InvalidInput(
                 f"{Key.CATALOG_TEMP_BRANCH_LEASE_SECONDS}={lease!r} is not a whole number of "
-                f"seconds above 0 (from {origin})",
-                hint="use the catalog's own value (default 900)",
+                "seconds above 0",
+                hint="set it to the catalog's VXP_CATALOG_TEMP_BRANCH_LEASE_SECONDS (900 unless "
+                "the catalog was given another), or unset it",
             )
         extension_dir = get(Key.DUCKDB_EXTENSION_DIRECTORY)
         home = get(Key.HOME)
