@@ -102,6 +102,20 @@ def test_refs_and_names(embedded: Stack, versions: Versions) -> None:
     assert csv_rows(out) == versions.at_v1
 
 
+def test_a_write_says_where_the_branch_is_now(embedded: Stack, versions: Versions) -> None:
+    before = head(embedded, versions.repo, "integration")
+    insert = "INSERT INTO basel.patients VALUES (99999, 'bern', 40)"
+    result = vxp_sql(embedded, versions.repo, insert)
+    ok(result)
+    after = head(embedded, versions.repo, "integration")
+    assert after != before
+    assert f"integration at {before[:12]}" in result.stderr
+    assert f"integration is now at {after[:12]}" in result.stderr
+    # a read that moved nothing names one commit
+    read = json.loads(ok(vxp_sql(embedded, versions.repo, SELECT, "-f", "json", "--envelope")))
+    assert read["commit"] == after and "moved_to" not in read
+
+
 def test_clear_errors(embedded: Stack, versions: Versions) -> None:
     fails(
         vxp_sql(embedded, versions.repo, SELECT, "--ref", "nope"),

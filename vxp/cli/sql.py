@@ -77,7 +77,8 @@ def sql(
         typer.Option(
             "--envelope",
             help="with --format json: one object {repository, ref, commit, engine, rows} that "
-            "says which version the rows were read from",
+            "says which version the rows were read from (and moved_to: the branch's commit "
+            "after a statement that wrote to it)",
         ),
     ] = False,
 ) -> None:
@@ -102,6 +103,8 @@ def sql(
         f"{_rows(answer.table.num_rows)} in {answer.seconds:.2f}s "
         f"({answer.engine}, {answer.ref} at {answer.commit_id[:12]})"
     )
+    if answer.moved_to is not None:
+        summary += f"; {answer.ref} is now at {answer.moved_to[:12]} (written during the statement)"
     if envelope and chosen is not SqlFormat.json:
         raise InvalidInput("--envelope needs --format json")
     if chosen is SqlFormat.table:

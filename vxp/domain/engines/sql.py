@@ -23,7 +23,7 @@ from vxp.core.settings import Settings
 from vxp.domain.engines import Engine, trino
 from vxp.domain.engines import duckdb as duck
 from vxp.domain.refs import resolve
-from vxp.lakefs import Session
+from vxp.lakefs import LakeFSError, Session
 
 
 class FileFormat(StrEnum):
@@ -44,6 +44,8 @@ class Answer:
         engine: which engine ran it.
         ref: the ref as the user named it.
         commit_id: the commit ``ref`` named just before the statement ran.
+        moved_to: the commit ``ref`` named just after, when that is another one (the
+            statement wrote to the branch, or someone else did meanwhile); None otherwise.
     """
 
     table: pa.Table
@@ -51,6 +53,7 @@ class Answer:
     engine: Engine
     ref: str
     commit_id: str
+    moved_to: str | None = None
 
 
 def run(
@@ -93,7 +96,14 @@ def run(
                 hint="start the full stack (`vxp up --stack full`), or use --engine duckdb",
             )
         result = trino.query(url, sql, repository, ref)
-    return Answer(result.table, result.seconds, engine, ref, commit_id)
+    # a write lands as a new commit of the branch: say so rather than name only the old one
+    try:
+        after = resolve(session, repository, ref)
+    except (NotFound, LakeFSError):
+        # the statement ran: only the note on where the ref is now is lost
+        after = commit_id
+    moved_to = after if after != commit_id else None
+    return Answer(result.table, result.seconds, engine, ref, commit_id, moved_to)
 
 
 _COPY_OPTIONS = {
@@ -150,26 +160,34 @@ def envelope(answer: Answer, repository: str) -> bytes:
     """The result as one JSON object that says which version it read::
 
     {"repository": …, "ref": …, "commit": …, "engine": …, "rows": [{…}, …]}
+
+    with ``"moved_to"`` after ``"engine"`` when the ref named another commit after the statement
+    (:attr:`Answer.moved_to`).
     """
     import json
 
     rows = export_bytes(answer.table, FileFormat.json) if answer.table.num_columns else b"[]"
-    head = json.dumps(
-        {
-            "repository": repository,
-            "ref": answer.ref,
-            "commit": answer.commit_id,
-            "engine": str(answer.engine),
-        }
-    )
+    fields = {
+        "repository": repository,
+        "ref": answer.ref,
+        "commit": answer.commit_id,
+        "engine": str(answer.engine),
+    }
+    if answer.moved_to is not None:
+        fields["moved_to"] = answer.moved_to
+    head = json.dumps(fields)
     return head[:-1].encode() + b', "rows": ' + rows.strip() + b"}\n"
 
 
 def provenance(answer: Answer, repository: str) -> dict[str, str]:
-    """The keys that name the version a result was read from."""
-    return {
+    """The keys that name the version a result was read from (``vxp.moved_to`` too when the
+    ref moved during the statement)."""
+    keys = {
         "vxp.repository": repository,
         "vxp.ref": answer.ref,
         "vxp.commit": answer.commit_id,
         "vxp.engine": str(answer.engine),
     }
+    if answer.moved_to is not None:
+        keys["vxp.moved_to"] = answer.moved_to
+    return keys
