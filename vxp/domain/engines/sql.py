@@ -167,15 +167,9 @@ def envelope(answer: Answer, repository: str) -> bytes:
     import json
 
     rows = export_bytes(answer.table, FileFormat.json) if answer.table.num_columns else b"[]"
-    fields = {
-        "repository": repository,
-        "ref": answer.ref,
-        "commit": answer.commit_id,
-        "engine": str(answer.engine),
-    }
-    if answer.moved_to is not None:
-        fields["moved_to"] = answer.moved_to
-    head = json.dumps(fields)
+    # the same keys as a Parquet export's provenance, without their prefix
+    keys = provenance(answer, repository)
+    head = json.dumps({key.removeprefix("vxp."): value for key, value in keys.items()})
     return head[:-1].encode() + b', "rows": ' + rows.strip() + b"}\n"
 
 
