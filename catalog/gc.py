@@ -382,8 +382,8 @@ def collect(
     report.repositories_swept = sorted(swept)
     # temporary branches a killed catalog left would keep their files forever: delete them
     # first (never one a live commit may still use: see vxp.catalog.leftovers)
+    lease = lease_seconds or leftovers.DEFAULT_LEASE_SECONDS
     for repo in report.repositories_swept:
-        lease = lease_seconds or leftovers.DEFAULT_LEASE_SECONDS
         names = leftovers.sweep(session, repo, lease, dry_run=dry_run)
         report.leftover_branches.extend(f"{repo}/{name}" for name in names)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vxp-gc") as pool:

@@ -46,9 +46,9 @@ TEMP_BRANCH_PREFIX = "vxp-catalog-"
 # the commit metadata key that names the temporary branch a merge came from
 LANDING = "vxp.catalog.landing"
 DEFAULT_LEASE_SECONDS = 900
-_NAME = re.compile(r"^vxp-catalog-([0-9a-f]{11,13})-(ahead-)?[0-9a-f]{16}$")
 # the infix of a branch made ahead for a caller's next commit (catalog.commits._Spares)
 AHEAD = "ahead-"
+_NAME = re.compile(rf"^{TEMP_BRANCH_PREFIX}([0-9a-f]{{11,13}})-({AHEAD})?[0-9a-f]{{16}}$")
 _LEGACY = re.compile(r"^vxp-catalog-[0-9a-f]{20}$")
 # how many commits of a branch's log to search for a lost merge's commit
 _LOG_DEPTH = 200
