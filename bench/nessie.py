@@ -4,8 +4,10 @@ Nessie's catalog writes table metadata itself and supports only object stores (S
 warehouses: a ``file://`` warehouse is refused with "Unknown or unsupported scheme: file". So it
 runs against a MinIO: a full vxp stack's own (so vxp and Nessie share one object store), or one
 started here from the vxp cache; its baseline is pyiceberg's SqlCatalog writing to the same MinIO
-bucket. Nessie keeps its commits in memory (IN_MEMORY version store): a benchmark needs
-no durable state, and it spares a database process competing for the two cores.
+bucket. Nessie keeps its commits either in memory (IN_MEMORY version store: nothing survives a
+restart, so no fsync is ever waited for) or, as it is deployed, in PostgreSQL (JDBC2 version
+store): then on the full stack's own server, the one lakeFS keeps its commits in, so both
+versioned catalogs pay for durable commits on the same database.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from pyiceberg.catalog import Catalog, load_catalog
@@ -33,6 +36,8 @@ ARTIFACT = f"org.projectnessie.nessie:nessie-quarkus:{VERSION}:jar:runner"
 JAR = f"nessie-quarkus-{VERSION}-runner.jar"
 # a JVM starting Quarkus with every bundled extension takes ~25 s on two busy cores
 STARTUP_TIMEOUT = 180.0
+# the database Nessie's JDBC2 version store keeps its commits in, beside lakeFS's
+DATABASE = "nessie_bench"
 
 
 class Unavailable(Exception):
@@ -82,8 +87,39 @@ def _wait(url: str, handle: process.Handle, log: Path, what: str) -> None:
     raise Unavailable(f"{what} did not start; last lines of {log}:\n{process.tail(log)}")
 
 
+def _postgres_store(dsn: str) -> dict[str, str]:
+    """The JDBC2 version store's settings for the PostgreSQL server of ``dsn``
+    (``postgresql://user:password@host:port/db``), in a database of its own, created here.
+
+    Raises:
+        Unavailable: the server refused the connection or the statement.
+    """
+    import psycopg
+
+    parts = urlsplit(dsn)
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+                conn.execute(f"DROP DATABASE {DATABASE}")
+            # a constant name: CREATE DATABASE takes no parameters
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+    except psycopg.Error as exc:
+        raise Unavailable(f"could not create the database {DATABASE}: {exc}") from exc
+    return {
+        "nessie.version.store.type": "JDBC2",
+        "nessie.version.store.persist.jdbc.datasource": "postgresql",
+        "quarkus.datasource.postgresql.jdbc.url": (
+            f"jdbc:postgresql://{parts.hostname}:{parts.port}/{DATABASE}"
+        ),
+        "quarkus.datasource.postgresql.username": unquote(parts.username or ""),
+        "quarkus.datasource.postgresql.password": unquote(parts.password or ""),
+    }
+
+
 @contextmanager
-def running(options: Options, s3: dict[str, str] | None = None) -> Iterator[Servers]:
+def running(
+    options: Options, s3: dict[str, str] | None = None, postgres: str | None = None
+) -> Iterator[Servers]:
     """Nessie (and MinIO unless given), started as processes of a throwaway home; stopped after.
 
     Args:
@@ -91,12 +127,16 @@ def running(options: Options, s3: dict[str, str] | None = None) -> Iterator[Serv
         s3: an already running MinIO as pyiceberg's ``s3.endpoint``, ``s3.access-key-id``,
             ``s3.secret-access-key`` and ``s3.region`` properties (a full stack's, root user);
             its bucket ``WAREHOUSE_BUCKET`` must exist. ``None``: start a MinIO here.
+        postgres: a PostgreSQL DSN (``postgresql://user:password@host:port/db``) whose server
+            keeps Nessie's commits (JDBC2 version store, a database of its own); ``None``: the
+            in-memory version store. Two Nessies of one run differ in this and in their home.
 
     Raises:
-        Unavailable: MinIO or Java is missing, the jar cannot be fetched, or a server does not
-            start.
+        Unavailable: MinIO or Java is missing, the jar cannot be fetched, the database cannot be
+            created, or a server does not start.
     """
-    home = Home(root=options.workdir / "nessie", cache=options.cache)
+    store = "postgres" if postgres else "memory"
+    home = Home(root=options.workdir / f"nessie-{store}", cache=options.cache)
     home.ensure()
     minio = MinIO()
     ctx = Context(
@@ -123,8 +163,10 @@ def running(options: Options, s3: dict[str, str] | None = None) -> Iterator[Serv
                 "s3.region": REGION,
             }
         http_port, management_port = ports.free_port(), ports.free_port()
-        location = f"s3://{WAREHOUSE_BUCKET}/nessie"
+        location = f"s3://{WAREHOUSE_BUCKET}/nessie-{store}"
         s3_options = "nessie.catalog.service.s3.default-options"
+        in_memory = {"nessie.version.store.type": "IN_MEMORY"}
+        version_store = _postgres_store(postgres) if postgres else in_memory
         system = {
             "quarkus.http.host": "127.0.0.1",
             "quarkus.http.port": str(http_port),
@@ -132,7 +174,7 @@ def running(options: Options, s3: dict[str, str] | None = None) -> Iterator[Serv
             "quarkus.management.host": "127.0.0.1",
             "quarkus.management.port": str(management_port),
             "quarkus.otel.sdk.disabled": "true",
-            "nessie.version.store.type": "IN_MEMORY",
+            **version_store,
             "nessie.catalog.default-warehouse": "warehouse",
             "nessie.catalog.warehouses.warehouse.location": location,
             f"{s3_options}.endpoint": s3["s3.endpoint"] + "/",
