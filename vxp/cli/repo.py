@@ -49,7 +49,14 @@ def create(name: Annotated[str, typer.Argument(help="repository name, e.g. clini
             f"{exc.message}",
             hint=f"once the hooks server runs (`vxp status`), `vxp hooks install --repo {name}`",
         ) from exc
-    print_done(f"hooks installed on {', '.join(i.split(':')[0] for i in installed)}")
+    print_done(
+        f"hooks installed on {', '.join(i.split(':')[0] for i in installed)}"
+        f"\n  next: vxp ingest study FOLDER --source SITE --repo {name}  (lands in source, "
+        f"merges to {DEFAULT_BRANCH})"
+        f"\n  or, to write tables yourself (pyiceberg, Trino, DuckDB): vxp branch create work "
+        f"--repo {name}, then write to warehouse {name}.work ({DEFAULT_BRANCH} changes only by "
+        "merge)"
+    )
 
 
 @app.command("list")

@@ -568,6 +568,9 @@ def test_vxp_hooks_install_is_idempotent_from_the_cli(embedded: Stack, repo_name
     created = vxp("repo", "create", repo_name)
     assert created.returncode == 0, created.stderr
     assert "hooks installed on" in created.stdout
+    # a new user's next step, and where tables of their own are written
+    assert f"vxp ingest study FOLDER --source SITE --repo {repo_name}" in created.stdout
+    assert f"vxp branch create work --repo {repo_name}" in created.stdout
     session = embedded.session()
     try:
         session.create_branch(repo_name, "app-x", "integration")
