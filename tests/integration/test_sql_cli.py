@@ -111,9 +111,15 @@ def test_a_write_says_where_the_branch_is_now(embedded: Stack, versions: Version
     assert after != before
     assert f"integration at {before[:12]}" in result.stderr
     assert f"integration is now at {after[:12]}" in result.stderr
+    # the engine's answer is the count of rows written, not a result of one row
+    assert result.stderr.startswith("1 row written in ")
     # a read that moved nothing names one commit
     read = json.loads(ok(vxp_sql(embedded, versions.repo, SELECT, "-f", "json", "--envelope")))
     assert read["commit"] == after and "moved_to" not in read
+    two = "INSERT INTO basel.patients VALUES (99998, 'bern', 41), (99997, 'basel', 42)"
+    wrote = vxp_sql(embedded, versions.repo, two)
+    ok(wrote)
+    assert wrote.stderr.startswith("2 rows written in ")
 
 
 def test_clear_errors(embedded: Stack, versions: Versions) -> None:
