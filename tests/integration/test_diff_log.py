@@ -3,6 +3,10 @@ DuckDB and Trino; merges of tables those engines changed on two branches."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pyarrow as pa
@@ -12,6 +16,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import IntegerType, LongType, NestedField, StringType
 
 from tests.support import Stack, catalog
+from vxp.core.layout import Pointer, table_pointer
+from vxp.core.settings import Key
 from vxp.domain.engines import duckdb as duck
 from vxp.domain.engines import trino
 from vxp.domain.history import log
@@ -284,3 +290,37 @@ def test_duckdb_updates_of_the_same_row_conflict(embedded: Stack, repo_name: str
     )
     assert [t.how for t in result.tables] == ["theirs"]
     assert listed_rows(embedded, repo_name, "integration") == 10
+
+
+def test_tables_list_names_every_unreadable_table_and_lists_the_rest(
+    embedded: Stack, repo_name: str
+) -> None:
+    setup(embedded, repo_name, rows=10)
+    session = embedded.session()
+    session.create_branch(repo_name, "planted", "integration")
+    # a pointer that is not JSON, and one naming a metadata file that does not exist
+    session.upload_object(repo_name, "planted", table_pointer(("trial",), "broken"), b"not json")
+    missing = Pointer((embedded.home.root / "nowhere" / "00001.metadata.json").as_uri())
+    session.upload_object(
+        repo_name, "planted", table_pointer(("trial",), "gone"), missing.to_bytes()
+    )
+    session.commit(repo_name, "planted", "plant two bad pointers", {})
+    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
+    env.update({"VXP_HOME": str(embedded.home.root), "VXP_REPO": repo_name, "COLUMNS": "200"})
+    listed = subprocess.run(
+        [sys.executable, "-m", "vxp", "tables", "list", "--ref", "planted", "-f", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert listed.returncode == 1, listed.stderr
+    body = json.loads(listed.stdout)
+    assert [(t["name"], t["rows"]) for t in body["tables"]] == [("patients", 10)]
+    problems = {p["name"]: p for p in body["problems"]}
+    assert sorted(problems) == ["broken", "gone"]
+    assert "is malformed" in problems["broken"]["error"]
+    assert "cannot read table metadata" in problems["gone"]["error"]
+    assert problems["gone"]["pointer"] == table_pointer(("trial",), "gone")
+    assert "2 tables at planted could not be read" in listed.stderr
+    assert "trial.broken: " in listed.stderr and "trial.gone: " in listed.stderr

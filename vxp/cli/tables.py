@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,10 +12,13 @@ from rich.table import Table
 
 from vxp.cli.context import session, settings
 from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
+from vxp.core.errors import VxpError
 from vxp.core.names import DEFAULT_BRANCH
 
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
 # other `vxp` commands start fast
+if TYPE_CHECKING:
+    from vxp.domain.tables import RefTables
 
 app = typer.Typer(
     help="Inspect the Iceberg tables of any branch, tag or commit.", no_args_is_help=True
@@ -34,6 +37,9 @@ def list_tables(
 ) -> None:
     """List the namespaces and tables at REF, each table with snapshot ID and row count.
 
+    A table that cannot be read (a malformed pointer, a missing or broken metadata file) is
+    named after the listing with its reason, and the exit status is 1 (JSON: "problems").
+
     Example: vxp tables list --ref trial-2024-03 --repo clinical
     """
     from vxp.domain.tables import tables_at
@@ -41,7 +47,19 @@ def list_tables(
     result = tables_at(session(), settings(), repository(repo), ref)
     if format is OutputFormat.json:
         print_json(result.to_json())
-        return
+    else:
+        _print(result)
+    if result.problems:
+        reasons = "".join(f"\n  {p.table}: {p.error}" for p in result.problems)
+        raise VxpError(
+            f"{_count(len(result.problems), 'table')} at {ref} could not be read:{reasons}",
+            hint="every other table is listed; each reason names the pointer object or metadata "
+            "file to repair (on a work branch) or drop",
+        )
+
+
+def _print(result: RefTables) -> None:
+    ref = result.ref
     console = Console()
     console.print(f"{ref} ({result.commit_id[:12]})", highlight=False)
     if result.tables:
@@ -57,7 +75,8 @@ def list_tables(
             )
         console.print(table)
     # a namespace whose tables all live in child namespaces is not empty
-    used = {t.namespace[:depth] for t in result.tables for depth in range(len(t.namespace) + 1)}
+    named = [t.namespace for t in result.tables] + [p.namespace for p in result.problems]
+    used = {ns[:depth] for ns in named for depth in range(len(ns) + 1)}
     empty = [".".join(ns) for ns in result.namespaces if ns not in used]
     console.print(
         f"{_count(len(result.tables), 'table')} in {_count(len(result.namespaces), 'namespace')}"

@@ -37,7 +37,7 @@ from vxp.domain.table_changes import (
     metadata_change,
     row_changes,
 )
-from vxp.lakefs import Session
+from vxp.lakefs import LakeFSError, Session
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -204,6 +204,37 @@ class RefReader:
 
 
 @dataclass(frozen=True)
+class TableProblem:
+    """A table a ref names but whose state cannot be read.
+
+    Attributes:
+        namespace: the namespace's levels.
+        name: the table name.
+        pointer: the path of its pointer object in the ref (:mod:`vxp.core.layout`).
+        error: why: a malformed pointer, or a metadata file that cannot be read or parsed.
+    """
+
+    namespace: Namespace
+    name: str
+    pointer: str
+    error: str
+
+    @property
+    def table(self) -> str:
+        """The dotted name ``namespace.table``."""
+        return _name(self.namespace, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The problem for ``--format json`` (``namespace`` as a list of levels)."""
+        return {
+            "namespace": list(self.namespace),
+            "name": self.name,
+            "pointer": self.pointer,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
 class RefTables:
     """Every namespace and table of one ref, as ``vxp tables list`` shows them.
 
@@ -211,13 +242,15 @@ class RefTables:
         ref: the ref as the user named it.
         commit_id: the commit it named when read.
         namespaces: every namespace, sorted.
-        tables: every table, sorted by dotted name.
+        tables: every table that could be read, sorted by dotted name.
+        problems: every table that could not be read, sorted by dotted name.
     """
 
     ref: str
     commit_id: str
     namespaces: list[Namespace]
     tables: list[TableState]
+    problems: list[TableProblem] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The listing for ``--format json``."""
@@ -226,16 +259,18 @@ class RefTables:
             "commit_id": self.commit_id,
             "namespaces": [list(ns) for ns in self.namespaces],
             "tables": [t.to_json() for t in self.tables],
+            "problems": [p.to_json() for p in self.problems],
         }
 
 
 def tables_at(session: Session, settings: Settings, repo: str, ref: str) -> RefTables:
     """Every namespace and table at ``ref``, with each table's current snapshot and row count.
 
+    A table whose pointer is malformed or whose metadata file cannot be read or parsed does not
+    hide the others: it is a :class:`TableProblem` of the result, each with its reason.
+
     Raises:
         NotFound: no such repository or ref.
-        InvalidInput: a table pointer is malformed.
-        VxpError: a table's metadata file cannot be read.
         LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
             cannot be reached).
     """
@@ -246,12 +281,26 @@ def tables_at(session: Session, settings: Settings, repo: str, ref: str) -> RefT
         for ns in map(parse_namespace_marker, reader.paths(commit, NAMESPACES + "/"))
         if ns is not None
     ]
-    tables = [
-        reader.table(commit, *parsed)
-        for parsed in map(parse_table_pointer, reader.paths(commit, TABLES + "/"))
-        if parsed is not None
-    ]
-    return RefTables(ref, commit, sorted(namespaces), sorted(tables, key=lambda t: t.table))
+    tables: list[TableState] = []
+    problems: list[TableProblem] = []
+    for path in reader.paths(commit, TABLES + "/"):
+        parsed = parse_table_pointer(path)
+        if parsed is None:
+            continue
+        try:
+            tables.append(reader.table(commit, *parsed))
+        except LakeFSError:
+            # lakeFS itself failing is no problem of one table
+            raise
+        except VxpError as exc:
+            problems.append(TableProblem(*parsed, path, exc.message))
+    return RefTables(
+        ref,
+        commit,
+        sorted(namespaces),
+        sorted(tables, key=lambda t: t.table),
+        sorted(problems, key=lambda p: p.table),
+    )
 
 
 # --- diff of two refs ------------------------------------------------------------------------
