@@ -292,12 +292,15 @@ def test_duckdb_updates_of_the_same_row_conflict(embedded: Stack, repo_name: str
     assert listed_rows(embedded, repo_name, "integration") == 10
 
 
-def test_tables_list_names_every_unreadable_table_and_lists_the_rest(
+def test_tables_list_and_diff_name_every_unreadable_table_and_show_the_rest(
     embedded: Stack, repo_name: str
 ) -> None:
-    setup(embedded, repo_name, rows=10)
+    base = setup(embedded, repo_name, rows=10)
     session = embedded.session()
     session.create_branch(repo_name, "planted", "integration")
+    # one readable change for the diff to show beside the bad ones
+    planted = catalog(embedded, f"{repo_name}.planted")
+    planted.load_table("trial.patients").append(patients(range(10, 12)))
     # a pointer that is not JSON, and one naming a metadata file that does not exist
     session.upload_object(repo_name, "planted", table_pointer(("trial",), "broken"), b"not json")
     missing = Pointer((embedded.home.root / "nowhere" / "00001.metadata.json").as_uri())
@@ -307,16 +310,20 @@ def test_tables_list_names_every_unreadable_table_and_lists_the_rest(
     session.commit(repo_name, "planted", "plant two bad pointers", {})
     env = {k: v for k, v in os.environ.items() if k not in set(Key)}
     env.update({"VXP_HOME": str(embedded.home.root), "VXP_REPO": repo_name, "COLUMNS": "200"})
-    listed = subprocess.run(
-        [sys.executable, "-m", "vxp", "tables", "list", "--ref", "planted", "-f", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def vxp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vxp", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    listed = vxp("tables", "list", "--ref", "planted", "-f", "json")
     assert listed.returncode == 1, listed.stderr
     body = json.loads(listed.stdout)
-    assert [(t["name"], t["rows"]) for t in body["tables"]] == [("patients", 10)]
+    assert [(t["name"], t["rows"]) for t in body["tables"]] == [("patients", 12)]
     problems = {p["name"]: p for p in body["problems"]}
     assert sorted(problems) == ["broken", "gone"]
     assert "is malformed" in problems["broken"]["error"]
@@ -324,3 +331,10 @@ def test_tables_list_names_every_unreadable_table_and_lists_the_rest(
     assert problems["gone"]["pointer"] == table_pointer(("trial",), "gone")
     assert "2 tables at planted could not be read" in listed.stderr
     assert "trial.broken: " in listed.stderr and "trial.gone: " in listed.stderr
+    compared = vxp("diff", "integration", "planted", "-f", "json")
+    assert compared.returncode == 1, compared.stderr
+    body = json.loads(compared.stdout)
+    assert [(t["table"], t["change"]) for t in body["tables"]] == [("trial.patients", "changed")]
+    assert [p["name"] for p in body["problems"]] == ["broken", "gone"]
+    assert "2 tables could not be compared (integration → planted)" in compared.stderr
+    assert base.load_table("trial.patients").scan().to_arrow().num_rows == 10

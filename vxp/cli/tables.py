@@ -12,7 +12,6 @@ from rich.table import Table
 
 from vxp.cli.context import session, settings
 from vxp.cli.options import FormatOption, OutputFormat, RepoOption, print_json, repository
-from vxp.core.errors import VxpError
 from vxp.core.names import DEFAULT_BRANCH
 
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
@@ -42,7 +41,7 @@ def list_tables(
 
     Example: vxp tables list --ref trial-2024-03 --repo clinical
     """
-    from vxp.domain.tables import tables_at
+    from vxp.domain.tables import problems_error, tables_at
 
     result = tables_at(session(), settings(), repository(repo), ref)
     if format is OutputFormat.json:
@@ -50,12 +49,7 @@ def list_tables(
     else:
         _print(result)
     if result.problems:
-        reasons = "".join(f"\n  {p.table}: {p.error}" for p in result.problems)
-        raise VxpError(
-            f"{_count(len(result.problems), 'table')} at {ref} could not be read:{reasons}",
-            hint="every other table is listed; each reason names the pointer object or metadata "
-            "file to repair (on a work branch) or drop",
-        )
+        raise problems_error(result.problems, f"at {ref} could not be read")
 
 
 def _print(result: RefTables) -> None:

@@ -324,17 +324,22 @@ def diff(
     """Compare two refs table by table: tables added, dropped and changed, with snapshot IDs,
     row counts (deletes applied), column and metadata changes, and rows added, removed and
     changed (by the table's identifier columns, when it has them); plus a count of other
-    changed objects. A --table that exists at neither ref is an error (exit 1).
+    changed objects. A --table that exists at neither ref is an error (exit 1). A changed table
+    that cannot be compared (a malformed pointer, an unreadable metadata file) is named after
+    the others with its reason, and the exit status is 1 (JSON: "problems").
 
     Example: vxp diff v1 integration --table trial.visits --rows 5
     """
     from vxp.domain.tables import diff as diff_refs
+    from vxp.domain.tables import problems_error
 
     lakefs, name = session(), repository(repo)
     result = diff_refs(lakefs, settings(), name, left, right, table=table, rows=rows)
-    if table is not None and not result.tables:
+    if table is not None and not result.tables and not result.problems:
         _require_table(lakefs, name, table, result)
     if format is OutputFormat.json:
         print_json(result.to_json())
     else:
         _print_diff(result)
+    if result.problems:
+        raise problems_error(result.problems, f"could not be compared ({left} → {right})")

@@ -234,6 +234,18 @@ class TableProblem:
         }
 
 
+def problems_error(problems: list[TableProblem], what: str) -> VxpError:
+    """One error naming every table of ``problems`` with its reason, after the others were
+    shown: ``"<n> table(s) <what>:"`` and a line per table."""
+    count = "1 table" if len(problems) == 1 else f"{len(problems)} tables"
+    reasons = "".join(f"\n  {p.table}: {p.error}" for p in problems)
+    return VxpError(
+        f"{count} {what}:{reasons}",
+        hint="every other table is shown; each reason names the pointer object or metadata file "
+        "to repair (on a work branch) or drop",
+    )
+
+
 @dataclass(frozen=True)
 class RefTables:
     """Every namespace and table of one ref, as ``vxp tables list`` shows them.
@@ -351,6 +363,8 @@ class RefDiff:
         tables: changed tables, sorted by name.
         namespaces_added, namespaces_dropped: dotted namespace names.
         objects: ordinary files (outside ``_vxp/catalog/``) by lakeFS change type.
+        problems: changed tables that could not be compared (a malformed pointer, a metadata or
+            data file that cannot be read), sorted by name.
     """
 
     left: str
@@ -362,6 +376,7 @@ class RefDiff:
     namespaces_dropped: list[str] = field(default_factory=list)
     # ordinary files (everything outside the catalog's objects) by lakeFS change type
     objects: Counter[str] = field(default_factory=Counter)
+    problems: list[TableProblem] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The diff for ``--format json``."""
@@ -371,6 +386,7 @@ class RefDiff:
             "tables": [t.to_json() for t in self.tables],
             "namespaces": {"added": self.namespaces_added, "dropped": self.namespaces_dropped},
             "objects": {kind: self.objects[kind] for kind in ("added", "removed", "changed")},
+            "problems": [p.to_json() for p in self.problems],
         }
 
 
@@ -405,7 +421,9 @@ def diff(
 
     Both refs are compared as they are (lakeFS's two-dot diff), not since their merge base. Per
     changed table: its states (snapshot, rows with deletes applied), its metadata changes and
-    the rows added, removed and changed (:func:`vxp.domain.table_changes.row_changes`).
+    the rows added, removed and changed (:func:`vxp.domain.table_changes.row_changes`). A
+    changed table that cannot be compared (a malformed pointer, a metadata or data file that
+    cannot be read) does not hide the others: it is a :class:`TableProblem` of the result.
 
     Args:
         table: only this table (``namespace.table``); ordinary objects and namespaces are then
@@ -415,9 +433,7 @@ def diff(
 
     Raises:
         NotFound: no such repository, or either ref does not exist.
-        InvalidInput: ``table`` is not NAMESPACE.TABLE, or a changed table's pointer is
-            malformed.
-        VxpError: a changed table's metadata or data files cannot be read.
+        InvalidInput: ``table`` is not NAMESPACE.TABLE.
         LakeFSError: any other refusal of lakeFS (:class:`~vxp.lakefs.LakeFSUnreachable` when it
             cannot be reached).
     """
@@ -432,13 +448,22 @@ def diff(
         parsed = parse_table_pointer(entry.path)
         namespace = parse_namespace_marker(entry.path)
         if parsed is not None:
-            result.tables.append(_table_diff(reader, left_commit, right_commit, parsed, kind, rows))
+            try:
+                result.tables.append(
+                    _table_diff(reader, left_commit, right_commit, parsed, kind, rows)
+                )
+            except LakeFSError:
+                # lakeFS itself failing is no problem of one table
+                raise
+            except VxpError as exc:
+                result.problems.append(TableProblem(*parsed, entry.path, exc.message))
         elif namespace is not None and kind in ("added", "removed"):
             names = result.namespaces_added if kind == "added" else result.namespaces_dropped
             names.append(_name(namespace))
         elif not entry.path.startswith(ROOT + "/"):
             result.objects[kind] += 1
     result.tables.sort(key=lambda t: t.table)
+    result.problems.sort(key=lambda p: p.table)
     return result
 
 
