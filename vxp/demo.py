@@ -20,7 +20,7 @@ from vxp.datasets.materialize.bids import BidsValidation, validate_bids
 from vxp.datasets.registry import find_registry, load_registry
 from vxp.domain.refs import resolve
 from vxp.domain.repositories import create_repository
-from vxp.domain.tables import RefDiff, diff
+from vxp.domain.tables import RefDiff, diff, problems_error
 from vxp.ingestion.example_imaging import write_example_imaging
 from vxp.ingestion.example_study import write_example_study
 from vxp.ingestion.ingest_files import ingest_files
@@ -131,6 +131,10 @@ def run_demo(
     )
 
     changes = diff(session, settings, repository, *SNAPSHOTS)
+    if changes.problems:
+        # the demo's own tables: one that cannot be compared is a fault, not a finding
+        left, right = SNAPSHOTS
+        raise problems_error(changes.problems, f"could not be compared ({left} → {right})")
     commit = resolve(session, repository, "integration")
     with vxp_client.PlatformClient(repository, commit, settings=settings) as client:
         history = client.query(HISTORY_SQL)
