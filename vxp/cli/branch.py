@@ -15,6 +15,7 @@ from vxp.cli.options import (
     print_listing,
     repository,
 )
+from vxp.core.errors import InvalidInput
 from vxp.core.names import DEFAULT_BRANCH
 from vxp.domain import refs
 
@@ -61,12 +62,28 @@ def list_branches(repo: RepoOption = None, format: FormatOption = OutputFormat.t
 
 @app.command()
 def delete(
-    name: Annotated[str, typer.Argument(help="branch to delete")], repo: RepoOption = None
+    name: Annotated[str, typer.Argument(help="branch to delete")],
+    repo: RepoOption = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="delete one of the catalog's temporary branches anyway"),
+    ] = False,
 ) -> None:
-    """Delete a work branch. Layer branches (source, integration) are never deleted.
+    """Delete a work branch. Layer branches (source, integration) are never deleted, and the
+    catalog's temporary branches (vxp-catalog-…) only with --force.
 
     Example: vxp branch delete exp-normalise-dates --repo clinical
     """
+    # imported here: the catalog's modules are not needed by any other branch command
+    from vxp.catalog.leftovers import TEMP_BRANCH_PREFIX
 
+    if name.startswith(TEMP_BRANCH_PREFIX) and not force:
+        raise InvalidInput(
+            f"{name!r} is one of the catalog's temporary branches: while a commit is landing "
+            "through it, deleting it fails that commit; nothing was deleted",
+            hint=f"`vxp gc --repo {repository(repo)} --dry-run` lists those a stopped catalog "
+            "left behind, and `vxp gc` deletes them once their lease is over; --force deletes "
+            "this one now",
+        )
     refs.delete_branch(session(), repository(repo), name)
     print_done(f"deleted branch [bold]{name}[/bold]")

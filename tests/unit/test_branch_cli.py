@@ -1,0 +1,37 @@
+"""``vxp branch delete`` refuses the catalog's temporary branches unless forced (no stack needed:
+the refusal comes before any lakeFS call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from vxp.catalog.leftovers import new_temp_branch, release
+from vxp.cli.app import app
+from vxp.core.errors import InvalidInput, Unavailable
+from vxp.core.settings import Key
+
+
+def _delete(tmp_path: Path, *args: str) -> BaseException | None:
+    # no platform: a deletion that gets past the guard fails on the missing lakeFS settings
+    env = dict.fromkeys(Key, "") | {"VXP_HOME": str(tmp_path), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["branch", "delete", *args, "--repo", "clinical"], env=env)
+    return result.exception
+
+
+def test_a_temporary_branch_of_the_catalog_is_refused_unless_forced(tmp_path: Path) -> None:
+    name = new_temp_branch()
+    release(name)
+    refused = _delete(tmp_path, name)
+    assert isinstance(refused, InvalidInput)
+    assert "one of the catalog's temporary branches" in refused.message
+    assert "nothing was deleted" in refused.message
+    assert "vxp gc --repo clinical --dry-run" in (refused.hint or "")
+    forced = _delete(tmp_path, name, "--force")
+    assert isinstance(forced, Unavailable)
+
+
+def test_a_work_branch_is_not_refused_by_the_guard(tmp_path: Path) -> None:
+    failed = _delete(tmp_path, "exp-normalise-dates")
+    assert isinstance(failed, Unavailable)
