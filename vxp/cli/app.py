@@ -9,6 +9,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vxp import __version__
 from vxp.cli import (
@@ -104,9 +105,11 @@ def _fail(error: VxpError) -> None:
             "machine's stack"
         )
     err = Console(stderr=True)
-    err.print(f"[bold red]error:[/bold red] {error.message}", highlight=False)
+    # messages quote names, paths and engines' own words: `[integration]` or `[Errno 2]` there
+    # is text, not Rich markup
+    err.print(f"[bold red]error:[/bold red] {escape(error.message)}", highlight=False)
     if error.hint:
-        err.print(f"[dim]hint:[/dim] {error.hint}", highlight=False)
+        err.print(f"[dim]hint:[/dim] {escape(error.hint)}", highlight=False)
     sys.exit(error.exit_code)
 
 

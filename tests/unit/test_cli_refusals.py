@@ -1,14 +1,15 @@
-"""``vxp branch delete`` refuses the catalog's temporary branches unless forced (no stack needed:
-the refusal comes before any lakeFS call)."""
+"""CLI refusals that need no stack: ``vxp branch delete`` refuses the catalog's temporary
+branches unless forced (before any lakeFS call), and errors print as plain text."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from vxp.catalog.leftovers import new_temp_branch, release
-from vxp.cli.app import app
+from vxp.cli.app import _fail, app
 from vxp.core.errors import InvalidInput, Unavailable
 from vxp.core.settings import Key
 
@@ -35,3 +36,15 @@ def test_a_temporary_branch_of_the_catalog_is_refused_unless_forced(tmp_path: Pa
 def test_a_work_branch_is_not_refused_by_the_guard(tmp_path: Path) -> None:
     failed = _delete(tmp_path, "exp-normalise-dates")
     assert isinstance(failed, Unavailable)
+
+
+def test_an_error_prints_brackets_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """A message quoting `[integration]` or `[Errno 2]` is text, not Rich markup (a layer-policy
+    hint lost its branch name)."""
+    error = InvalidInput("read [Errno 2] here", hint="allow it with table_writes_on: [integration]")
+    with pytest.raises(SystemExit) as exited:
+        _fail(error)
+    assert exited.value.code == error.exit_code
+    printed = capsys.readouterr().err
+    assert "read [Errno 2] here" in printed
+    assert "table_writes_on: [integration]" in printed
