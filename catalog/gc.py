@@ -590,10 +590,10 @@ class _Run:
             # a branch's pointer removed since the listing: nothing retains what it named
             return None
         try:
-            location = Pointer.from_bytes(raw).metadata_location
-        except (ValueError, KeyError, TypeError):
+            location: str | None = Pointer.from_bytes(raw).metadata_location
+        except ValueError:
             location = None
-        if not isinstance(location, str):
+        if location is None:
             reason: str | None = "not a JSON object with a text metadata-location"
         else:
             refusal = _refusal(location, self.warehouse)

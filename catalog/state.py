@@ -188,15 +188,9 @@ class RefState:
         # anyone who can write a branch can write this object: a malformed one is a 400 for this
         # entry alone, never a 500
         try:
-            pointer = Pointer.from_bytes(raw)
-        except (ValueError, KeyError, TypeError) as exc:
+            return Pointer.from_bytes(raw)
+        except ValueError as exc:
             raise BadRequest(_malformed(path, self.ref)) from exc
-        previous = pointer.previous_metadata_location
-        if not isinstance(pointer.metadata_location, str) or not (
-            previous is None or isinstance(previous, str)
-        ):
-            raise BadRequest(_malformed(path, self.ref))
-        return pointer
 
 
 def _malformed(path: str, ref: str) -> str:

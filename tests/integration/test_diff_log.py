@@ -301,8 +301,9 @@ def test_tables_list_and_diff_name_every_unreadable_table_and_show_the_rest(
     # one readable change for the diff to show beside the bad ones
     planted = catalog(embedded, f"{repo_name}.planted")
     planted.load_table("trial.patients").append(patients(range(10, 12)))
-    # a pointer that is not JSON, and one naming a metadata file that does not exist
+    # pointers that are not JSON or not an object, and one naming a missing metadata file
     session.upload_object(repo_name, "planted", table_pointer(("trial",), "broken"), b"not json")
+    session.upload_object(repo_name, "planted", table_pointer(("trial",), "odd"), b"[1, 2]")
     missing = Pointer((embedded.home.root / "nowhere" / "00001.metadata.json").as_uri())
     session.upload_object(
         repo_name, "planted", table_pointer(("trial",), "gone"), missing.to_bytes()
@@ -325,16 +326,17 @@ def test_tables_list_and_diff_name_every_unreadable_table_and_show_the_rest(
     body = json.loads(listed.stdout)
     assert [(t["name"], t["rows"]) for t in body["tables"]] == [("patients", 12)]
     problems = {p["name"]: p for p in body["problems"]}
-    assert sorted(problems) == ["broken", "gone"]
+    assert sorted(problems) == ["broken", "gone", "odd"]
     assert "is malformed" in problems["broken"]["error"]
+    assert "not a JSON object but list" in problems["odd"]["error"]
     assert "cannot read table metadata" in problems["gone"]["error"]
     assert problems["gone"]["pointer"] == table_pointer(("trial",), "gone")
-    assert "2 tables at planted could not be read" in listed.stderr
+    assert "3 tables at planted could not be read" in listed.stderr
     assert "trial.broken: " in listed.stderr and "trial.gone: " in listed.stderr
     compared = vxp("diff", "integration", "planted", "-f", "json")
     assert compared.returncode == 1, compared.stderr
     body = json.loads(compared.stdout)
     assert [(t["table"], t["change"]) for t in body["tables"]] == [("trial.patients", "changed")]
-    assert [p["name"] for p in body["problems"]] == ["broken", "gone"]
-    assert "2 tables could not be compared (integration → planted)" in compared.stderr
+    assert [p["name"] for p in body["problems"]] == ["broken", "gone", "odd"]
+    assert "3 tables could not be compared (integration → planted)" in compared.stderr
     assert base.load_table("trial.patients").scan().to_arrow().num_rows == 10

@@ -141,13 +141,23 @@ class Pointer:
     def from_bytes(cls, raw: bytes) -> Pointer:
         """A pointer from an object's content (the inverse of :meth:`to_bytes`).
 
+        Anyone who can write a branch can write this object, so every part is checked.
+
         Raises:
-            ValueError: ``raw`` is not UTF-8 JSON (``json.JSONDecodeError`` is one).
-            KeyError: the JSON object has no ``metadata-location``.
-            TypeError: the JSON is not an object.
+            ValueError: ``raw`` is not UTF-8 JSON, not a JSON object, has no text
+                ``metadata-location``, or a ``previous-metadata-location`` that is not text;
+                the message says which.
         """
         body = json.loads(raw)
-        return cls(body["metadata-location"], body.get("previous-metadata-location"))
+        if not isinstance(body, dict):
+            raise ValueError(f"not a JSON object but {type(body).__name__}")
+        location = body.get("metadata-location")
+        if not isinstance(location, str):
+            raise ValueError("no text 'metadata-location'")
+        previous = body.get("previous-metadata-location")
+        if previous is not None and not isinstance(previous, str):
+            raise ValueError("'previous-metadata-location' is not text")
+        return cls(location, previous)
 
 
 def namespace_document(properties: dict[str, str]) -> bytes:

@@ -168,7 +168,7 @@ class RefReader:
             raise NotFound(f"table {_name(namespace, name)} does not exist at {commit[:12]}")
         try:
             pointer = Pointer.from_bytes(raw)
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             raise InvalidInput(
                 f"table pointer {path} at {commit[:12]} is malformed: {exc}"
             ) from exc

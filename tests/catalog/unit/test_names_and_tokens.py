@@ -63,6 +63,24 @@ def test_pointer_round_trip() -> None:
     assert Pointer.from_bytes(pointer.to_bytes()) == pointer
 
 
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "Expecting value"),
+        (b'{"metadata-location": "\xff"}', "utf-8"),
+        (b"null", "not a JSON object but NoneType"),
+        (b"[1, 2]", "not a JSON object but list"),
+        (b"{}", "no text 'metadata-location'"),
+        (b'{"metadata-location": 5}', "no text 'metadata-location'"),
+        (b'{"metadata-location": "s3://w/m.json", "previous-metadata-location": 3}', "not text"),
+    ],
+)
+def test_a_malformed_pointer_is_one_value_error_that_says_why(raw: bytes, reason: str) -> None:
+    # anyone who can write a branch can plant a pointer: its readers catch ValueError alone
+    with pytest.raises(ValueError, match=reason):
+        Pointer.from_bytes(raw)
+
+
 def test_paging() -> None:
     names = ["a", "b", "c", "d", "e"]
     assert page(iter(names), None, 2) == (names, None)
