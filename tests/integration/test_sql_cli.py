@@ -120,6 +120,23 @@ def test_a_write_says_where_the_branch_is_now(embedded: Stack, versions: Version
     wrote = vxp_sql(embedded, versions.repo, two)
     ok(wrote)
     assert wrote.stderr.startswith("2 rows written in ")
+    # a write of no rows makes no commit, and says so
+    moved = head(embedded, versions.repo, "integration")
+    none = "INSERT INTO basel.patients SELECT id, site, age FROM basel.patients WHERE false"
+    wrote = vxp_sql(embedded, versions.repo, none)
+    ok(wrote)
+    assert wrote.stderr.startswith("0 rows written in ")
+    assert "nothing changed, so no commit" in wrote.stderr
+    assert head(embedded, versions.repo, "integration") == moved
+    # several statements: the count is the last one's, and says so
+    both = f"{insert.replace('99999', '99996')}; {two.replace('9999', '9998')}"
+    wrote = vxp_sql(embedded, versions.repo, both)
+    ok(wrote)
+    assert wrote.stderr.startswith("2 rows written by the last of 2 statements in ")
+    # a read whose column happens to be named like a write's count is still a read
+    counted = vxp_sql(embedded, versions.repo, "SELECT count(*) AS Count FROM basel.patients")
+    ok(counted)
+    assert counted.stderr.startswith("1 row in ")
 
 
 def test_clear_errors(embedded: Stack, versions: Versions) -> None:
@@ -154,3 +171,13 @@ def test_trino_engine(full: Stack, repo_name: str) -> None:
         vxp_sql(full, repo_name, "SELECT * FROM basel.nope", "-e", "trino"),
         "Trino: line 1:15: Table 'basel.nope' does not exist",
     )
+    # Trino counts a write's rows itself (updateCount); a read with such a column is a read
+    insert = "INSERT INTO basel.patients VALUES (99999, 'bern', 40), (99998, 'basel', 41)"
+    wrote = vxp_sql(full, repo_name, insert, "-e", "trino")
+    ok(wrote)
+    assert wrote.stderr.startswith("2 rows written in ")
+    assert "integration is now at " in wrote.stderr
+    count = 'SELECT count(*) AS "rows" FROM basel.patients'
+    counted = vxp_sql(full, repo_name, count, "-e", "trino")
+    ok(counted)
+    assert counted.stderr.startswith("1 row in ")

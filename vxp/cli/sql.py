@@ -99,14 +99,20 @@ def sql(
         session(), settings(), Home.from_env().cache, text, repository(repo), ref, engine
     )
     err = Console(stderr=True)
-    written = _written(answer.table, answer.engine) if answer.moved_to is not None else None
-    counted = _rows(answer.table.num_rows) if written is None else f"{_rows(written)} written"
+    if answer.written is None:
+        counted = _rows(answer.table.num_rows)
+    else:
+        counted = f"{_rows(answer.written)} written"
+        if answer.statements > 1:
+            counted += f" by the last of {answer.statements} statements"
     summary = (
         f"{counted} in {answer.seconds:.2f}s "
         f"({answer.engine}, {answer.ref} at {answer.commit_id[:12]})"
     )
     if answer.moved_to is not None:
         summary += f"; {answer.ref} is now at {answer.moved_to[:12]} (written during the statement)"
+    elif answer.written == 0:
+        summary += "; nothing changed, so no commit"
     if envelope and chosen is not SqlFormat.json:
         raise InvalidInput("--envelope needs --format json")
     if chosen is SqlFormat.table:
@@ -153,24 +159,6 @@ def _format(format: SqlFormat | None, output: Path | None) -> SqlFormat:
 
 def _rows(n: int) -> str:
     return "1 row" if n == 1 else f"{n} rows"
-
-
-# the one column of the one row an engine answers a write (INSERT, CREATE TABLE … AS) with:
-# how many rows it wrote
-_WRITE_COUNT = {"duckdb": "Count", "trino": "rows"}
-
-
-def _written(result: pa.Table, engine: str) -> int | None:
-    """How many rows a statement that moved its branch wrote, when ``result`` is ``engine``'s
-    count of them (one row, one integer column of that engine's name); else None."""
-    import pyarrow as pa
-
-    if result.num_rows != 1 or result.column_names != [_WRITE_COUNT.get(engine)]:
-        return None
-    column = result.column(0)
-    if not pa.types.is_integer(column.type) or column[0].as_py() is None:
-        return None
-    return int(column[0].as_py())
 
 
 def _print_table(result: pa.Table, title: str) -> None:

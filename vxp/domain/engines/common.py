@@ -91,7 +91,12 @@ class Result:
     Attributes:
         table: the rows of the last statement; an empty table for statements without rows.
         seconds: wall-clock seconds of the statement alone (no connect or attach).
+        written: how many rows the last statement wrote, when it was a write the engine counts
+            (INSERT, CREATE TABLE … AS, UPDATE, DELETE, MERGE); None for a read or other DDL.
+        statements: how many statements ``sql`` held.
     """
 
     table: pa.Table
     seconds: float
+    written: int | None = None
+    statements: int = 1

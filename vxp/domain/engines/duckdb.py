@@ -289,6 +289,7 @@ def query(cache: Path, settings: Settings, sql: str, repository: str, ref: str) 
     try:
         start = time.monotonic()
         try:
+            statements = conn.extract_statements(sql)
             relation = conn.execute(sql)
             table = relation.to_arrow_table() if relation.description else pa.table({})
         except duckdb.Error as exc:
@@ -302,6 +303,28 @@ def query(cache: Path, settings: Settings, sql: str, repository: str, ref: str) 
                     "files DuckDB wrote are left for `vxp gc`"
                 )
             raise VxpError(f"DuckDB: {exc}", hint=hint) from exc
-        return Result(table, time.monotonic() - start)
+        written = _written(statements[-1].type, table) if statements else None
+        return Result(table, time.monotonic() - start, written, len(statements))
     finally:
         conn.close()
+
+
+# the statements DuckDB answers with one row, one column `Count`: the rows they wrote
+_WRITES = frozenset(
+    {
+        duckdb.StatementType.INSERT,
+        duckdb.StatementType.UPDATE,
+        duckdb.StatementType.DELETE,
+        duckdb.StatementType.MERGE_INTO,
+        duckdb.StatementType.CREATE,
+    }
+)
+
+
+def _written(kind: duckdb.StatementType, table: pa.Table) -> int | None:
+    """The rows a write of ``kind`` wrote, from its ``Count`` answer; None for anything else
+    (a plain CREATE TABLE answers no row)."""
+    if kind not in _WRITES or table.column_names != ["Count"] or table.num_rows != 1:
+        return None
+    value = table.column(0)[0].as_py()
+    return value if isinstance(value, int) else None

@@ -46,6 +46,9 @@ class Answer:
         commit_id: the commit ``ref`` named just before the statement ran.
         moved_to: the commit ``ref`` named just after, when that is another one (the
             statement wrote to the branch, or someone else did meanwhile); None otherwise.
+        written: the rows the last statement wrote, when it was a write the engine counts
+            (:attr:`vxp.domain.engines.common.Result.written`); None for a read.
+        statements: how many statements the SQL held.
     """
 
     table: pa.Table
@@ -54,6 +57,8 @@ class Answer:
     ref: str
     commit_id: str
     moved_to: str | None = None
+    written: int | None = None
+    statements: int = 1
 
 
 def run(
@@ -103,7 +108,16 @@ def run(
         # the statement ran: only the note on where the ref is now is lost
         after = commit_id
     moved_to = after if after != commit_id else None
-    return Answer(result.table, result.seconds, engine, ref, commit_id, moved_to)
+    return Answer(
+        result.table,
+        result.seconds,
+        engine,
+        ref,
+        commit_id,
+        moved_to,
+        result.written,
+        result.statements,
+    )
 
 
 _COPY_OPTIONS = {

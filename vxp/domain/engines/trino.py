@@ -373,7 +373,9 @@ def query(url: str, sql: str, repository: str, ref: str) -> Result:
             cur.execute(sql.strip().rstrip(";"))
             rows = cur.fetchall()
             table = _to_arrow(cur.description or [], rows)
-            return Result(table, time.monotonic() - start)
+            # Trino names a write's kind (updateType) and counts its rows (updateCount)
+            counted = cur.update_type is not None and cur.rowcount >= 0
+            return Result(table, time.monotonic() - start, cur.rowcount if counted else None)
     except TrinoQueryError as exc:
         # Trino names tables with the session catalog, which users never typed
         message = str(exc.message).replace(f"{session_catalog}.", "")
