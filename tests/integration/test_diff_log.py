@@ -332,11 +332,19 @@ def test_tables_list_and_diff_name_every_unreadable_table_and_show_the_rest(
     assert "cannot read table metadata" in problems["gone"]["error"]
     assert problems["gone"]["pointer"] == table_pointer(("trial",), "gone")
     assert "3 tables at planted could not be read" in listed.stderr
+    shown = vxp("tables", "list", "--ref", "planted")
+    assert "1 table (and 3 unreadable) in 1 namespace" in shown.stdout
     assert "trial.broken: " in listed.stderr and "trial.gone: " in listed.stderr
     compared = vxp("diff", "integration", "planted", "-f", "json")
     assert compared.returncode == 1, compared.stderr
     body = json.loads(compared.stdout)
     assert [(t["table"], t["change"]) for t in body["tables"]] == [("trial.patients", "changed")]
-    assert [p["name"] for p in body["problems"]] == ["broken", "gone", "odd"]
+    assert [(p["name"], p["change"]) for p in body["problems"]] == [
+        ("broken", "added"),
+        ("gone", "added"),
+        ("odd", "added"),
+    ]
     assert "3 tables could not be compared (integration → planted)" in compared.stderr
+    summary = vxp("diff", "integration", "planted").stdout
+    assert "0 added, 1 changed, 0 dropped, 3 that could not be compared" in summary
     assert base.load_table("trial.patients").scan().to_arrow().num_rows == 10

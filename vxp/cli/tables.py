@@ -72,8 +72,10 @@ def _print(result: RefTables) -> None:
     named = [t.namespace for t in result.tables] + [p.namespace for p in result.problems]
     used = {ns[:depth] for ns in named for depth in range(len(ns) + 1)}
     empty = [".".join(ns) for ns in result.namespaces if ns not in used]
+    unreadable = f" (and {len(result.problems)} unreadable)" if result.problems else ""
     console.print(
-        f"{_count(len(result.tables), 'table')} in {_count(len(result.namespaces), 'namespace')}"
+        f"{_count(len(result.tables), 'table')}{unreadable} in "
+        f"{_count(len(result.namespaces), 'namespace')}"
         + (f"; empty namespaces: {escape(', '.join(empty))}" if empty else ""),
         highlight=False,
     )

@@ -269,6 +269,9 @@ def _print_diff(result: RefDiff) -> None:
     tables = ", ".join(
         f"{sum(t.change == kind for t in result.tables)} {kind}" for kind in _CHANGE_STYLE
     )
+    if result.problems:
+        # named with their reasons after this summary
+        tables += f", {len(result.problems)} that could not be compared"
     objects = result.objects
     console.print(
         f"tables: {tables}; namespaces: {len(result.namespaces_added)} added, "
@@ -301,7 +304,7 @@ def _require_table(lakefs: Session, repo: str, table: str, result: RefDiff) -> N
     raise NotFound(
         f"no table {table} at {result.left} or {result.right}; tables there: "
         + (", ".join(sorted(present)) or "none"),
-        hint="vxp tables list REF shows a ref's tables",
+        hint="vxp tables list --ref REF shows a ref's tables",
     )
 
 

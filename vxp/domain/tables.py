@@ -212,12 +212,14 @@ class TableProblem:
         name: the table name.
         pointer: the path of its pointer object in the ref (:mod:`vxp.core.layout`).
         error: why: a malformed pointer, or a metadata file that cannot be read or parsed.
+        change: in a diff, how the table changed (``added``, ``dropped``, ``changed``).
     """
 
     namespace: Namespace
     name: str
     pointer: str
     error: str
+    change: str | None = None
 
     @property
     def table(self) -> str:
@@ -226,12 +228,15 @@ class TableProblem:
 
     def to_json(self) -> dict[str, Any]:
         """The problem for ``--format json`` (``namespace`` as a list of levels)."""
-        return {
+        body: dict[str, Any] = {
             "namespace": list(self.namespace),
             "name": self.name,
             "pointer": self.pointer,
             "error": self.error,
         }
+        if self.change is not None:
+            body["change"] = self.change
+        return body
 
 
 def problems_error(problems: list[TableProblem], what: str) -> VxpError:
@@ -456,7 +461,8 @@ def diff(
                 # lakeFS itself failing is no problem of one table
                 raise
             except VxpError as exc:
-                result.problems.append(TableProblem(*parsed, entry.path, exc.message))
+                change = _TABLE_CHANGE.get(kind, kind)
+                result.problems.append(TableProblem(*parsed, entry.path, exc.message, change))
         elif namespace is not None and kind in ("added", "removed"):
             names = result.namespaces_added if kind == "added" else result.namespaces_dropped
             names.append(_name(namespace))
