@@ -4,9 +4,7 @@ DuckDB and Trino; merges of tables those engines changed on two branches."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 
 import pyarrow as pa
@@ -15,9 +13,9 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.schema import Schema
 from pyiceberg.types import IntegerType, LongType, NestedField, StringType
 
+from tests.integration.materialize_support import run_vxp
 from tests.support import Stack, catalog
 from vxp.core.layout import Pointer, table_pointer
-from vxp.core.settings import Key
 from vxp.domain.engines import duckdb as duck
 from vxp.domain.engines import trino
 from vxp.domain.history import log
@@ -308,18 +306,10 @@ def test_tables_list_and_diff_name_every_unreadable_table_and_show_the_rest(
     session.upload_object(
         repo_name, "planted", table_pointer(("trial",), "gone"), missing.to_bytes()
     )
-    session.commit(repo_name, "planted", "plant two bad pointers", {})
-    env = {k: v for k, v in os.environ.items() if k not in set(Key)}
-    env.update({"VXP_HOME": str(embedded.home.root), "VXP_REPO": repo_name, "COLUMNS": "200"})
+    session.commit(repo_name, "planted", "plant three bad pointers", {})
 
     def vxp(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "vxp", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_vxp(embedded, *args, "--repo", repo_name)
 
     listed = vxp("tables", "list", "--ref", "planted", "-f", "json")
     assert listed.returncode == 1, listed.stderr
