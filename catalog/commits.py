@@ -57,7 +57,6 @@ from vxp.lakefs import (
 
 log = logging.getLogger(__name__)
 
-TEMP_BRANCH_PREFIX = leftovers.TEMP_BRANCH_PREFIX
 T = TypeVar("T")
 # the most commits one lakeFS commit carries; more wait for the next group
 MAX_GROUP = 64

@@ -38,17 +38,17 @@ from datetime import datetime
 import httpx
 
 from vxp.catalog.errors import CommitStateUnknown
+from vxp.core.names import CATALOG_BRANCH_PREFIX
 from vxp.lakefs import LakeFSError, LakeFSNotFound, LakeFSUnreachable, Session
 
 log = logging.getLogger(__name__)
 
-TEMP_BRANCH_PREFIX = "vxp-catalog-"
 # the commit metadata key that names the temporary branch a merge came from
 LANDING = "vxp.catalog.landing"
 DEFAULT_LEASE_SECONDS = 900
 # the infix of a branch made ahead for a caller's next commit (catalog.commits._Spares)
 AHEAD = "ahead-"
-_NAME = re.compile(rf"^{TEMP_BRANCH_PREFIX}([0-9a-f]{{11,13}})-({AHEAD})?[0-9a-f]{{16}}$")
+_NAME = re.compile(rf"^{CATALOG_BRANCH_PREFIX}([0-9a-f]{{11,13}})-({AHEAD})?[0-9a-f]{{16}}$")
 _LEGACY = re.compile(r"^vxp-catalog-[0-9a-f]{20}$")
 # how many commits of a branch's log to search for a lost merge's commit
 _LOG_DEPTH = 200
@@ -69,7 +69,7 @@ def new_temp_branch(now: float | None = None, *, ahead: bool = False) -> str:
             arrived yet (``vxp-catalog-<ms>-ahead-<random>``; see :func:`made_ahead`).
     """
     millis = int((time.time() if now is None else now) * 1000)
-    name = f"{TEMP_BRANCH_PREFIX}{millis:x}-{AHEAD if ahead else ''}{uuid.uuid4().hex[:16]}"
+    name = f"{CATALOG_BRANCH_PREFIX}{millis:x}-{AHEAD if ahead else ''}{uuid.uuid4().hex[:16]}"
     with _live_lock:
         _live.add(name)
     return name
@@ -148,7 +148,7 @@ def sweep(
     deleted: list[str] = []
     heads = session.branch_heads(repo, hidden=True)
     for name, head in heads.items():
-        if not name.startswith(TEMP_BRANCH_PREFIX):
+        if not name.startswith(CATALOG_BRANCH_PREFIX):
             continue
         head_date = None
         if made_at(name) is None and _LEGACY.match(name):

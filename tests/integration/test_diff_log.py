@@ -318,7 +318,7 @@ def test_tables_list_and_diff_name_every_unreadable_table_and_show_the_rest(
     problems = {p["name"]: p for p in body["problems"]}
     assert sorted(problems) == ["broken", "gone", "odd"]
     assert "is malformed" in problems["broken"]["error"]
-    assert "not a JSON object but list" in problems["odd"]["error"]
+    assert "not a JSON object but an array" in problems["odd"]["error"]
     assert "cannot read table metadata" in problems["gone"]["error"]
     assert problems["gone"]["pointer"] == table_pointer(("trial",), "gone")
     assert "3 tables at planted could not be read" in listed.stderr

@@ -33,6 +33,15 @@ def test_a_temporary_branch_of_the_catalog_is_refused_unless_forced(tmp_path: Pa
     assert isinstance(forced, Unavailable)
 
 
+def test_the_catalogs_branch_names_are_not_for_users(tmp_path: Path) -> None:
+    env = dict.fromkeys(Key, "") | {"VXP_HOME": str(tmp_path), "COLUMNS": "200"}
+    args = ["branch", "create", "vxp-catalog-mine", "--repo", "clinical"]
+    refused = CliRunner().invoke(app, args, env=env).exception
+    assert isinstance(refused, InvalidInput)
+    assert "are the catalog's temporary branches" in refused.message
+    assert "nothing was created" in refused.message
+
+
 def test_a_work_branch_is_not_refused_by_the_guard(tmp_path: Path) -> None:
     failed = _delete(tmp_path, "exp-normalise-dates")
     assert isinstance(failed, Unavailable)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from vxp.checks.base import CheckEnv, Problem
+from vxp.core.names import CATALOG_BRANCH_PREFIX
 
 NAME = "layer-policy"
 POLICY = "_vxp/policy.yaml"
@@ -32,7 +33,7 @@ WRITES_KEY = "table_writes_on"
 #: temporary branches vxp's own tools merge from: the merge path's and `vxp hooks install`'s
 VXP_TEMPORARY = ("vxp-merge-*", "vxp-hooks-install-*")
 #: the catalog's temporary branches: one per table commit (catalog/leftovers.py)
-CATALOG_TEMPORARY = "vxp-catalog-*"
+CATALOG_TEMPORARY = f"{CATALOG_BRANCH_PREFIX}*"
 GUARDED = ("source", "integration")
 
 

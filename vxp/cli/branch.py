@@ -16,7 +16,7 @@ from vxp.cli.options import (
     repository,
 )
 from vxp.core.errors import InvalidInput
-from vxp.core.names import DEFAULT_BRANCH
+from vxp.core.names import CATALOG_BRANCH_PREFIX, DEFAULT_BRANCH
 from vxp.domain import refs
 
 # heavy libraries (pyiceberg, DuckDB, pyarrow) are imported when a command runs, so the
@@ -28,6 +28,12 @@ app = typer.Typer(
 )
 
 
+def _kind(name: str, layer: bool) -> str:
+    if layer:
+        return "layer"
+    return "catalog (temporary)" if name.startswith(CATALOG_BRANCH_PREFIX) else "work"
+
+
 @app.command()
 def create(
     name: Annotated[str, typer.Argument(help="new branch, e.g. exp-normalise-dates")],
@@ -36,11 +42,17 @@ def create(
     ] = DEFAULT_BRANCH,
     repo: RepoOption = None,
 ) -> None:
-    """Create branch NAME from a ref; nothing is copied, tables included.
+    """Create branch NAME from a ref; nothing is copied, tables included. Names starting with
+    vxp-catalog- are the catalog's own.
 
     Example: vxp branch create exp-normalise-dates --from integration --repo clinical
     """
-
+    if name.startswith(CATALOG_BRANCH_PREFIX):
+        raise InvalidInput(
+            f"branch names starting with {CATALOG_BRANCH_PREFIX!r} are the catalog's temporary "
+            "branches (gc sweeps them); nothing was created",
+            hint="choose another name",
+        )
     branch = refs.create_branch(session(), repository(repo), name, source)
     print_done(f"branch [bold]{branch.name}[/bold] from {source} at commit {branch.commit_id}")
 
@@ -56,7 +68,7 @@ def list_branches(repo: RepoOption = None, format: FormatOption = OutputFormat.t
         refs.list_branches(session(), repository(repo)),
         format,
         ("branch", "head commit", "kind"),
-        lambda b: (b.name, b.commit_id, "layer" if b.layer else "work"),
+        lambda b: (b.name, b.commit_id, _kind(b.name, b.layer)),
     )
 
 
@@ -74,10 +86,7 @@ def delete(
 
     Example: vxp branch delete exp-normalise-dates --repo clinical
     """
-    # imported here: the catalog's modules are not needed by any other branch command
-    from vxp.catalog.leftovers import TEMP_BRANCH_PREFIX
-
-    if name.startswith(TEMP_BRANCH_PREFIX) and not force:
+    if name.startswith(CATALOG_BRANCH_PREFIX) and not force:
         raise InvalidInput(
             f"{name!r} is one of the catalog's temporary branches: while a commit is landing "
             "through it, deleting it fails that commit; nothing was deleted",

@@ -150,14 +150,31 @@ class Pointer:
         """
         body = json.loads(raw)
         if not isinstance(body, dict):
-            raise ValueError(f"not a JSON object but {type(body).__name__}")
-        location = body.get("metadata-location")
+            raise ValueError(f"not a JSON object but {_json_kind(body)}")
+        if "metadata-location" not in body:
+            raise ValueError("no 'metadata-location'")
+        location = body["metadata-location"]
         if not isinstance(location, str):
-            raise ValueError("no text 'metadata-location'")
+            raise ValueError(f"'metadata-location' is {_json_kind(location)}, not a string")
         previous = body.get("previous-metadata-location")
         if previous is not None and not isinstance(previous, str):
-            raise ValueError("'previous-metadata-location' is not text")
+            raise ValueError(
+                f"'previous-metadata-location' is {_json_kind(previous)}, not a string"
+            )
         return cls(location, previous)
+
+
+def _json_kind(value: object) -> str:
+    """What ``value`` is in JSON's words (RFC 8259, section 3), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def namespace_document(properties: dict[str, str]) -> bytes:

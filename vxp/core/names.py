@@ -11,6 +11,7 @@ import re
 from vxp.core.errors import InvalidInput
 
 __all__ = [
+    "CATALOG_BRANCH_PREFIX",
     "DEFAULT_BRANCH",
     "LAYER_BRANCHES",
     "validate_branch_name",
@@ -21,6 +22,8 @@ __all__ = [
 LAYER_BRANCHES = ("source", "integration")
 #: the branch users read by default
 DEFAULT_BRANCH = "integration"
+#: how the names of the catalog's temporary branches start (vxp.catalog.leftovers)
+CATALOG_BRANCH_PREFIX = "vxp-catalog-"
 
 _REPO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 _BRANCH_NAME = re.compile(r"^\w[-\w]*$")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.catalog.conftest import Admin, CatalogServer, LakeFSServer
 from vxp.catalog import gc, leftovers
+from vxp.core.names import CATALOG_BRANCH_PREFIX
 from vxp.lakefs import LakeFS, LakeFSUnreachable, Session
 
 
@@ -29,7 +30,7 @@ def _temp_branches(admin: Admin) -> set[str]:
     return {
         str(b["id"])
         for b in response.json()["results"]
-        if str(b["id"]).startswith(leftovers.TEMP_BRANCH_PREFIX)
+        if str(b["id"]).startswith(CATALOG_BRANCH_PREFIX)
     }
 
 
@@ -135,7 +136,7 @@ def test_a_lost_merge_answer_is_settled_from_lakefs(
     lost: list[str] = []
 
     def lossy(self: Session, repo_: str, source: str, *args: Any, **kwargs: Any) -> str:
-        if lost or not source.startswith(leftovers.TEMP_BRANCH_PREFIX):
+        if lost or not source.startswith(CATALOG_BRANCH_PREFIX):
             return original(self, repo_, source, *args, **kwargs)
         lost.append(source)
         if merged_first:

@@ -68,11 +68,15 @@ def test_pointer_round_trip() -> None:
     [
         (b"not json", "Expecting value"),
         (b'{"metadata-location": "\xff"}', "utf-8"),
-        (b"null", "not a JSON object but NoneType"),
-        (b"[1, 2]", "not a JSON object but list"),
-        (b"{}", "no text 'metadata-location'"),
-        (b'{"metadata-location": 5}', "no text 'metadata-location'"),
-        (b'{"metadata-location": "s3://w/m.json", "previous-metadata-location": 3}', "not text"),
+        (b"null", "not a JSON object but null"),
+        (b"[1, 2]", "not a JSON object but an array"),
+        (b"{}", "no 'metadata-location'"),
+        (b'{"metadata-location": 5}', "'metadata-location' is a number, not a string"),
+        (b'{"metadata-location": true}', "'metadata-location' is a boolean, not a string"),
+        (
+            b'{"metadata-location": "s3://w/m.json", "previous-metadata-location": {}}',
+            "'previous-metadata-location' is an object, not a string",
+        ),
     ],
 )
 def test_a_malformed_pointer_is_one_value_error_that_says_why(raw: bytes, reason: str) -> None:
