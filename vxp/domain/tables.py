@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
@@ -40,6 +42,7 @@ from vxp.domain.table_changes import (
 from vxp.lakefs import LakeFSError, Session
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_T = TypeVar("_T")
 
 
 def _name(namespace: Namespace, table: str | None = None) -> str:
@@ -239,6 +242,27 @@ class TableProblem:
         return body
 
 
+def _unless_unreadable(
+    problems: list[TableProblem],
+    table: tuple[Namespace, str],
+    pointer: str,
+    read: Callable[[], _T],
+    change: str | None = None,
+) -> _T | None:
+    """``read()``; or None, once why it failed is added to ``problems`` as ``table``'s.
+
+    Raises:
+        LakeFSError: lakeFS itself failed, which is no problem of one table.
+    """
+    try:
+        return read()
+    except LakeFSError:
+        raise
+    except VxpError as exc:
+        problems.append(TableProblem(*table, pointer, exc.message, change))
+        return None
+
+
 def problems_error(problems: list[TableProblem], what: str) -> VxpError:
     """One error naming every table of ``problems`` with its reason, after the others were
     shown: ``"<n> table(s) <what>:"`` and a line per table."""
@@ -304,13 +328,9 @@ def tables_at(session: Session, settings: Settings, repo: str, ref: str) -> RefT
         parsed = parse_table_pointer(path)
         if parsed is None:
             continue
-        try:
-            tables.append(reader.table(commit, *parsed))
-        except LakeFSError:
-            # lakeFS itself failing is no problem of one table
-            raise
-        except VxpError as exc:
-            problems.append(TableProblem(*parsed, path, exc.message))
+        state = _unless_unreadable(problems, parsed, path, partial(reader.table, commit, *parsed))
+        if state is not None:
+            tables.append(state)
     return RefTables(
         ref,
         commit,
@@ -453,16 +473,15 @@ def diff(
         parsed = parse_table_pointer(entry.path)
         namespace = parse_namespace_marker(entry.path)
         if parsed is not None:
-            try:
-                result.tables.append(
-                    _table_diff(reader, left_commit, right_commit, parsed, kind, rows)
-                )
-            except LakeFSError:
-                # lakeFS itself failing is no problem of one table
-                raise
-            except VxpError as exc:
-                change = _TABLE_CHANGE.get(kind, kind)
-                result.problems.append(TableProblem(*parsed, entry.path, exc.message, change))
+            compared = _unless_unreadable(
+                result.problems,
+                parsed,
+                entry.path,
+                partial(_table_diff, reader, left_commit, right_commit, parsed, kind, rows),
+                _TABLE_CHANGE.get(kind, kind),
+            )
+            if compared is not None:
+                result.tables.append(compared)
         elif namespace is not None and kind in ("added", "removed"):
             names = result.namespaces_added if kind == "added" else result.namespaces_dropped
             names.append(_name(namespace))
